@@ -1,0 +1,1 @@
+"""Energy model: technology tables with sources, component models, per-stage tally, reports."""

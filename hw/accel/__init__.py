@@ -1,0 +1,1 @@
+"""Streaming CNN accelerator generated from a NetSpec."""

@@ -1,0 +1,84 @@
+"""Config loading: YAML → pydantic models with one-line errors that name the field.
+
+Every config model in logcam derives from :class:`StrictModel` (unknown keys are errors) and is
+loaded through :func:`load_model` or validated through :func:`validate`, which turn pydantic's
+multi-line reports into a single :class:`~logcam.errors.ConfigError` line.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from logcam.errors import ConfigError, InputError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for config models: unknown keys are rejected, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def format_validation_error(err: ValidationError, where: str = "") -> str:
+    """The first problem of a pydantic error as one line: ``where.field: message (got value)``."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if not isinstance(p, int) or True)
+    field = ".".join(x for x in (where, loc) if x)
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    got = first.get("input")
+    got_s = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+    more = len(err.errors()) - 1
+    tail = f"; and {more} more problem{'s' if more > 1 else ''}" if more else ""
+    return f"{field or 'config'}: {msg}{got_s}{tail}"
+
+
+def validate(model: type[M], data: Any, where: str = "") -> M:
+    """Validate ``data`` as ``model``; a problem becomes one :class:`ConfigError` line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, where)) from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; a missing file or bad YAML becomes one error line."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{p}: invalid YAML{at}: {problem}") from None
+
+
+def load_model(model: type[M], path: str | Path, section: str | None = None) -> M:
+    """Read a YAML file (optionally one top-level section of it) and validate it as ``model``."""
+    data = read_yaml(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    if section is not None:
+        data = data.get(section, {})
+    return validate(model, data, where=f"{Path(path).name}" + (f":{section}" if section else ""))
+
+
+def embedded_config(name: str) -> Path:
+    """Path of a YAML shipped in ``configs/`` (installed as ``logcam.configs``)."""
+    path = Path(str(resources.files("logcam.configs").joinpath(name)))
+    if not path.exists():
+        raise InputError(f"no embedded config named {name!r}")
+    return path

@@ -1,0 +1,1 @@
+"""PyTorch side: input formats, golden models, networks, quantization, training, experiments."""

@@ -1,0 +1,1 @@
+"""Physics (scenes, optics, sensor, ISP) and the RTL simulation flow (rtl/)."""

@@ -1,0 +1,340 @@
+"""NetSpec: the one description of a quantized CNN, read by training/export, the golden model, the
+RTL generator and the energy model alike.
+
+A NetSpec (YAML) gives the input (shape, format, bit width), the layers (conv k×k with stride, padding,
+ReLU, optional 2×2 max-pool; fully connected), the quantization (int8 per-output-channel weights,
+int32 bias, per-channel requant multiplier + shift, rounding mode, activation clamp) and the hardware
+folding of each layer (``pe`` output channels and ``simd`` inputs in parallel). The weights live in an
+.npz bundle (:class:`Bundle`) with keys ``layer{i}.weight|bias|mult|shift``.
+
+Dataflow per layer (integer): acc = Σ w·x + bias (exact int32) → requantize (nn/quant.py) with
+lo = zero_point if relu else −2^(act_bits−1), hi = 2^(act_bits−1) − 1 → optional 2×2 max-pool (stride 2,
+floor) → next layer. An fc layer flattens its input in C, H, W order (PyTorch's). The label is the
+argmax of the last layer's int8 outputs (the logits), ties to the lowest index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from logcam.nn.quant import MAX_SHIFT, ROUNDING_MODES
+from pydantic import Field, model_validator
+
+from logcam.config import StrictModel, load_model
+from logcam.errors import ConfigError, InputError
+
+INPUT_FORMATS = ("codes", "uint8")
+
+
+class InputSpec(StrictModel):
+    """The network input: a C×H×W frame of RDC codes (signed, ±m) or of 8-bit unsigned pixels."""
+
+    channels: int = Field(1, ge=1, le=64, description="input channels (2 for the RDC's hv mode)")
+    height: int = Field(..., ge=1, le=1024, description="pixels")
+    width: int = Field(..., ge=1, le=1024, description="pixels")
+    format: Literal["codes", "uint8"] = Field("codes", description="RDC codes or 8-bit gamma image")
+    levels: Literal[3, 5, 7] | None = Field(3, description="code levels (codes only)")
+
+    @model_validator(mode="after")
+    def _check(self) -> InputSpec:
+        if self.format == "codes" and self.levels is None:
+            raise ValueError("input.levels: codes need levels 3, 5 or 7")
+        return self
+
+    @property
+    def lo(self) -> int:
+        """Smallest input value."""
+        return -self.hi if self.format == "codes" else 0
+
+    @property
+    def hi(self) -> int:
+        """Largest input value."""
+        return ((self.levels or 1) - 1) // 2 if self.format == "codes" else 255
+
+    @property
+    def bits(self) -> int:
+        """Bits per input value: signed code width (2 for 3 levels, 3 for 5/7) or 8 (unsigned)."""
+        return 1 + self.hi.bit_length() if self.format == "codes" else 8
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.height, self.width)
+
+
+class ConvSpec(StrictModel):
+    """k×k convolution (+ bias), requantized, optional ReLU and 2×2 max-pool."""
+
+    type: Literal["conv"] = "conv"
+    out_channels: int = Field(..., ge=1, le=512)
+    kernel: int = Field(..., ge=1, le=11, description="k of the k×k kernel")
+    stride: int = Field(1, ge=1, le=4)
+    pad: int = Field(0, ge=0, le=5, description="zero padding on each side, pixels")
+    relu: bool = True
+    pool: Literal[1, 2] = Field(1, description="2: 2×2 max-pool with stride 2 after requantization")
+    pe: int = Field(1, ge=1, description="output channels computed in parallel (divides out_channels)")
+    simd: int = Field(1, ge=1, description="inputs of the in_channels·k² fan-in consumed in parallel (divides it)")
+
+
+class FcSpec(StrictModel):
+    """Fully connected layer on the flattened (C, H, W) input."""
+
+    type: Literal["fc"] = "fc"
+    out_features: int = Field(..., ge=1, le=4096)
+    relu: bool = False
+    pe: int = Field(1, ge=1, description="outputs computed in parallel (divides out_features)")
+    simd: int = Field(1, ge=1, description="inputs consumed in parallel (divides in_features)")
+
+
+LayerSpec = Annotated[ConvSpec | FcSpec, Field(discriminator="type")]
+
+
+class QuantSpec(StrictModel):
+    """Integer arithmetic of every layer (see nn/quant.py)."""
+
+    rounding: Literal["half_up", "half_even"] = "half_up"
+    weight_bits: Literal[8] = 8
+    act_bits: int = Field(8, ge=2, le=8, description="activation bits (signed)")
+    mult_bits: int = Field(16, ge=2, le=32, description="requant multiplier bits (signed, so m < 2^(bits−1))")
+    zero_point: int = Field(0, ge=-128, le=127, description="output zero point of every layer")
+
+    @property
+    def act_min(self) -> int:
+        return -(1 << (self.act_bits - 1))
+
+    @property
+    def act_max(self) -> int:
+        return (1 << (self.act_bits - 1)) - 1
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """Shapes and work of one layer: input/output C×H×W (fc: features×1×1), MACs per frame."""
+
+    index: int
+    kind: str
+    in_shape: tuple[int, int, int]
+    conv_shape: tuple[int, int, int]  # before pooling
+    out_shape: tuple[int, int, int]  # after pooling
+    fan_in: int  # inputs per output (in_ch·k² or in_features)
+    in_bits: int  # bits of the layer's input values (signed codes, uint8 or int8)
+    weight_count: int
+    macs: int  # multiply-accumulates per frame (conv_shape elements × fan_in)
+
+
+class NetSpec(StrictModel):
+    """A quantized CNN and its hardware folding."""
+
+    name: str = Field("net", pattern=r"^[A-Za-z0-9_\-]+$")
+    input: InputSpec
+    layers: list[LayerSpec] = Field(..., min_length=1, max_length=16)
+    quant: QuantSpec = QuantSpec()
+
+    @model_validator(mode="after")
+    def _check(self) -> NetSpec:
+        self.layer_shapes()  # raises ValueError with the layer named
+        if self.layers[-1].type != "fc":
+            raise ValueError("layers: the last layer must be fc (its outputs are the logits)")
+        return self
+
+    def layer_shapes(self) -> list[LayerShape]:
+        """Per-layer shapes and MAC counts; raises ValueError naming the layer when a shape cannot work."""
+        c, h, w = self.input.shape
+        bits = self.input.bits
+        out: list[LayerShape] = []
+        seen_fc = False
+        for i, layer in enumerate(self.layers):
+            where = f"layers[{i}]"
+            if isinstance(layer, ConvSpec):
+                if seen_fc:
+                    raise ValueError(f"{where}: a conv layer cannot follow an fc layer")
+                hp, wp = h + 2 * layer.pad, w + 2 * layer.pad
+                if layer.kernel > hp or layer.kernel > wp:
+                    raise ValueError(f"{where}.kernel: {layer.kernel} is larger than its padded input {hp}×{wp}")
+                if layer.pad >= layer.kernel:
+                    raise ValueError(f"{where}.pad: {layer.pad} must be smaller than kernel {layer.kernel}")
+                ho, wo = (hp - layer.kernel) // layer.stride + 1, (wp - layer.kernel) // layer.stride + 1
+                conv = (layer.out_channels, ho, wo)
+                if layer.pool == 2:
+                    if ho < 2 or wo < 2:
+                        raise ValueError(f"{where}.pool: a 2×2 pool needs at least 2×2, got {ho}×{wo}")
+                    ho, wo = ho // 2, wo // 2
+                fan_in = c * layer.kernel**2
+                self._check_fold(where, layer.out_channels, fan_in, layer.pe, layer.simd, "out_channels",
+                                 "the fan-in in_channels·k²")
+                shape = LayerShape(i, "conv", (c, h, w), conv, (layer.out_channels, ho, wo), fan_in, bits,
+                                   layer.out_channels * fan_in, conv[0] * conv[1] * conv[2] * fan_in)
+            else:
+                seen_fc = True
+                fan_in = c * h * w
+                self._check_fold(where, layer.out_features, fan_in, layer.pe, layer.simd, "out_features",
+                                 "in_features")
+                conv = (layer.out_features, 1, 1)
+                shape = LayerShape(i, "fc", (c, h, w), conv, conv, fan_in, bits,
+                                   layer.out_features * fan_in, layer.out_features * fan_in)
+            # int32 accumulator must hold the worst case: fan_in · max|x| · 128 + |bias| (bias ≤ 2^30)
+            max_x = max(abs(self.input.lo), self.input.hi) if i == 0 else 1 << (self.quant.act_bits - 1)
+            if fan_in * max_x * 128 >= 1 << 30:
+                raise ValueError(f"{where}: fan-in {fan_in} could overflow the int32 accumulator")
+            out.append(shape)
+            c, h, w = shape.out_shape
+            bits = self.quant.act_bits
+        return out
+
+    @staticmethod
+    def _check_fold(where: str, n_out: int, n_in: int, pe: int, simd: int, out_name: str, in_name: str) -> None:
+        if n_out % pe:
+            raise ValueError(f"{where}.pe: {pe} must divide {out_name} ({n_out})")
+        if n_in % simd:
+            raise ValueError(f"{where}.simd: {simd} must divide {in_name} ({n_in})")
+
+    # Derived quantities -------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        last = self.layers[-1]
+        assert isinstance(last, FcSpec)
+        return last.out_features
+
+    def clamp_of(self, index: int) -> tuple[int, int]:
+        """(lo, hi) of layer ``index``'s int8 outputs: ReLU clamps at the zero point."""
+        q = self.quant
+        return (q.zero_point if self.layers[index].relu else q.act_min, q.act_max)
+
+    def macs(self) -> int:
+        """Multiply-accumulates per frame, all layers."""
+        return sum(s.macs for s in self.layer_shapes())
+
+    def ideal_cycles(self) -> list[int]:
+        """Per layer: MACs / (pe·simd) — the cycles per frame if its MAC array never idles."""
+        return [-(-s.macs // (layer.pe * layer.simd)) for s, layer in zip(self.layer_shapes(), self.layers)]
+
+    def bound_cycles(self) -> int:
+        """Throughput bound of the layer pipeline: the slowest layer's ideal cycles per frame."""
+        return max(self.ideal_cycles())
+
+    @classmethod
+    def load(cls, path: str | Path) -> NetSpec:
+        """Read and validate a NetSpec YAML (one-line ConfigError on any problem)."""
+        return load_model(cls, path)
+
+
+@dataclass(frozen=True)
+class LayerParams:
+    """Integer parameters of one layer: weight int8 (O×I×k×k or O×I), bias int32, mult and shift per O."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    mult: np.ndarray
+    shift: np.ndarray
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The weights of a NetSpec, checked against it (shapes, dtypes, ranges)."""
+
+    layers: tuple[LayerParams, ...]
+    scales: dict[str, float]  # optional float scales (input, layer{i}.weight, layer{i}.out) for export
+
+    @classmethod
+    def load(cls, spec: NetSpec, path: str | Path) -> Bundle:
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"{p}: no such weights bundle")
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as err:
+            raise InputError(f"{p}: not a readable .npz bundle ({err})") from None
+        return cls.from_arrays(spec, arrays, where=p.name)
+
+    @classmethod
+    def from_arrays(cls, spec: NetSpec, arrays: dict[str, np.ndarray], where: str = "bundle") -> Bundle:
+        layers = []
+        q = spec.quant
+        for shape, layer in zip(spec.layer_shapes(), spec.layers):
+            i = shape.index
+            n_out = shape.conv_shape[0]
+            if isinstance(layer, ConvSpec):
+                wshape: tuple[int, ...] = (n_out, shape.in_shape[0], layer.kernel, layer.kernel)
+            else:
+                wshape = (n_out, shape.fan_in)
+            want = {"weight": (wshape, -128, 127), "bias": ((n_out,), -(1 << 30), (1 << 30) - 1),
+                    "mult": ((n_out,), 0, (1 << (q.mult_bits - 1)) - 1), "shift": ((n_out,), 0, MAX_SHIFT)}
+            got = {}
+            for name, (ws, lo, hi) in want.items():
+                key = f"layer{i}.{name}"
+                if key not in arrays:
+                    raise InputError(f"{where}: missing array {key!r} (NetSpec layer {i} is {layer.type})")
+                a = arrays[key]
+                if a.dtype.kind not in "iu":
+                    raise InputError(f"{where}: {key} must be integer, got {a.dtype}")
+                if tuple(a.shape) != ws:
+                    raise InputError(f"{where}: {key} has shape {tuple(a.shape)}, NetSpec needs {ws}")
+                if a.size and (int(a.min()) < lo or int(a.max()) > hi):
+                    raise InputError(f"{where}: {key} values must lie in {lo}..{hi}, got {a.min()}..{a.max()}")
+                got[name] = a.astype(np.int8 if name == "weight" else np.int32)
+            layers.append(LayerParams(**got))
+        extra = sorted(k for k in arrays if not k.startswith("layer") and not k.startswith("scale."))
+        if extra:
+            raise InputError(f"{where}: unknown arrays {extra}")
+        n = len(spec.layers)
+        stray = sorted(k for k in arrays if k.startswith("layer") and int(k[5:].split(".")[0]) >= n)
+        if stray:
+            raise InputError(f"{where}: arrays for layers the NetSpec does not have: {stray}")
+        scales = {k[len("scale."):]: float(v) for k, v in arrays.items() if k.startswith("scale.")}
+        return cls(tuple(layers), scales)
+
+    def save(self, path: str | Path) -> None:
+        """Write the bundle atomically as .npz."""
+        arrays: dict[str, np.ndarray] = {}
+        for i, lp in enumerate(self.layers):
+            arrays.update({f"layer{i}.weight": lp.weight.astype(np.int8), f"layer{i}.bias": lp.bias.astype(np.int32),
+                           f"layer{i}.mult": lp.mult.astype(np.int32), f"layer{i}.shift": lp.shift.astype(np.int32)})
+        arrays.update({f"scale.{k}": np.float64(v) for k, v in self.scales.items()})
+        p = Path(path)
+        tmp = p.with_name(p.name + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(p)
+
+
+def random_bundle(spec: NetSpec, seed: int = 0) -> Bundle:
+    """Random weights with requant factors that keep activations in range (for tests and benches)."""
+    rng = np.random.default_rng(seed)
+    from logcam.nn.quant import quantize_multiplier
+
+    layers = []
+    max_x = max(abs(spec.input.lo), spec.input.hi)
+    for shape in spec.layer_shapes():
+        n_out = shape.conv_shape[0]
+        wshape = (n_out, shape.fan_in)
+        w = rng.integers(-128, 128, size=wshape, dtype=np.int64)
+        bias = rng.integers(-(1 << 12), 1 << 12, size=n_out, dtype=np.int64)
+        # typical |acc| ~ sqrt(fan_in) · 74 · E|x|: scale it to ~40 LSB of output
+        typical = max(1.0, np.sqrt(shape.fan_in) * 74.0 * max_x / 2)
+        ms = [quantize_multiplier(float(40.0 / typical * rng.uniform(0.5, 2.0)), spec.quant.mult_bits)
+              for _ in range(n_out)]
+        kind = spec.layers[shape.index]
+        if isinstance(kind, ConvSpec):
+            w = w.reshape(n_out, shape.in_shape[0], kind.kernel, kind.kernel)
+        layers.append(LayerParams(w.astype(np.int8), bias.astype(np.int32),
+                                  np.array([m for m, _ in ms], dtype=np.int32),
+                                  np.array([s for _, s in ms], dtype=np.int32)))
+        max_x = spec.quant.act_max
+    return Bundle(tuple(layers), {})
+
+
+def check_input_values(x: np.ndarray, spec: NetSpec) -> None:
+    """Raise InputError if an input batch has the wrong shape or values outside the input format."""
+    if x.dtype.kind not in "iu":
+        raise InputError(f"network input must be integer ({spec.input.format}), got {x.dtype}")
+    if tuple(x.shape[-3:]) != spec.input.shape:
+        raise InputError(f"network input must be N×{'×'.join(map(str, spec.input.shape))}, got {tuple(x.shape)}")
+    if x.size and (int(x.min()) < spec.input.lo or int(x.max()) > spec.input.hi):
+        raise InputError(f"network input values must lie in {spec.input.lo}..{spec.input.hi} "
+                         f"({spec.input.format}), got {x.min()}..{x.max()}")
+
+
+__all__ = ["INPUT_FORMATS", "ROUNDING_MODES", "Bundle", "ConfigError", "ConvSpec", "FcSpec", "InputSpec",
+           "LayerParams", "LayerShape", "NetSpec", "QuantSpec", "check_input_values", "random_bundle"]

@@ -22,6 +22,7 @@ pixel, and each photodiode still saturates at its own full well.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -393,7 +394,8 @@ class PtcResult:
 
 def photon_transfer(sensor: Sensor, levels: np.ndarray | int = 24, *, max_photons: float | None = None,
                     size: tuple[int, int] | None = None, exposure_s: float | None = None,
-                    rng: np.random.Generator | int | None = 0) -> PtcResult:
+                    rng: np.random.Generator | int | None = 0,
+                    progress: Callable[[], object] | None = None) -> PtcResult:
     """Measure the photon-transfer curve of ``sensor`` the EMVA 1288 way, and fit K, η, σ_d.
 
     For each level (sensor-plane lux; an int asks for that many levels up to 1.3× the saturation of the
@@ -401,7 +403,8 @@ def photon_transfer(sensor: Sensor, levels: np.ndarray | int = 24, *, max_photon
     σ_y² = var(A − B)/2 (the difference removes fixed patterns). A dark pair gives μ_y.dark, σ_y.dark².
     K is the least-squares slope of σ_y² − σ_y.dark² against μ_y − μ_y.dark over the levels below
     70 % of the saturation point (the level of maximum variance); η from R = η·K over the same levels.
-    ``size`` (rows, cols) crops the frame (photodiodes, multiple of binning) to measure faster.
+    ``size`` (rows, cols) crops the frame (photodiodes, multiple of binning) to measure faster;
+    ``progress`` is called once per frame pair.
     """
     s = sensor.spec
     g = _as_rng(rng, sensor._rng)
@@ -428,6 +431,8 @@ def photon_transfer(sensor: Sensor, levels: np.ndarray | int = 24, *, max_photon
 
     def pair(lx: float) -> tuple[float, float]:
         frames = sub.capture(np.full((2, h, w), lx), t, g).astype(np.float64)
+        if progress is not None:
+            progress()
         return float(frames.mean()), float(np.var(frames[0] - frames[1]) / 2.0)
 
     dark_mean, dark_var = pair(0.0)

@@ -300,19 +300,26 @@ class Bundle:
 
 
 def random_bundle(spec: NetSpec, seed: int = 0) -> Bundle:
-    """Random weights with requant factors that keep activations in range (for tests and benches)."""
+    """Random weights with requant factors that keep activations in range (for tests and benches).
+
+    Weights are uniform int8; per output channel the multiplier maps the typical accumulator
+    (√fan_in · rms(w) · rms(x)) to about 40 LSB of output (× a random factor 0.5..2), and the bias is
+    uniform within ±½ of that typical accumulator — so outputs spread over the range instead of
+    saturating. rms(x): uniform codes ±m → √(m(m+1)/3); uint8 → 147; later layers → act_max/3.
+    """
     rng = np.random.default_rng(seed)
     from logcam.nn.quant import quantize_multiplier
 
     layers = []
-    max_x = max(abs(spec.input.lo), spec.input.hi)
+    m = spec.input.hi
+    rms_x = float(np.sqrt(m * (m + 1) / 3)) if spec.input.format == "codes" else 147.0
     for shape in spec.layer_shapes():
         n_out = shape.conv_shape[0]
         wshape = (n_out, shape.fan_in)
         w = rng.integers(-128, 128, size=wshape, dtype=np.int64)
-        bias = rng.integers(-(1 << 12), 1 << 12, size=n_out, dtype=np.int64)
-        # typical |acc| ~ sqrt(fan_in) · 74 · E|x|: scale it to ~40 LSB of output
-        typical = max(1.0, np.sqrt(shape.fan_in) * 74.0 * max_x / 2)
+        typical = max(1.0, float(np.sqrt(shape.fan_in)) * 74.0 * rms_x)
+        bmax = max(1, min(int(typical / 2), (1 << 30) - 1))
+        bias = rng.integers(-bmax, bmax + 1, size=n_out, dtype=np.int64)
         ms = [quantize_multiplier(float(40.0 / typical * rng.uniform(0.5, 2.0)), spec.quant.mult_bits)
               for _ in range(n_out)]
         kind = spec.layers[shape.index]
@@ -321,7 +328,7 @@ def random_bundle(spec: NetSpec, seed: int = 0) -> Bundle:
         layers.append(LayerParams(w.astype(np.int8), bias.astype(np.int32),
                                   np.array([m for m, _ in ms], dtype=np.int32),
                                   np.array([s for _, s in ms], dtype=np.int32)))
-        max_x = spec.quant.act_max
+        rms_x = spec.quant.act_max / 3
     return Bundle(tuple(layers), {})
 
 

@@ -1,0 +1,130 @@
+"""Golden model of the CNN accelerator: NetSpec + Bundle + integer frames → every layer's integers.
+
+Written from the spec (ARCHITECTURE.md, nn/netspec.py), vectorised over a batch:
+
+    acc  = Σ w·x + bias                  exact, int32 (conv: zero padding; fc: x flattened C, H, W)
+    q    = requantize(acc, m, s)         nn/quant.py, per output channel, clamp lo..hi (ReLU: lo = zero point)
+    act  = 2×2 max-pool(q) if pool == 2  stride 2, floor (odd last row/column dropped)
+    label = argmax(logits)               ties → lowest index
+
+Exactness: the products and sums are done in float64, whose 53-bit mantissa holds every partial sum
+exactly because the NetSpec bounds |Σ w·x| ≤ fan_in · 128 · max|x| < 2^30 (checked in
+:meth:`NetSpec.layer_shapes`); any summation order therefore gives the exact integer. The bias is added
+and the result checked in int64, then stored as int32. tests/test_golden_accel.py checks this against a
+naive integer loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from logcam.nn.netspec import Bundle, ConvSpec, NetSpec, check_input_values
+from logcam.nn.quant import Rounding, requantize
+
+from logcam.errors import InputError
+
+_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+@dataclass
+class GoldenResult:
+    """Every integer the accelerator produces for a batch of N frames.
+
+    ``acc[i]``: int32 accumulators of layer i before requantization (conv: N×O×Ho×Wo before pooling;
+    fc: N×O). ``acts[i]``: int8 outputs of layer i after requantization, clamp and pooling (conv:
+    N×O×Hp×Wp; fc: N×O) — what the RTL's debug taps show. ``logits`` = ``acts[-1]`` (int8 N×classes),
+    ``labels``: int64 N, argmax of the logits with ties to the lowest index.
+    """
+
+    acc: list[torch.Tensor]
+    acts: list[torch.Tensor]
+    logits: torch.Tensor
+    labels: torch.Tensor
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Flat name → numpy array map (``layer{i}.acc``, ``layer{i}.act``, ``logits``, ``labels``) for .npz."""
+        out: dict[str, np.ndarray] = {}
+        for i, (a, q) in enumerate(zip(self.acc, self.acts)):
+            out[f"layer{i}.acc"] = a.numpy()
+            out[f"layer{i}.act"] = q.numpy()
+        out["logits"] = self.logits.numpy()
+        out["labels"] = self.labels.numpy()
+        return out
+
+
+def as_input_batch(spec: NetSpec, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Validate an input (C×H×W or N×C×H×W integers in the NetSpec's input range) → int64 N×C×H×W."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    if x.ndim not in (3, 4):
+        raise InputError(f"network input must be C×H×W or N×C×H×W, got shape {tuple(x.shape)}")
+    check_input_values(x, spec)
+    t = torch.from_numpy(x.astype(np.int64, copy=False))
+    return t.unsqueeze(0) if t.dim() == 3 else t
+
+
+def max_pool2(q: torch.Tensor) -> torch.Tensor:
+    """2×2 max-pool with stride 2 on N×C×H×W integers; an odd last row/column is dropped (floor)."""
+    n, c, h, w = q.shape
+    h2, w2 = h // 2, w // 2
+    return q[:, :, : 2 * h2, : 2 * w2].reshape(n, c, h2, 2, w2, 2).amax(dim=(3, 5))
+
+
+def argmax_lowest(logits: torch.Tensor) -> torch.Tensor:
+    """Index of the largest value per row (N×K), ties → the lowest index (int64 N)."""
+    k = logits.shape[1]
+    is_max = logits == logits.amax(dim=1, keepdim=True)
+    idx = torch.arange(k, dtype=torch.int64).expand_as(is_max)
+    return torch.where(is_max, idx, torch.full_like(idx, k)).amin(dim=1)
+
+
+def accumulate(spec: NetSpec, bundle: Bundle, index: int, x: torch.Tensor) -> torch.Tensor:
+    """int64 accumulators Σ w·x + bias of layer ``index`` for its int64 input x (N×C×H×W)."""
+    layer = spec.layers[index]
+    lp = bundle.layers[index]
+    w = torch.from_numpy(lp.weight.astype(np.float64))
+    xf = x.to(torch.float64)
+    if isinstance(layer, ConvSpec):
+        s = F.conv2d(xf, w, stride=layer.stride, padding=layer.pad)
+        bias = torch.from_numpy(lp.bias.astype(np.int64)).view(1, -1, 1, 1)
+    else:
+        s = xf.reshape(xf.shape[0], -1) @ w.T
+        bias = torch.from_numpy(lp.bias.astype(np.int64)).view(1, -1)
+    acc = s.to(torch.int64) + bias
+    if acc.numel() and (int(acc.min()) < _INT32_MIN or int(acc.max()) > _INT32_MAX):
+        raise InputError(f"layer {index}: accumulator leaves int32 ({int(acc.min())}..{int(acc.max())})")
+    return acc
+
+
+def run(spec: NetSpec, bundle: Bundle, x: torch.Tensor | np.ndarray, *,
+        rounding: Rounding | None = None) -> GoldenResult:
+    """Run the integer network on a batch x (N×C×H×W or C×H×W; codes ±m or uint8 per ``spec.input``).
+
+    ``rounding`` overrides ``spec.quant.rounding`` (for comparisons); default: the NetSpec's.
+    """
+    if len(bundle.layers) != len(spec.layers):
+        raise InputError(f"bundle has {len(bundle.layers)} layers, the NetSpec {len(spec.layers)}")
+    mode = rounding or spec.quant.rounding
+    h = as_input_batch(spec, x)
+    accs: list[torch.Tensor] = []
+    acts: list[torch.Tensor] = []
+    for i, layer in enumerate(spec.layers):
+        acc = accumulate(spec, bundle, i, h)
+        lp = bundle.layers[i]
+        lo, hi = spec.clamp_of(i)
+        q = requantize(acc, torch.from_numpy(lp.mult.astype(np.int64)), torch.from_numpy(lp.shift.astype(np.int64)),
+                       rounding=mode, zero_point=spec.quant.zero_point, lo=lo, hi=hi, channel_dim=1)
+        if isinstance(layer, ConvSpec) and layer.pool == 2:
+            q = max_pool2(q)
+        accs.append(acc.to(torch.int32))
+        acts.append(q.to(torch.int8))
+        h = q
+    logits = acts[-1]
+    return GoldenResult(accs, acts, logits, argmax_lowest(logits))
+
+
+__all__ = ["GoldenResult", "accumulate", "argmax_lowest", "as_input_batch", "max_pool2", "run"]

@@ -1,0 +1,207 @@
+"""The main job (``logcam run``): scenes → sensor → RDC → (CNN) → report, RTL checked against golden.
+
+Everything lands in one run folder, written to a temporary sibling and renamed at the end, so an
+interrupted or failed run leaves nothing half-written:
+
+- ``overview.png``: one row per scene — sensor illuminance (lux, log scale), RAW DN, 8-bit ISP image,
+  float log-gradient, RDC codes;
+- ``<nn>_<scene>_{raw,isp,fploggrad,codes}.png``: the same images at full resolution;
+- ``summary.json``: the resolved config, sensor figures, per-scene statistics, RTL check results.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from logcam import __version__
+from logcam.config import StrictModel, embedded_config, load_model, validate
+from logcam.errors import ConfigError
+from logcam.rdcspec import RdcSpec
+
+
+class FrameConfig(StrictModel):
+    """The sensor window read out (pixels)."""
+
+    height: int = Field(96, ge=2, le=4096)
+    width: int = Field(96, ge=2, le=4096)
+
+
+class RtlConfig(StrictModel):
+    """Whether and how the RTL is checked against the golden model."""
+
+    check: bool = True
+    sim: Literal["verilator", "amaranth"] = "verilator"
+
+
+class RunConfig(StrictModel):
+    """Configuration of ``logcam run`` (configs/default.yaml holds the embedded defaults)."""
+
+    seed: int = Field(0, ge=0)
+    scenes: list[str] = Field(default_factory=lambda: ["shapes", "shadow", "texture", "camera"], min_length=1,
+                              max_length=64)
+    mean_lux: float = Field(200.0, gt=0, le=1e6, description="mean illuminance at the sensor plane, lux")
+    sensor: str = "tinyml_cmos"
+    exposure_s: float | None = Field(None, gt=0, le=100)
+    frame: FrameConfig = FrameConfig()
+    rdc: dict[str, Any] = Field(default_factory=lambda: {"levels": 3, "mode": "sum", "lanes": 4})
+    rtl: RtlConfig = RtlConfig()
+
+    def rdc_spec(self, adc_bits: int) -> RdcSpec:
+        """The RdcSpec of this run: the ``rdc`` fields plus the frame size and the sensor's ADC bits."""
+        fixed = {"width": self.frame.width, "height": self.frame.height, "adc_bits": adc_bits}
+        clash = sorted(set(fixed) & set(self.rdc))
+        if clash:
+            raise ConfigError(f"rdc.{clash[0]}: set by frame/sensor in a run config; remove it from rdc")
+        return validate(RdcSpec, {**self.rdc, **fixed}, where="rdc")
+
+
+def load_run_config(path: str | Path | None) -> RunConfig:
+    """The run config at ``path``, or the embedded defaults."""
+    return load_model(RunConfig, path if path is not None else embedded_config("default.yaml"))
+
+
+Progress = Callable[[str], None]
+
+
+def _png(path: Path, img: np.ndarray, cmap: str = "gray", vmin: float | None = None,
+         vmax: float | None = None) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.imsave(path, img, cmap=cmap, vmin=vmin, vmax=vmax)
+
+
+def _overview(path: Path, rows: list[dict[str, Any]], spec: RdcSpec) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = ["lux", "raw", "isp", "fp", "codes"]
+    titles = {"lux": "illuminance (lux, log)", "raw": "RAW (DN)", "isp": "ISP 8-bit sRGB",
+              "fp": "log-gradient (float)", "codes": f"RDC codes ({spec.levels} levels)"}
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.6 * len(cols), 2.6 * len(rows)), squeeze=False)
+    m = float(np.log(float(spec.thresholds[-1]))) * 1.5 if spec.thresholds else 1.0
+    for r, row in enumerate(rows):
+        imgs = {"lux": (np.log10(np.maximum(row["lux"], 1e-3)), "magma", None, None),
+                "raw": (row["raw"], "gray", 0, spec.max_dn), "isp": (row["isp"], "gray", 0, 255),
+                "fp": (row["fp"][0], "RdBu_r", -m, m), "codes": (row["codes"][0], "RdBu_r", -spec.m, spec.m)}
+        for c, key in enumerate(cols):
+            ax = axes[r, c]
+            img, cmap, lo, hi = imgs[key]
+            im = ax.imshow(img, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(titles[key], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(row["name"], fontsize=9)
+            if key in ("lux", "raw", "codes"):
+                ticks = list(range(-spec.m, spec.m + 1)) if key == "codes" else None
+                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, ticks=ticks)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
+    """Run the main job into ``out_dir`` (created; must not exist). Returns the summary dict."""
+    from logcam.nn.golden.rdc import fp_loggrad, rdc_codes
+    from logcam.sim.isp import isp
+    from logcam.sim.scenes import render_scene, scene_names
+    from logcam.sim.sensor import Sensor, emva_figures, load_sensor
+
+    say = progress or (lambda _msg: None)
+    for i, name in enumerate(cfg.scenes):
+        if name not in scene_names():
+            raise ConfigError(f"scenes[{i}]: unknown scene {name!r}; allowed: {', '.join(scene_names())}")
+    sensor_spec = load_sensor(cfg.sensor, width=cfg.frame.width, height=cfg.frame.height)
+    rdc = cfg.rdc_spec(sensor_spec.adc_bits)
+    if out_dir.exists():
+        raise ConfigError(f"out: {out_dir} exists already; choose another run folder")
+    t0 = time.perf_counter()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        summary = _run_into(cfg, rdc, sensor_spec, tmp, say, render_scene, Sensor, isp, rdc_codes, fp_loggrad,
+                            emva_figures)
+        summary["wall_s"] = round(time.perf_counter() - t0, 3)
+        summary["out_dir"] = str(out_dir)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def _run_into(cfg, rdc, sensor_spec, tmp, say, render_scene, Sensor, isp, rdc_codes, fp_loggrad,
+              emva_figures) -> dict[str, Any]:
+    sensor = Sensor(sensor_spec, seed=cfg.seed)
+    h, w = cfg.frame.height, cfg.frame.width
+    rows: list[dict[str, Any]] = []
+    scenes: list[dict[str, Any]] = []
+    raws = []
+    for i, name in enumerate(cfg.scenes):
+        say(f"scene {i + 1}/{len(cfg.scenes)}: {name}")
+        lux = render_scene(name, h, w, seed=cfg.seed + i, mean_lux=cfg.mean_lux)
+        raw = sensor.capture(lux, exposure_s=cfg.exposure_s, rng=np.random.default_rng([cfg.seed, i]))
+        img8 = isp(raw, sensor_spec)
+        codes = rdc_codes(raw, rdc)[0].numpy()
+        fp = fp_loggrad(raw, rdc)[0].numpy()
+        stem = f"{i:02d}_{name}"
+        _png(tmp / f"{stem}_raw.png", raw, vmin=0, vmax=rdc.max_dn)
+        _png(tmp / f"{stem}_isp.png", img8, vmin=0, vmax=255)
+        lim = float(np.log(float(rdc.thresholds[-1]))) * 1.5
+        _png(tmp / f"{stem}_fploggrad.png", fp[0], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        _png(tmp / f"{stem}_codes.png", codes[0], cmap="RdBu_r", vmin=-rdc.m, vmax=rdc.m)
+        rows.append({"name": name, "lux": lux, "raw": raw, "isp": img8, "fp": fp, "codes": codes})
+        raws.append(raw)
+        hist = np.bincount((codes.astype(np.int64) + rdc.m).ravel(), minlength=rdc.levels)
+        scenes.append({
+            "name": name,
+            "lux_min": float(lux.min()), "lux_max": float(lux.max()), "lux_mean": float(lux.mean()),
+            "raw_dn_mean": float(raw.mean()), "raw_saturated_fraction": float((raw >= rdc.max_dn).mean()),
+            "code_histogram": {str(k - rdc.m): int(v) for k, v in enumerate(hist)},
+            "code_zero_fraction": float(hist[rdc.m] / hist.sum()),
+        })
+    say("overview.png")
+    _overview(tmp / "overview.png", rows, rdc)
+    frames = np.stack(raws).astype(np.uint16)
+    np.save(tmp / "raw_dn.npy", frames)
+    np.save(tmp / "codes.npy", rdc_codes(frames, rdc).numpy())
+    summary: dict[str, Any] = {
+        "logcam": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": cfg.model_dump(mode="json"),
+        "rdc": rdc.model_dump(mode="json"),
+        "sensor": {"spec": sensor_spec.model_dump(mode="json"), "emva": emva_figures(sensor_spec).as_dict()},
+        "data": {"raw_bits_per_pixel": sensor_spec.adc_bits, "code_bits_per_pixel": rdc.code_bits * rdc.channels,
+                 "code_information_bits_per_pixel": round(rdc.bits_per_pixel, 3)},
+        "scenes": scenes,
+    }
+    if cfg.rtl.check:
+        say(f"RDC RTL vs golden on {cfg.rtl.sim} ({len(raws)} frames)")
+        summary["rtl"] = {"rdc": _check_rdc_rtl(rdc, frames, cfg)}
+    return summary
+
+
+def _check_rdc_rtl(rdc: RdcSpec, frames: np.ndarray, cfg: RunConfig) -> dict[str, Any]:
+    from logcam.sim.rtl.rdc_verify import verify_rdc
+
+    result = verify_rdc(rdc, frames, sim=cfg.rtl.sim, seed=cfg.seed)
+    return result.to_json()
+
+
+def default_out_dir(root: Path = Path("runs")) -> Path:
+    """``runs/run-YYYYmmdd-HHMMSS`` (UTC)."""
+    return root / datetime.now(timezone.utc).strftime("run-%Y%m%d-%H%M%S")

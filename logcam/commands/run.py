@@ -41,7 +41,8 @@ def cli(config: Path | None, out: Path | None, seed: int | None, no_rtl: bool, s
     if seed is not None:
         update["seed"] = seed
     if no_rtl or sim:
-        update["rtl"] = cfg.rtl.model_copy(update={"check": cfg.rtl.check and not no_rtl, **({"sim": sim} if sim else {})})
+        rtl = {"check": cfg.rtl.check and not no_rtl, **({"sim": sim} if sim else {})}
+        update["rtl"] = cfg.rtl.model_copy(update=rtl)
     if update:
         cfg = cfg.model_copy(update=update)
     out_dir = out if out is not None else default_out_dir()

@@ -65,6 +65,46 @@ def requantize(
     return out.clamp(lo, hi)
 
 
+def requantize_tflite_double(
+    acc: torch.Tensor,
+    mult: torch.Tensor,
+    shift: torch.Tensor,
+    *,
+    mult_bits: int = 16,
+    zero_point: int = 0,
+    lo: int = -128,
+    hi: int = 127,
+    channel_dim: int = 1,
+) -> torch.Tensor:
+    """TFLite's default *double* rounding, for comparison only (golden may offer it; the RTL does not).
+
+    TFLite's MultiplyByQuantizedMultiplier with M0 = m·2^(32−mult_bits) (Q31) and exponent
+    mult_bits−1−s: x = acc·2^left; SaturatingRoundingDoublingHighMul(x, M0) = round(x·M0 / 2^31) with
+    ties towards +∞ (gemmlowp's nudge, C truncating division), then RoundingDivideByPOT by
+    right = s−(mult_bits−1) with ties away from zero. Requires x to fit int32, as in TFLite.
+    """
+    acc = acc.to(torch.int64)
+    view = [1] * acc.dim()
+    view[channel_dim] = -1
+    m = torch.as_tensor(mult, dtype=torch.int64).view(view)
+    s = torch.as_tensor(shift, dtype=torch.int64).view(view)
+    if not 2 <= mult_bits <= 32:
+        raise ValueError(f"mult_bits must be 2..32, got {mult_bits}")
+    m0 = m << (32 - mult_bits)
+    left = ((mult_bits - 1) - s).clamp(min=0)
+    right = (s - (mult_bits - 1)).clamp(min=0)
+    x = acc << left
+    if x.numel() and (int(x.min()) < -(1 << 31) or int(x.max()) >= 1 << 31):
+        raise ValueError("tflite double rounding: acc·2^left leaves int32 (TFLite would overflow)")
+    ab = x * m0
+    nudge = torch.where(ab >= 0, torch.full_like(ab, 1 << 30), torch.full_like(ab, 1 - (1 << 30)))
+    high = torch.div(ab + nudge, 1 << 31, rounding_mode="trunc")
+    mask = (torch.ones_like(right) << right) - 1
+    threshold = (mask >> 1) + (high < 0).to(torch.int64)
+    out = (high >> right) + ((high & mask) > threshold).to(torch.int64) + zero_point
+    return out.clamp(lo, hi)
+
+
 def quantize_multiplier(scale: float, mult_bits: int = 16) -> tuple[int, int]:
     """Integer (m, s) with m / 2^s ≈ scale, 2^(mult_bits−2) ≤ m < 2^(mult_bits−1) where possible.
 

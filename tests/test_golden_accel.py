@@ -193,3 +193,14 @@ def test_bad_inputs_one_line() -> None:
         run(spec, bundle, np.zeros((96, 96), dtype=np.int8))
     # a single C×H×W frame is a batch of one
     assert run(spec, bundle, torch.zeros(1, 96, 96, dtype=torch.int8)).labels.shape == (1,)
+
+
+def test_tflite_double_mode_runs_and_differs_rarely() -> None:
+    spec = NetSpec.load(default_net_path())
+    bundle = random_bundle(spec, seed=4)
+    x = random_input(spec, 2, 3)
+    single = run(spec, bundle, x)
+    double = run(spec, bundle, x, rounding="tflite_double")
+    torch.testing.assert_close(single.acc[0], double.acc[0])
+    d = (single.acts[0] != double.acts[0]).float().mean().item()
+    assert d < 0.01

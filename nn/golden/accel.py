@@ -17,12 +17,13 @@ naive integer loop.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from logcam.nn.netspec import Bundle, ConvSpec, NetSpec, check_input_values
-from logcam.nn.quant import Rounding, requantize
+from logcam.nn.quant import Rounding, requantize, requantize_tflite_double
 
 from logcam.errors import InputError
 
@@ -101,10 +102,12 @@ def accumulate(spec: NetSpec, bundle: Bundle, index: int, x: torch.Tensor) -> to
 
 
 def run(spec: NetSpec, bundle: Bundle, x: torch.Tensor | np.ndarray, *,
-        rounding: Rounding | None = None) -> GoldenResult:
+        rounding: Rounding | Literal["tflite_double"] | None = None) -> GoldenResult:
     """Run the integer network on a batch x (N×C×H×W or C×H×W; codes ±m or uint8 per ``spec.input``).
 
-    ``rounding`` overrides ``spec.quant.rounding`` (for comparisons); default: the NetSpec's.
+    ``rounding`` overrides ``spec.quant.rounding`` (for comparisons; default: the NetSpec's).
+    ``"tflite_double"`` uses TFLite's double rounding (nn/quant.requantize_tflite_double), which the
+    RTL does not implement.
     """
     if len(bundle.layers) != len(spec.layers):
         raise InputError(f"bundle has {len(bundle.layers)} layers, the NetSpec {len(spec.layers)}")
@@ -116,8 +119,12 @@ def run(spec: NetSpec, bundle: Bundle, x: torch.Tensor | np.ndarray, *,
         acc = accumulate(spec, bundle, i, h)
         lp = bundle.layers[i]
         lo, hi = spec.clamp_of(i)
-        q = requantize(acc, torch.from_numpy(lp.mult.astype(np.int64)), torch.from_numpy(lp.shift.astype(np.int64)),
-                       rounding=mode, zero_point=spec.quant.zero_point, lo=lo, hi=hi, channel_dim=1)
+        m, s = torch.from_numpy(lp.mult.astype(np.int64)), torch.from_numpy(lp.shift.astype(np.int64))
+        if mode == "tflite_double":
+            q = requantize_tflite_double(acc, m, s, mult_bits=spec.quant.mult_bits, zero_point=spec.quant.zero_point,
+                                         lo=lo, hi=hi, channel_dim=1)
+        else:
+            q = requantize(acc, m, s, rounding=mode, zero_point=spec.quant.zero_point, lo=lo, hi=hi, channel_dim=1)
         if isinstance(layer, ConvSpec) and layer.pool == 2:
             q = max_pool2(q)
         accs.append(acc.to(torch.int32))

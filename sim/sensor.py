@@ -317,6 +317,20 @@ class Sensor:
     def __repr__(self) -> str:
         return f"Sensor({self.spec.name!r}, seed={self.seed})"
 
+    def window(self, rows: int, cols: int) -> Sensor:
+        """The top-left ``rows``×``cols`` photodiodes as a sensor of their own, with the same fixed
+        patterns (a region of interest); rows and cols must be multiples of the binning."""
+        s = self.spec
+        if rows % s.binning or cols % s.binning or not (0 < rows <= s.height and 0 < cols <= s.width):
+            raise InputError(f"window: {rows}×{cols} must fit {s.height}×{s.width} and be a multiple of binning")
+        sub = Sensor.__new__(Sensor)
+        sub.spec = with_overrides(s, width=cols, height=rows)
+        sub.seed = self.seed
+        sub.prnu_map = self.prnu_map[:rows, :cols]
+        sub.dsnu_map = self.dsnu_map[: rows // s.binning, : cols // s.binning]
+        sub._rng = self._rng
+        return sub
+
     def _check_lux(self, lux: object) -> np.ndarray:
         h, w = self.spec.height, self.spec.width
         if not isinstance(lux, np.ndarray):
@@ -421,13 +435,7 @@ def photon_transfer(sensor: Sensor, levels: np.ndarray | int = 24, *, max_photon
         raise InputError("photon_transfer: need ≥ 3 levels, all > 0 lux")
     t = s.exposure_s if exposure_s is None else exposure_s
 
-    # crop: a sub-sensor sharing the fixed patterns of the top-left corner
-    sub = Sensor.__new__(Sensor)
-    sub.spec = with_overrides(s, width=w, height=h)
-    sub.seed = sensor.seed
-    sub.prnu_map = sensor.prnu_map[:h, :w]
-    sub.dsnu_map = sensor.dsnu_map[: h // s.binning, : w // s.binning]
-    sub._rng = g
+    sub = sensor.window(h, w)
 
     def pair(lx: float) -> tuple[float, float]:
         frames = sub.capture(np.full((2, h, w), lx), t, g).astype(np.float64)

@@ -334,3 +334,16 @@ def test_cli_bad_scene_fails_in_one_line_and_writes_nothing(tmp_path):
         main(["sensor", "render", "nosuchscene", "-o", str(out)])
     assert e.value.code == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_window_keeps_the_fixed_patterns_of_its_region():
+    sensor = Sensor(with_overrides(LAB, binning=2, dsnu_e=10.0), seed=3)
+    win = sensor.window(32, 64)
+    assert win.spec.out_shape == (16, 32)
+    assert np.array_equal(win.prnu_map, sensor.prnu_map[:32, :64])
+    assert np.array_equal(win.dsnu_map, sensor.dsnu_map[:16, :32])
+    full = sensor.capture(np.zeros((128, 128)), rng=0)
+    part = win.capture(np.zeros((32, 64)), rng=0)
+    assert np.corrcoef(full[:16, :32].ravel(), part.ravel())[0, 1] > 0.6  # the same DSNU underneath
+    with pytest.raises(InputError, match="window"):
+        sensor.window(33, 64)

@@ -412,11 +412,14 @@ def photon_transfer(sensor: Sensor, levels: np.ndarray | int = 24, *, max_photon
                     progress: Callable[[], object] | None = None) -> PtcResult:
     """Measure the photon-transfer curve of ``sensor`` the EMVA 1288 way, and fit K, η, σ_d.
 
-    For each level (sensor-plane lux; an int asks for that many levels up to 1.3× the saturation of the
-    spec, ``max_photons`` per photodiode if given) two flat frames A, B are captured: μ_y = mean(A+B)/2,
-    σ_y² = var(A − B)/2 (the difference removes fixed patterns). A dark pair gives μ_y.dark, σ_y.dark².
+    For each level (sensor-plane lux; an int asks for that many levels up to 1.3× the saturation of
+    the spec plus 13 levels between 90 and 102 % of it — or up to ``max_photons`` per photodiode)
+    two flat frames A, B are captured: μ_y = mean(A+B)/2, σ_y² = var(A − B)/2 (the difference removes
+    fixed patterns). A dark pair gives μ_y.dark, σ_y.dark².
     K is the least-squares slope of σ_y² − σ_y.dark² against μ_y − μ_y.dark over the levels below
     70 % of the saturation point (the level of maximum variance); η from R = η·K over the same levels.
+    The max-variance point lies a few % below the clip level (shot noise and PRNU reach the clip
+    first), so the measured saturation capacity sits that much below :func:`saturation_capacity_e`.
     ``size`` (rows, cols) crops the frame (photodiodes, multiple of binning) to measure faster;
     ``progress`` is called once per frame pair.
     """
@@ -427,8 +430,12 @@ def photon_transfer(sensor: Sensor, levels: np.ndarray | int = 24, *, max_photon
         raise InputError(f"photon_transfer: size must fit the sensor and be a multiple of binning (got {size})")
     if isinstance(levels, (int, np.integer)):
         adc_e = (s.max_dn - s.black_level_dn) / s.gain_dn_per_e / s.binning**2  # per photodiode
-        top = max_photons if max_photons is not None else 1.3 * min(s.full_well_e, adc_e) / s.quantum_efficiency
-        lux = photons_to_lux(np.linspace(0, top, int(levels) + 1)[1:], s, exposure_s)
+        sat_p = min(s.full_well_e, adc_e) / s.quantum_efficiency
+        top = max_photons if max_photons is not None else 1.3 * sat_p
+        p = np.linspace(0, top, int(levels) + 1)[1:]
+        if max_photons is None:  # a fine grid around the saturation point, where the variance peaks
+            p = np.union1d(p, np.linspace(0.9, 1.02, 13) * sat_p)
+        lux = photons_to_lux(p, s, exposure_s)
     else:
         lux = np.asarray(levels, dtype=np.float64)
     if lux.ndim != 1 or lux.size < 3 or (lux <= 0).any():

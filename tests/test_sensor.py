@@ -347,3 +347,12 @@ def test_window_keeps_the_fixed_patterns_of_its_region():
     assert np.corrcoef(full[:16, :32].ravel(), part.ravel())[0, 1] > 0.6  # the same DSNU underneath
     with pytest.raises(InputError, match="window"):
         sensor.window(33, 64)
+
+
+def test_cli_set_overrides_a_parameter_and_rejects_unknown_fields():
+    data = json.loads(run_cli("info", "--set", "read_noise_e=1.5", "--set", "adc_bits=12", "--json").output)
+    assert data["spec"]["read_noise_e"] == 1.5 and data["spec"]["adc_bits"] == 12
+    with pytest.raises(ConfigError, match="unknown field 'foo'"):
+        run_cli("info", "--set", "foo=1")
+    with pytest.raises(ConfigError, match="FIELD=VALUE"):
+        run_cli("info", "--set", "gain")

@@ -11,15 +11,28 @@ from pathlib import Path
 import click
 import numpy as np
 
-from logcam.errors import InputError
+from logcam.errors import ConfigError, InputError
 
 PRESET_HELP = "sensor preset name (configs/sensors/) or a YAML path; default tinyml_cmos"
 
 
-def _spec(preset: str, exposure_s: float | None, binning: int | None):
-    from logcam.sim.sensor import load_sensor
+def _parse_sets(items: tuple[str, ...]) -> dict[str, object]:
+    """``FIELD=VALUE`` pairs (VALUE parsed as YAML: 0.5, 12, null) → overrides."""
+    import yaml
 
     over: dict[str, object] = {}
+    for item in items:
+        field, eq, value = item.partition("=")
+        if not eq or not field.strip():
+            raise ConfigError(f"--set: expected FIELD=VALUE, e.g. gain_dn_per_e=0.5 (got {item!r})")
+        over[field.strip()] = yaml.safe_load(value)
+    return over
+
+
+def _spec(preset: str, exposure_s: float | None, binning: int | None, sets: tuple[str, ...] = ()):
+    from logcam.sim.sensor import load_sensor
+
+    over: dict[str, object] = _parse_sets(sets)
     if exposure_s is not None:
         over["exposure_s"] = exposure_s
     if binning is not None:
@@ -61,6 +74,8 @@ exposure_opt = click.option("--exposure-s", type=float, default=None,
                             help="exposure time in seconds (default: the preset's)")
 binning_opt = click.option("--binning", type=click.Choice(["1", "2", "4"]), default=None,
                            help="b×b charge-domain binning (default: the preset's)")
+set_opt = click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+                       help="override a sensor parameter, repeatable, e.g. --set gain_dn_per_e=0.5 --set adc_bits=12")
 json_opt = click.option("--json", "as_json", is_flag=True, help="print a JSON object instead of text")
 
 
@@ -69,7 +84,13 @@ def cli() -> None:
     """The EMVA 1288 sensor model: figures of merit, photon-transfer check, scenes → RAW DN.
 
     Light is illuminance at the sensor plane in lux; signals in electrons (e⁻) and DN.
-    Example: logcam sensor render shapes -o raw.npy --png raw.png --lux 50 --seed 3
+    Parameters come from a preset (configs/sensors/, default tinyml_cmos) or a YAML file.
+
+    \b
+    Examples:
+      logcam sensor info
+      logcam sensor ptc --plot ptc.png
+      logcam sensor render shapes -o raw.npy --png raw.png --lux 50 --seed 3
     """
 
 
@@ -91,17 +112,25 @@ def presets_cmd(as_json: bool) -> None:
 @preset_opt
 @exposure_opt
 @binning_opt
+@set_opt
 @click.option("--sources", is_flag=True, help="also print where each parameter value comes from")
 @json_opt
-def info_cmd(preset: str, exposure_s: float | None, binning: str | None, sources: bool, as_json: bool) -> None:
+def info_cmd(preset: str, exposure_s: float | None, binning: str | None, sets: tuple[str, ...], sources: bool,
+             as_json: bool) -> None:
     """Parameters and EMVA 1288 figures of a sensor preset (computed from the parameters).
 
     Dynamic range = μ_p.sat / μ_p.min; SNR at saturation with all temporal noise; absolute sensitivity
-    threshold μ_p.min = (σ_y.dark/K + ½)/η photons. Example: logcam sensor info --binning 2 --json
+    threshold μ_p.min = (σ_y.dark/K + ½)/η photons.
+
+    \b
+    Examples:
+      logcam sensor info
+      logcam sensor info --binning 2 --exposure-s 0.004 --json
+      logcam sensor info --set read_noise_e=1.5 --sources
     """
     from logcam.sim.sensor import emva_figures
 
-    spec = _spec(preset, exposure_s, int(binning) if binning else None)
+    spec = _spec(preset, exposure_s, int(binning) if binning else None, sets)
     fig = emva_figures(spec)
     if as_json:
         click.echo(json.dumps({"spec": spec.model_dump(exclude=set() if sources else {"sources"}),
@@ -137,6 +166,7 @@ def info_cmd(preset: str, exposure_s: float | None, binning: str | None, sources
 @preset_opt
 @exposure_opt
 @binning_opt
+@set_opt
 @click.option("--levels", type=click.IntRange(3, 500), default=24, show_default=True,
               help="number of illumination levels up to 1.3× saturation")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
@@ -144,21 +174,27 @@ def info_cmd(preset: str, exposure_s: float | None, binning: str | None, sources
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the photon-transfer curve (variance vs mean, DN) as a PNG")
 @json_opt
-def ptc_cmd(preset: str, exposure_s: float | None, binning: str | None, levels: int, seed: int,
+def ptc_cmd(preset: str, exposure_s: float | None, binning: str | None, sets: tuple[str, ...], levels: int, seed: int,
             plot_path: Path | None, as_json: bool) -> None:
     """Measure the photon-transfer curve on simulated flat fields (EMVA 1288 two-frame method).
 
     Fits the system gain K, quantum efficiency η and dark noise from the frames and compares them with
-    the parameters they were simulated from. Example: logcam sensor ptc --plot ptc.png
+    the parameters they were simulated from.
+
+    \b
+    Examples:
+      logcam sensor ptc --plot ptc.png
+      logcam sensor ptc --set gain_dn_per_e=0.5 --set adc_bits=12 --json
     """
+    from rich.console import Console
     from rich.progress import Progress
 
     from logcam.sim.sensor import Sensor, emva_figures, photon_transfer
 
-    spec = _spec(preset, exposure_s, int(binning) if binning else None)
+    spec = _spec(preset, exposure_s, int(binning) if binning else None, sets)
     sensor = Sensor(spec, seed=seed)
-    with Progress(transient=True, disable=as_json) as bar:
-        task = bar.add_task("flat-field pairs", total=levels + 1)
+    with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
+        task = bar.add_task("flat-field pairs", total=None)
         res = photon_transfer(sensor, levels, rng=seed, progress=lambda: bar.advance(task))
     fig = emva_figures(spec)
     compare = {
@@ -186,12 +222,13 @@ def ptc_cmd(preset: str, exposure_s: float | None, binning: str | None, levels: 
                       "dark_var_dn2": res.dark_var_dn2},
             "plot": str(plot_path) if plot_path else None}, indent=2))
         return
-    click.echo(f"photon transfer of {spec.name} (seed {seed}, {levels} levels, "
+    click.echo(f"photon transfer of {spec.name} (seed {seed}, {res.lux.size} levels, "
                f"{spec.out_shape[1]}×{spec.out_shape[0]} pixels, {int(res.fit_mask.sum())} levels in the fit)")
     click.echo(f"  {'':<22} {'spec':>12} {'measured':>12} {'error':>8}")
     for k, (a, b) in compare.items():
         err = f"{100 * (b - a) / a:+.2f}%" if a else ""
         click.echo(f"  {k:<22} {a:>12.5g} {b:>12.5g} {err:>8}")
+    click.echo("  (measured saturation is the EMVA max-variance point, a few % below the clip level)")
     if note:
         click.echo(f"  note: {note}")
     if plot_path is not None:
@@ -228,6 +265,7 @@ def _plot_ptc(path: Path, res, spec) -> None:
 @preset_opt
 @exposure_opt
 @binning_opt
+@set_opt
 @click.option("--lux", type=float, default=100.0, show_default=True,
               help="mean illuminance at the sensor plane, lux")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
@@ -239,19 +277,24 @@ def _plot_ptc(path: Path, res, spec) -> None:
 @click.option("--lux-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="also write the scene illuminance (float64 lux, .npy)")
 @json_opt
-def render_cmd(kind: str, out: Path, preset: str, exposure_s: float | None, binning: str | None, lux: float,
+def render_cmd(kind: str, out: Path, preset: str, exposure_s: float | None, binning: str | None,
+               sets: tuple[str, ...], lux: float,
                seed: int, frames: int, png: Path | None, lux_out: Path | None, as_json: bool) -> None:
     """Render scene KIND through the sensor model to RAW DN.
 
     KIND is a procedural scene (shapes, texture, gradient, shadow, checker, blobs) or a scikit-image
     photograph (camera, astronaut, coffee, chelsea, moon, ...; `logcam sensor scenes` lists them).
-    Example: logcam sensor render gradient -o raw.npy --png raw.png --lux 20 --seed 7
+
+    \b
+    Examples:
+      logcam sensor render gradient -o raw.npy --png raw.png --lux 20 --seed 7
+      logcam sensor render camera -o raw.npy --frames 8 --binning 2 --json
     """
-    from logcam.sim.isp import isp
+    from logcam.sim.isp import isp, white_level_dn
     from logcam.sim.scenes import render_scene
     from logcam.sim.sensor import Sensor
 
-    spec = _spec(preset, exposure_s, int(binning) if binning else None)
+    spec = _spec(preset, exposure_s, int(binning) if binning else None, sets)
     scene = render_scene(kind, spec.height, spec.width, seed=seed, mean_lux=lux)
     sensor = Sensor(spec, seed=seed)
     batch = np.broadcast_to(scene, (frames, *scene.shape))
@@ -262,8 +305,7 @@ def render_cmd(kind: str, out: Path, preset: str, exposure_s: float | None, binn
         _save_npy(lux_out, scene)
     if png is not None:
         _save_png(png, isp(raw[0], spec))
-    sat = float((raw >= min(spec.max_dn, round(spec.black_level_dn + spec.gain_dn_per_e * spec.full_well_e
-                                                  * spec.binning**2))).mean())
+    sat = float((raw >= white_level_dn(spec)).mean())
     summary = {"kind": kind, "preset": spec.name, "seed": seed, "mean_lux": lux,
                "lux_min": float(scene.min()), "lux_max": float(scene.max()),
                "shape": list(raw_out.shape), "dtype": "uint16", "adc_bits": spec.adc_bits,

@@ -1,0 +1,294 @@
+"""Verify the accelerator RTL (and the sensor-to-label top) against the golden model, value by value.
+
+:func:`verify_accel` generates :class:`logcam.hw.accel.net.Accelerator` from a NetSpec + Bundle, streams
+frames through it (Verilator via cocotb — :mod:`logcam.sim.rtl.accel_bench` — or Amaranth's simulator)
+with seeded random valid/ready, records every layer's output stream (debug taps), the logits and the
+labels, and compares each value with :func:`logcam.nn.golden.accel.run`. A mismatch names the frame,
+layer, channel, row and column. :func:`verify_top` does the same from DN frames through the RDC
+(codes compared with :func:`logcam.nn.golden.rdc.rdc_codes`) into the accelerator.
+
+Cycles per frame are measured between successive labels with valid and ready held high
+(``p_valid = p_ready = 1``), the throughput check of issue 3 against ``NetSpec.bound_cycles()``.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from logcam.sim.rtl.check import MAX_REPORTED, Mismatch, VerifyResult
+from logcam.sim.rtl.streams import PayloadCodec
+
+from logcam.errors import ConfigError, InputError
+
+SIMS = ("verilator", "amaranth")
+
+#: Name of the top module in emitted Verilog.
+ACCEL_TOP = "logcam_accel"
+TOP_TOP = "logcam_top"
+
+
+@dataclass
+class Capture:
+    """What came out of a simulation: per stream name the decoded beats, the label cycle stamps, counters."""
+
+    streams: dict[str, dict[str, np.ndarray]]
+    label_cycles: np.ndarray
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    timed_out: bool = False
+    sim_cycles: int = 0
+
+
+# --- ports and codecs --------------------------------------------------------------------------------
+def port_fields(component: Any) -> dict[str, list[dict[str, Any]]]:
+    """Field descriptions of the streams a bench drives or watches: ``i``, ``o``, ``tap*``; ``stats*``."""
+    from logcam.hw.stream import describe_layout
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, member in component.signature.members.items():
+        if name == "i" or name == "o" or name.startswith("tap"):
+            out[name] = describe_layout(member.signature.members["payload"].shape)
+        elif name.startswith("stats"):
+            out[name] = describe_layout(member.shape)
+    return out
+
+
+def input_beats(frames: np.ndarray) -> dict[str, np.ndarray]:
+    """N×C×H×W frames → beat fields (raster order, one pixel per beat): data (beats, C), first, last."""
+    n, c, h, w = frames.shape
+    data = np.ascontiguousarray(frames.transpose(0, 2, 3, 1)).reshape(n * h * w, c).astype(np.int64)
+    x = np.tile(np.arange(w), n * h)
+    y = np.tile(np.repeat(np.arange(h), w), n)
+    return {"data": data, "first": ((x == 0) & (y == 0)).astype(np.int64), "last": (x == w - 1).astype(np.int64)}
+
+
+# --- comparison ---------------------------------------------------------------------------------------
+def expected_streams(spec: Any, golden: Any) -> dict[str, dict[str, np.ndarray]]:
+    """Per tap the golden values as N×C×H×W and the expected first/last flags of its beats."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for i, (shape, act) in enumerate(zip(spec.layer_shapes(), golden.acts)):
+        a = act.numpy().astype(np.int64)
+        a = a.reshape(a.shape[0], -1, 1, 1) if a.ndim == 2 else a
+        n, _, h, w = a.shape
+        x = np.tile(np.arange(w), n * h)
+        y = np.tile(np.repeat(np.arange(h), w), n)
+        first = (x == 0) & (y == 0)
+        last = x == w - 1
+        out[f"tap{i}"] = {"values": a, "first": first.astype(np.int64), "last": last.astype(np.int64)}
+    return out
+
+
+def _beats_to_nchw(data: np.ndarray, n: int, c: int, h: int, w: int) -> np.ndarray:
+    return data.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
+def compare_stream(name: str, layer: str, want: dict[str, np.ndarray], got: dict[str, np.ndarray]
+                   ) -> tuple[int, list[Mismatch]]:
+    """Compare one tap (values and flags); a short stream counts every missing beat as a mismatch."""
+    vals = want["values"]
+    n, c, h, w = vals.shape
+    beats = n * h * w
+    got_n = len(got["data"]) if got else 0
+    if got_n != beats:
+        m = Mismatch(frame=min(got_n // (h * w), n - 1) if h * w else 0, row=0, col=0, expected=beats, got=got_n,
+                     layer=layer, what="beats")
+        return max(1, abs(beats - got_n)), [m]
+    g = _beats_to_nchw(got["data"], n, c, h, w)
+    bad = np.argwhere(g != vals)
+    found = [Mismatch(frame=int(f), channel=int(ch), row=int(y), col=int(x), expected=int(vals[f, ch, y, x]),
+                      got=int(g[f, ch, y, x]), layer=layer, what="activation") for f, ch, y, x in bad[:MAX_REPORTED]]
+    count = len(bad)
+    for flag in ("first", "last"):
+        diff = np.flatnonzero(got[flag].astype(np.int64) != want[flag])
+        count += len(diff)
+        for j in diff[:max(0, MAX_REPORTED - len(found))]:
+            f, rest = divmod(int(j), h * w)
+            found.append(Mismatch(frame=f, row=rest // w, col=rest % w, expected=int(want[flag][j]),
+                                  got=int(got[flag][j]), layer=layer, what=f"{flag} flag"))
+    return count, found
+
+
+def compare_all(spec: Any, golden: Any, cap: Capture) -> tuple[int, list[Mismatch]]:
+    """Every tap, the logits (last tap) and the labels against the golden model."""
+    total, found = 0, []
+    n_layers = len(spec.layers)
+    for name, want in expected_streams(spec, golden).items():
+        i = int(name[3:])
+        layer = f"{i} ({spec.layers[i].type}{', logits' if i == n_layers - 1 else ''})"
+        cnt, mm = compare_stream(name, layer, want, cap.streams.get(name, {}))
+        total += cnt
+        found += mm
+    labels = golden.labels.numpy().astype(np.int64)
+    got = cap.streams.get("o", {}).get("label", np.zeros(0, np.int64))
+    if len(got) != len(labels):
+        total += max(1, abs(len(labels) - len(got)))
+        found.append(Mismatch(frame=min(len(got), len(labels) - 1), row=0, col=0, expected=len(labels),
+                              got=len(got), layer="argmax", what="label beats"))
+    else:
+        for f in np.flatnonzero(got != labels):
+            total += 1
+            found.append(Mismatch(frame=int(f), row=0, col=0, expected=int(labels[f]), got=int(got[f]),
+                                  layer="argmax", what="label"))
+    return total, found[:MAX_REPORTED]
+
+
+# --- simulators ---------------------------------------------------------------------------------------
+def _amaranth_run(dut: Any, fields: dict[str, list[dict[str, Any]]], beats: dict[str, np.ndarray], frames: int,
+                  *, p_valid: float, p_ready: float, seed: int, max_cycles: int) -> Capture:
+    """Run ``dut`` under amaranth.sim with seeded random valid/ready; same streams as the cocotb bench."""
+    from amaranth.sim import Simulator
+
+    codecs = {name: PayloadCodec(f) for name, f in fields.items()}
+    in_words = codecs["i"].pack(**beats)
+    watch = [name for name in fields if name.startswith("tap") or name == "o"]
+    seen: dict[str, list[int]] = {name: [] for name in watch}
+    label_cycles: list[int] = []
+    state = {"cycles": 0, "done": False}
+    rng_v, rng_r = random.Random(seed), random.Random(seed + 1)
+
+    async def source(ctx: Any) -> None:
+        for word in in_words:
+            while p_valid < 1.0 and rng_v.random() >= p_valid:
+                ctx.set(dut.i.valid, 0)
+                await ctx.tick()
+            ctx.set(dut.i.payload.as_value(), word)
+            ctx.set(dut.i.valid, 1)
+            await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+
+    async def watcher(ctx: Any) -> None:
+        ports = [(name, getattr(dut, name)) for name in watch]
+        sigs = []
+        for _, port in ports:
+            sigs += [port.valid, port.ready, port.payload.as_value()]
+        ctx.set(dut.o.ready, 1 if p_ready >= 1.0 else 0)
+        while state["cycles"] < max_cycles:
+            vals = (await ctx.tick().sample(*sigs))[2:]  # after the clock and reset states
+            state["cycles"] += 1
+            for j, (name, _) in enumerate(ports):
+                if vals[3 * j] and vals[3 * j + 1]:
+                    seen[name].append(int(vals[3 * j + 2]))
+                    if name == "o":
+                        label_cycles.append(state["cycles"])
+            if len(seen["o"]) >= frames:
+                state["done"] = True
+                return
+            if p_ready < 1.0:
+                ctx.set(dut.o.ready, int(rng_r.random() < p_ready))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(source, background=True)
+    sim.add_testbench(watcher)
+    sim.run()
+    streams = {name: codecs[name].unpack(words) if words else {} for name, words in seen.items()}
+    return Capture(streams, np.asarray(label_cycles, dtype=np.int64), timed_out=not state["done"],
+                   sim_cycles=state["cycles"])
+
+
+def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, Any]]],
+                   inputs: dict[str, np.ndarray], frames: int, *, p_valid: float, p_ready: float, seed: int,
+                   max_cycles: int, bench: str, workdir: Path | None) -> tuple[Capture, float]:
+    """Build (cached) and run the cocotb bench; returns the capture and the build time (s)."""
+    from logcam.sim.rtl.emit import emit_verilog
+    from logcam.sim.rtl.runner import run_cocotb, verilator_build
+
+    build = verilator_build(emit_verilog(component, top), top)
+    params = {"fields": fields, "frames": frames, "p_valid": p_valid, "p_ready": p_ready, "seed": seed,
+              "max_cycles": max_cycles}
+    with tempfile.TemporaryDirectory(prefix="logcam-accel-") as tmp:
+        wd = workdir or Path(tmp)
+        result = run_cocotb(build, bench, arrays={f"in_{k}": v for k, v in inputs.items()}, params=params,
+                            workdir=wd, seed=seed)
+        streams: dict[str, dict[str, np.ndarray]] = {}
+        for name in fields:
+            if name.startswith("stats") or name == "i":
+                continue
+            files = sorted(wd.glob(f"out_{name}.*.npy"))
+            streams[name] = {p.name[len(f"out_{name}."):-4]: np.load(p) for p in files}
+        label_cycles = np.load(wd / "out_label_cycles.npy")
+    cap = Capture(streams, label_cycles, stats=result.get("stats", {}), timed_out=bool(result.get("timed_out")),
+                  sim_cycles=int(result.get("cycles", 0)))
+    return cap, build.build_s
+
+
+# --- public API ---------------------------------------------------------------------------------------
+def _check_sim(sim: str, p_valid: float, p_ready: float) -> None:
+    if sim not in SIMS:
+        raise ConfigError(f"--sim must be one of {', '.join(SIMS)}, got {sim!r}")
+    for name, p in (("p_valid", p_valid), ("p_ready", p_ready)):
+        if not 0.0 < p <= 1.0:
+            raise ConfigError(f"{name} must lie in (0, 1], got {p}")
+
+
+def cycles_per_frame(label_cycles: np.ndarray) -> float:
+    """Mean cycles between successive labels (steady-state cycles per frame); 0 with fewer than 2."""
+    if len(label_cycles) < 2:
+        return 0.0
+    return float(label_cycles[-1] - label_cycles[0]) / (len(label_cycles) - 1)
+
+
+def _max_cycles(per_frame: int, frames: int, p_valid: float, p_ready: float) -> int:
+    return int((frames + 3) * per_frame * 2 / (p_valid * p_ready)) + 10_000
+
+
+def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "verilator", seed: int = 0,
+                 p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None) -> VerifyResult:
+    """Stream N×C×H×W integer frames through the accelerator RTL and compare every layer with the golden model.
+
+    ``p_valid``/``p_ready``: per-cycle probability that the source offers a beat / the label sink takes one
+    (1.0 = full speed, the only setting where cycles per frame mean throughput).
+    """
+    from logcam.hw.accel.net import Accelerator
+    from logcam.nn.golden.accel import as_input_batch, run
+
+    _check_sim(sim, p_valid, p_ready)
+    x = as_input_batch(spec, frames).numpy()
+    n = x.shape[0]
+    if n < 1:
+        raise InputError("verify_accel needs at least one frame")
+    golden = run(spec, bundle, x)
+    dut = Accelerator(spec, bundle)
+    fields = port_fields(dut)
+    beats = input_beats(x)
+    per_frame = max(dut.expected_cycles())
+    limit = _max_cycles(per_frame, n, p_valid, p_ready)
+    t0 = time.perf_counter()
+    build_s = 0.0
+    if sim == "amaranth":
+        cap = _amaranth_run(dut, fields, beats, n, p_valid=p_valid, p_ready=p_ready, seed=seed, max_cycles=limit)
+    else:
+        cap, build_s = _verilator_run(dut, ACCEL_TOP, fields, beats, n, p_valid=p_valid, p_ready=p_ready,
+                                      seed=seed, max_cycles=limit, bench="logcam.sim.rtl.accel_bench",
+                                      workdir=workdir)
+    wall = time.perf_counter() - t0 - build_s
+    count, found = compare_all(spec, golden, cap)
+    return _result("accel", sim, spec, n, x.shape[2] * x.shape[3] * n, cap, count, found, wall, build_s,
+                   dut.expected_cycles(), seed, p_valid, p_ready)
+
+
+def _result(target: str, sim: str, spec: Any, n: int, pixels: int, cap: Capture, count: int,
+            found: list[Mismatch], wall: float, build_s: float, expected: list[int], seed: int, p_valid: float,
+            p_ready: float, extra: dict[str, Any] | None = None) -> VerifyResult:
+    cpf = cycles_per_frame(cap.label_cycles)
+    bound = spec.bound_cycles()
+    ex = {"cycles_per_frame": round(cpf, 2), "bound_cycles": bound, "ideal_cycles_per_layer": spec.ideal_cycles(),
+          "expected_cycles_per_layer": expected, "cycles_per_bound": round(cpf / bound, 4) if cpf else None,
+          "timed_out": cap.timed_out, "sim_cycles": cap.sim_cycles, "stats": cap.stats,
+          "frames_per_s": round(n / wall, 3) if wall > 0 else None}
+    ex.update(extra or {})
+    return VerifyResult(target=target, sim=sim, frames=n, pixels=pixels, cycles=int(round(cpf)),
+                        ideal_cycles=bound, mismatches=count, wall_s=wall, build_s=build_s,
+                        first_mismatches=found,
+                        config={"net": spec.name, "rounding": spec.quant.rounding, "seed": seed, "p_valid": p_valid,
+                                "p_ready": p_ready},
+                        extra=ex)
+
+
+__all__ = ["ACCEL_TOP", "SIMS", "TOP_TOP", "Capture", "compare_all", "cycles_per_frame", "input_beats",
+           "port_fields", "replace", "verify_accel"]

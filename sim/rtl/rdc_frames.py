@@ -1,0 +1,108 @@
+"""DN test frames for the RDC: uniform random, corner cases, and scenes through the sensor model.
+
+Every source is a function ``(spec, n, seed) → n×H×W uint16`` (DN ≤ 2^adc_bits − 1), registered
+in :data:`SOURCES`; :func:`frames_for` mixes them. Vectorised numpy, seeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from logcam.rdcspec import RdcSpec
+
+FrameSource = Callable[[RdcSpec, int, int], np.ndarray]
+
+
+def random_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
+    """Uniform random DN in 0..max_dn."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, spec.max_dn + 1, size=(n, spec.height, spec.width), dtype=np.int64).astype(np.uint16)
+
+
+def _threshold_stripes(spec: RdcSpec, rng: np.random.Generator) -> list[np.ndarray]:
+    """Stripes whose neighbour ratios sit exactly on a threshold n/d (and its inverse), and ±1 DN off it.
+
+    Columns alternate a = d·c and a = n·c + δ (a = P + 1), constant down each column: the
+    horizontal ratio is n/d (or d/n) exactly for δ = 0, and so is the ``sum`` ratio
+    a² / (left · up); the transposed frame does the same vertically.
+    """
+    h, w, top = spec.height, spec.width, spec.max_dn + 1
+    out = []
+    for nk, dk in spec.ratio_terms:
+        cmax = (top - 1) // nk
+        if cmax < 1:
+            continue
+        for delta in (-1, 0, 1):
+            c = int(rng.integers(1, cmax + 1))
+            lo, hi = dk * c, nk * c + delta
+            if not (1 <= lo <= top and 1 <= hi <= top):
+                continue
+            cols = np.where(np.arange(w) % 2 == 0, lo, hi)
+            rows = np.where(np.arange(h) % 2 == 0, lo, hi)
+            out.append(np.broadcast_to(cols[None, :], (h, w)) - 1)
+            out.append(np.broadcast_to(rows[:, None], (h, w)) - 1)
+    return out
+
+
+def corner_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
+    """Corner cases, cycled to ``n`` frames: zero, full scale, saturated areas, equal neighbours,
+    ratios exactly on each threshold (and 1 DN either side), 1-pixel-wide features, checkerboards."""
+    rng = np.random.default_rng(seed)
+    h, w, top = spec.height, spec.width, spec.max_dn
+    yy, xx = np.mgrid[0:h, 0:w]
+    cases: list[np.ndarray] = [
+        np.zeros((h, w), dtype=np.int64),                                   # all zero
+        np.full((h, w), top, dtype=np.int64),                              # full scale
+        np.where((xx // max(1, w // 4) + yy // max(1, h // 4)) % 2 == 0, top,  # saturated blocks
+                 rng.integers(0, top + 1, (h, w))),
+        np.broadcast_to(rng.integers(0, top + 1, (h, 1)), (h, w)),          # equal left neighbours
+        np.broadcast_to(rng.integers(0, top + 1, (1, w)), (h, w)),          # equal upper neighbours
+        np.where(xx == w // 2, top, 0),                                      # 1-pixel-wide column
+        np.where(yy == h // 2, top, 0),                                      # 1-pixel-wide row
+        np.where((xx == w // 3) & (yy == h // 3), top, top // 3),           # single pixel
+        np.where((xx + yy) % 2 == 0, top, 0),                               # checkerboard
+        np.where((xx + yy) % 2 == 0, top // 2, top // 2 + 1),               # fine checkerboard, ±1 DN
+        np.where(xx % spec.lanes == 0, top, 1),                              # lane-boundary stripes
+        *_threshold_stripes(spec, rng),
+    ]
+    stack = np.stack([np.asarray(c, dtype=np.int64) for c in cases])
+    idx = np.arange(n) % len(stack)
+    return np.clip(stack[idx], 0, top).astype(np.uint16)
+
+
+def scene_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
+    """Procedural scenes through the EMVA 1288 sensor model (needs logcam.sim.scenes/.sensor).
+
+    Raises ImportError until those modules exist; :func:`frames_for` then leaves scenes out.
+    """
+    from logcam.sim.rtl._scenes import sensor_frames
+
+    return sensor_frames(spec, n, seed)
+
+
+SOURCES: dict[str, FrameSource] = {"random": random_frames, "corners": corner_frames, "scenes": scene_frames}
+
+
+def frames_for(spec: RdcSpec, n: int, seed: int, source: str = "mixed") -> np.ndarray:
+    """``n`` frames from ``source`` (a name in :data:`SOURCES`, or ``mixed``: corners, then scenes
+    if the sensor model is available, then random, in equal shares)."""
+    if n < 1:
+        raise ValueError(f"frames must be ≥ 1, got {n}")
+    if source != "mixed":
+        if source not in SOURCES:
+            raise ValueError(f"unknown frame source {source!r}; choose from {[*SOURCES, 'mixed']}")
+        return SOURCES[source](spec, n, seed)
+    parts = [corner_frames]
+    try:
+        scene_frames(spec, 1, seed)
+        parts.append(scene_frames)
+    except ImportError:
+        pass
+    parts.append(random_frames)
+    shares = [n // len(parts) + (1 if i < n % len(parts) else 0) for i in range(len(parts))]
+    # The last part (random) takes the remainder first so that one frame is random DN.
+    shares = shares[::-1]
+    chunks = [fn(spec, k, seed + i) for i, (fn, k) in enumerate(zip(parts, shares)) if k]
+    return np.concatenate(chunks).astype(np.uint16)

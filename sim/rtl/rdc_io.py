@@ -1,0 +1,84 @@
+"""RDC stream vectors: DN frames → input beats, output beats → codes, and the per-code check.
+
+numpy only (loaded inside the cocotb process). Beat order is raster order: frame, row, then
+``width/lanes`` beats per row, lane l of beat b holding column b·lanes + l.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from logcam.sim.rtl.check import MAX_REPORTED, Mismatch, compare_codes
+
+
+@dataclass(frozen=True)
+class RdcGeometry:
+    """What the bench needs of an RdcSpec: frame size (pixels), lanes, output channels."""
+
+    width: int
+    height: int
+    lanes: int
+    channels: int
+
+    @property
+    def words(self) -> int:
+        return self.width // self.lanes
+
+    @property
+    def beats_per_frame(self) -> int:
+        return self.height * self.words
+
+    @classmethod
+    def of(cls, spec: Any) -> RdcGeometry:
+        return cls(spec.width, spec.height, spec.lanes, spec.channels)
+
+    def to_json(self) -> dict[str, int]:
+        return {"width": self.width, "height": self.height, "lanes": self.lanes, "channels": self.channels}
+
+
+def input_fields(frames: np.ndarray, geo: RdcGeometry) -> dict[str, np.ndarray]:
+    """Payload fields of the input beats for N×H×W DN frames: data (beats, lanes), first, last."""
+    n = frames.shape[0]
+    data = frames.reshape(n * geo.height * geo.words, geo.lanes).astype(np.int64)
+    col = np.tile(np.arange(geo.words), n * geo.height)
+    row = np.tile(np.repeat(np.arange(geo.height), geo.words), n)
+    return {"data": data, "first": ((row == 0) & (col == 0)).astype(np.int64),
+            "last": (col == geo.words - 1).astype(np.int64)}
+
+
+def check_output(fields: dict[str, np.ndarray], expected: np.ndarray, geo: RdcGeometry,
+                 limit: int = MAX_REPORTED) -> tuple[int, list[Mismatch], np.ndarray]:
+    """Compare received output beats with the expected N×C×H×W codes, and their first/last flags.
+
+    Missing beats count as mismatches (one per missing code); a flag that differs from the
+    position it should mark is reported as a ``first``/``last`` mismatch at that beat's first
+    column. Returns (count, first mismatches, received codes N×C×H×W with −128 where missing).
+    """
+    n = expected.shape[0]
+    want_beats = n * geo.beats_per_frame
+    data = fields["data"]  # (beats, channels, lanes)
+    got_beats = data.shape[0]
+    full = np.full((want_beats, geo.channels, geo.lanes), -128, dtype=np.int64)
+    full[:min(got_beats, want_beats)] = data[:want_beats]
+    got = full.reshape(n, geo.height, geo.words, geo.channels, geo.lanes).transpose(0, 3, 1, 2, 4)
+    got = got.reshape(n, geo.channels, geo.height, geo.width)
+    count, found = compare_codes(expected.astype(np.int64), got, limit=limit)
+    # Framing flags, for the beats that came.
+    k = min(got_beats, want_beats)
+    pos = input_fields(np.zeros((n, geo.height, geo.width), dtype=np.int64), geo)
+    for flag in ("first", "last"):
+        bad = np.flatnonzero(fields[flag][:k] != pos[flag][:k])
+        count += int(bad.size)
+        for b in bad[:max(0, limit - len(found))]:
+            f, rem = divmod(int(b), geo.beats_per_frame)
+            r, w = divmod(rem, geo.words)
+            found.append(Mismatch(frame=f, row=r, col=w * geo.lanes, expected=int(pos[flag][b]),
+                                  got=int(fields[flag][b]), what=flag))
+    if got_beats > want_beats:
+        count += got_beats - want_beats
+        if len(found) < limit:
+            found.append(Mismatch(frame=n, row=0, col=0, expected=0, got=got_beats - want_beats,
+                                  what="extra beats"))
+    return count, found, got

@@ -1,0 +1,145 @@
+"""Run emitted Verilog under Verilator through cocotb_tools.runner, one build per configuration.
+
+Builds are cached under ``$LOGCAM_CACHE/rtl`` (default ``~/.cache/logcam/rtl``) in a directory
+named by a hash of the Verilog, the top name, the Verilator flags and the tool versions; a file
+lock (fcntl) makes concurrent pytest-xdist workers wait for one build instead of racing.
+Each simulation runs in its own directory: inputs go in as ``.npy`` files plus ``params.json``
+(path in ``$LOGCAM_BENCH_DIR``), the bench writes ``result.json`` back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from logcam.sim.rtl.emit import waiver_flags
+
+from logcam.errors import ToolchainError
+from logcam.toolchain import setup_verilator
+
+
+def cache_root() -> Path:
+    """Root of logcam's build cache: ``$LOGCAM_CACHE`` or ``~/.cache/logcam``."""
+    env = os.environ.get("LOGCAM_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "logcam"
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Exclusive advisory lock on ``path`` (created if missing), released on exit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _versions() -> str:
+    from importlib import metadata
+
+    return f"verilator {metadata.version('verilator')} cocotb {metadata.version('cocotb')} py {sys.version_info[:2]}"
+
+
+@dataclass(frozen=True)
+class VerilatorBuild:
+    """A built Verilator+cocotb simulator: its directory, top module name and build time (s, 0 if cached)."""
+
+    build_dir: Path
+    toplevel: str
+    build_s: float
+
+
+def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = ()) -> VerilatorBuild:
+    """Build ``verilog`` (top module ``toplevel``) once per content+flags; later calls reuse it."""
+    from logcam.sim.rtl.emit import waiver_flags
+
+    root = setup_verilator()
+    args = [*waiver_flags(), *(str(a) for a in build_args)]
+    key = hashlib.sha256("\0".join([verilog, toplevel, *args, _versions(), str(root)]).encode()).hexdigest()[:16]
+    base = cache_root() / "rtl"
+    build_dir = base / f"{toplevel}-{key}"
+    stamp = build_dir / "BUILD_OK"
+    if stamp.is_file():
+        return VerilatorBuild(build_dir, toplevel, 0.0)
+    with file_lock(base / f"{toplevel}-{key}.lock"):
+        if stamp.is_file():
+            return VerilatorBuild(build_dir, toplevel, 0.0)
+        t0 = time.perf_counter()
+        if build_dir.exists():
+            shutil.rmtree(build_dir)
+        build_dir.mkdir(parents=True)
+        src = build_dir / f"{toplevel}.v"
+        src.write_text(verilog)
+        from cocotb_tools.runner import get_runner
+
+        runner = get_runner("verilator")
+        log = build_dir / "build.log"
+        try:
+            runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
+                         always=True, log_file=log)
+        except (RuntimeError, SystemExit) as err:
+            tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+            raise ToolchainError(f"Verilator build of {toplevel} failed ({err}); log {log}:\n{tail}") from None
+        stamp.write_text(_versions())
+        return VerilatorBuild(build_dir, toplevel, time.perf_counter() - t0)
+
+
+def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.ndarray],
+               params: dict[str, Any], workdir: Path | None = None, seed: int = 0) -> dict[str, Any]:
+    """Run cocotb ``test_module`` on a build with input ``arrays`` (saved as name.npy) and ``params``.
+
+    Returns the bench's ``result.json`` (plus ``sim_s``, the wall time of the simulator process).
+    ``workdir`` keeps the files (inputs, result, sim.log); by default a temporary directory is used.
+    """
+    setup_verilator()
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="logcam-sim-")))
+        workdir.mkdir(parents=True, exist_ok=True)
+        for name, arr in arrays.items():
+            np.save(workdir / f"{name}.npy", arr)
+        (workdir / "params.json").write_text(json.dumps(params))
+        result_file = workdir / "result.json"
+        result_file.unlink(missing_ok=True)
+        from cocotb_tools.runner import get_runner
+
+        runner = get_runner("verilator")
+        log = workdir / "sim.log"
+        t0 = time.perf_counter()
+        # cocotb_tools' runner inspects PYTEST_CURRENT_TEST and exits the process on failures it
+        # sees there; this function reports through result.json instead, so hide pytest from it.
+        saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+        try:
+            runner.test(test_module=test_module, hdl_toplevel=build.toplevel, hdl_toplevel_lang="verilog",
+                        build_dir=build.build_dir,
+                        test_dir=workdir, results_xml=str(workdir / "results.xml"), seed=seed,
+                        extra_env={"LOGCAM_BENCH_DIR": str(workdir)}, log_file=log)
+        except SystemExit as err:
+            if not result_file.is_file():
+                tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
+                raise RuntimeError(f"simulation of {build.toplevel} failed (exit {err.code}):\n{tail}") from None
+        finally:
+            if saved is not None:
+                os.environ["PYTEST_CURRENT_TEST"] = saved
+        sim_s = time.perf_counter() - t0
+        if not result_file.is_file():
+            tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
+            raise RuntimeError(f"simulation of {build.toplevel} wrote no result.json; log tail:\n{tail}")
+        result = json.loads(result_file.read_text())
+        result["sim_s"] = sim_s
+        return result
+

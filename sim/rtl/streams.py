@@ -1,0 +1,292 @@
+"""Stream drivers for cocotb benches, after cocotbext-axi: source, sink, monitor, payload codec.
+
+An Amaranth stream port ``name`` appears in the emitted Verilog as ``name__valid``,
+``name__ready`` and one flat ``name__payload`` vector. :class:`PayloadCodec` packs and unpacks
+that vector from a field description (:func:`logcam.hw.stream.describe_layout`, JSON-able, so
+this module needs neither Amaranth nor torch and loads fast inside the simulator process).
+
+Handshake rule (AXI4-Stream / amaranth.lib.stream): a beat moves on a rising clock edge where
+valid and ready are both high; a source never drops valid before its beat is taken. Valid and
+ready are randomised with seeded probabilities so benches exercise backpressure.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+try:  # only inside a cocotb simulation; the codec is usable anywhere
+    import cocotb
+    from cocotb.triggers import Event, RisingEdge
+except ImportError:  # pragma: no cover - cocotb is a dependency, but keep the codec importable
+    cocotb = None
+
+
+@dataclass(frozen=True)
+class Field:
+    """One leaf of a payload: ``shape`` elements of ``width`` bits from bit ``offset``, row-major."""
+
+    name: str
+    offset: int
+    width: int
+    shape: tuple[int, ...]
+    signed: bool
+
+    @property
+    def count(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+
+class PayloadCodec:
+    """Pack numpy field arrays into payload integers and back (vectorised over beats)."""
+
+    def __init__(self, fields: Iterable[dict[str, Any] | Field]) -> None:
+        self.fields: dict[str, Field] = {}
+        for f in fields:
+            fd = f if isinstance(f, Field) else Field(f["name"], int(f["offset"]), int(f["width"]),
+                                                      tuple(int(x) for x in f["shape"]), bool(f["signed"]))
+            self.fields[fd.name] = fd
+        self.width = max((f.offset + f.width * f.count for f in self.fields.values()), default=0)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The JSON-able field list this codec was built from."""
+        return [{"name": f.name, "offset": f.offset, "width": f.width, "shape": list(f.shape),
+                 "signed": f.signed} for f in self.fields.values()]
+
+    def pack(self, **values: np.ndarray | int) -> list[int]:
+        """Payload integers, one per beat; each field is an array (beats, *shape) or a scalar for all."""
+        n = None
+        for v in values.values():
+            if np.ndim(v):
+                n = int(np.shape(v)[0])
+        if n is None:
+            raise ValueError("pack: need at least one array argument to know the number of beats")
+        unknown = set(values) - set(self.fields)
+        if unknown:
+            raise ValueError(f"pack: unknown field(s) {sorted(unknown)}; fields are {list(self.fields)}")
+        if self.width <= 64:
+            word = np.zeros(n, dtype=np.uint64)
+            for name, v in values.items():
+                f = self.fields[name]
+                elems = self._elements(f, v, n)  # (n, count) uint64, already masked
+                shifts = (f.offset + f.width * np.arange(f.count, dtype=np.uint64)).astype(np.uint64)
+                word |= np.bitwise_or.reduce(elems << shifts, axis=1)
+            return [int(x) for x in word.tolist()]
+        bits = np.zeros((n, self.width), dtype=np.uint8)
+        for name, v in values.items():
+            f = self.fields[name]
+            elems = self._elements(f, v, n)
+            b = ((elems[:, :, None] >> np.arange(f.width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+            bits[:, f.offset:f.offset + f.width * f.count] = b.reshape(n, -1)
+        packed = np.packbits(bits, axis=1, bitorder="little")
+        return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+    def unpack(self, words: Sequence[int]) -> dict[str, np.ndarray]:
+        """Field arrays (beats, *shape) as int64 from payload integers."""
+        n = len(words)
+        out: dict[str, np.ndarray] = {}
+        if self.width <= 64:
+            word = np.asarray(words, dtype=np.uint64).reshape(n)
+            for f in self.fields.values():
+                shifts = (f.offset + f.width * np.arange(f.count, dtype=np.uint64)).astype(np.uint64)
+                mask = np.uint64((1 << f.width) - 1)
+                raw = ((word[:, None] >> shifts) & mask).astype(np.int64)
+                out[f.name] = self._finish(f, raw, n)
+            return out
+        nbytes = (self.width + 7) // 8
+        buf = np.frombuffer(b"".join(int(w).to_bytes(nbytes, "little") for w in words), dtype=np.uint8)
+        bits = np.unpackbits(buf.reshape(n, nbytes), axis=1, bitorder="little")
+        for f in self.fields.values():
+            b = bits[:, f.offset:f.offset + f.width * f.count].reshape(n, f.count, f.width).astype(np.int64)
+            raw = (b << np.arange(f.width, dtype=np.int64)).sum(axis=2)
+            out[f.name] = self._finish(f, raw, n)
+        return out
+
+    @staticmethod
+    def _elements(f: Field, v: np.ndarray | int, n: int) -> np.ndarray:
+        arr = np.asarray(v, dtype=np.int64)
+        arr = np.broadcast_to(arr, (n, *f.shape)) if arr.ndim == 0 else arr
+        if arr.shape != (n, *f.shape):
+            raise ValueError(f"pack: field {f.name!r} needs shape {(n, *f.shape)}, got {arr.shape}")
+        lo, hi = (-(1 << (f.width - 1)), (1 << (f.width - 1)) - 1) if f.signed else (0, (1 << f.width) - 1)
+        if arr.size and (arr.min() < lo or arr.max() > hi):
+            raise ValueError(f"pack: field {f.name!r} values must lie in {lo}..{hi}")
+        return (arr.reshape(n, f.count).astype(np.uint64) & np.uint64((1 << f.width) - 1))
+
+    @staticmethod
+    def _finish(f: Field, raw: np.ndarray, n: int) -> np.ndarray:
+        if f.signed:
+            raw = np.where(raw >= (1 << (f.width - 1)), raw - (1 << f.width), raw)
+        return raw.reshape(n, *f.shape)
+
+
+class _Port:
+    """The three Verilog signals of a stream port ``name`` on the DUT."""
+
+    def __init__(self, dut: Any, name: str) -> None:
+        self.valid = getattr(dut, f"{name}__valid")
+        self.ready = getattr(dut, f"{name}__ready")
+        self.payload = getattr(dut, f"{name}__payload")
+
+
+class StreamSource:
+    """Drives ``name__valid``/``name__payload``; valid is offered with probability ``p_valid`` per cycle."""
+
+    def __init__(self, dut: Any, name: str, clock: Any, *, p_valid: float = 1.0, seed: int = 0) -> None:
+        if not 0.0 < p_valid <= 1.0:
+            raise ValueError(f"p_valid must lie in (0, 1], got {p_valid}")
+        self.port = _Port(dut, name)
+        self.clock = clock
+        self.p_valid = p_valid
+        self.rng = random.Random(seed)
+        self.queue: list[int] = []
+        self.sent = 0
+        self.first_cycle: int | None = None
+        self.cycle = 0
+        self._idle = Event()
+        self._idle.set()
+        self.port.valid.value = 0
+        self._task = cocotb.start_soon(self._run())
+
+    def send_nowait(self, beats: Sequence[int]) -> None:
+        """Queue payload integers (one per beat)."""
+        self.queue.extend(beats)
+        if self.sent < len(self.queue):
+            self._idle.clear()
+
+    async def send(self, beats: Sequence[int]) -> None:
+        """Queue beats and wait until all have been taken."""
+        self.send_nowait(beats)
+        await self.wait()
+
+    async def wait(self) -> None:
+        """Wait until every queued beat has been taken."""
+        if self.sent < len(self.queue):
+            await self._idle.wait()
+
+    async def _run(self) -> None:
+        valid, ready = self.port.valid, self.port.ready
+        payload = self.port.payload
+        edge = RisingEdge(self.clock)
+        offering = False
+        rng, p = self.rng.random, self.p_valid
+        while True:
+            await edge
+            self.cycle += 1
+            if offering and ready.value:
+                self.sent += 1
+                offering = False
+                if self.sent == len(self.queue):
+                    self._idle.set()
+            if not offering:
+                if self.sent < len(self.queue) and (p >= 1.0 or rng() < p):
+                    payload.value = self.queue[self.sent]
+                    valid.value = 1
+                    offering = True
+                    if self.first_cycle is None:
+                        self.first_cycle = self.cycle
+                else:
+                    valid.value = 0
+
+
+class StreamMonitor:
+    """Records the payload of every beat that moves on ``name`` (valid and ready high at an edge)."""
+
+    def __init__(self, dut: Any, name: str, clock: Any, *, expect: int | None = None) -> None:
+        self.port = _Port(dut, name)
+        self.clock = clock
+        self.beats: list[int] = []
+        self.last_cycle: int | None = None
+        self.cycle = 0
+        self.expect = expect
+        self._done = Event()
+        self._task = cocotb.start_soon(self._run())
+
+    async def wait(self) -> None:
+        """Wait until ``expect`` beats have been seen."""
+        if self.expect is not None and len(self.beats) < self.expect:
+            await self._done.wait()
+
+    def _seen(self) -> None:
+        self.last_cycle = self.cycle
+        if self.expect is not None and len(self.beats) >= self.expect:
+            self._done.set()
+
+    async def _run(self) -> None:
+        valid, ready, payload = self.port.valid, self.port.ready, self.port.payload
+        edge = RisingEdge(self.clock)
+        while True:
+            await edge
+            self.cycle += 1
+            if valid.value and ready.value:
+                self.beats.append(int(payload.value))
+                self._seen()
+
+
+class StreamSink(StreamMonitor):
+    """Drives ``name__ready`` high with probability ``p_ready`` per cycle and records taken beats."""
+
+    def __init__(self, dut: Any, name: str, clock: Any, *, p_ready: float = 1.0, seed: int = 0,
+                 expect: int | None = None) -> None:
+        if not 0.0 < p_ready <= 1.0:
+            raise ValueError(f"p_ready must lie in (0, 1], got {p_ready}")
+        self.p_ready = p_ready
+        self.rng = random.Random(seed)
+        _Port(dut, name).ready.value = 1 if p_ready >= 1.0 else 0
+        super().__init__(dut, name, clock, expect=expect)
+
+    async def _run(self) -> None:
+        valid, ready, payload = self.port.valid, self.port.ready, self.port.payload
+        edge = RisingEdge(self.clock)
+        rng, p = self.rng.random, self.p_ready
+        ready_now = p >= 1.0
+        while True:
+            await edge
+            self.cycle += 1
+            if ready_now and valid.value:
+                self.beats.append(int(payload.value))
+                self._seen()
+            if p < 1.0:
+                ready_now = rng() < p
+                ready.value = int(ready_now)
+
+
+async def reset(dut: Any, clock: Any, cycles: int = 2) -> None:
+    """Hold Amaranth's synchronous ``rst`` high for ``cycles`` clock cycles."""
+    dut.rst.value = 1
+    for _ in range(cycles):
+        await RisingEdge(clock)
+    dut.rst.value = 0
+
+
+async def stream_through(dut: Any, beats: Sequence[int], n_out: int, *, clock: Any, in_name: str = "i",
+                         out_name: str = "o", p_valid: float = 1.0, p_ready: float = 1.0, seed: int = 0,
+                         period_ns: float = 10.0, timeout_cycles: int | None = None) -> dict[str, Any]:
+    """Send ``beats`` into ``in_name`` and collect ``n_out`` beats from ``out_name``.
+
+    Returns ``{"out": [payload ints], "cycles": clock cycles from the first offered input beat to
+    the last output beat taken (inclusive), "timed_out": bool}``. ``timeout_cycles`` defaults to
+    20× the beat count + 1000; ``period_ns`` is the period of ``clock``.
+    """
+    from cocotb.triggers import with_timeout
+
+    src = StreamSource(dut, in_name, clock, p_valid=p_valid, seed=seed)
+    sink = StreamSink(dut, out_name, clock, p_ready=p_ready, seed=seed + 1, expect=n_out)
+    limit = timeout_cycles if timeout_cycles is not None else 20 * max(len(beats), n_out) + 1000
+    src.send_nowait(beats)
+    timed_out = False
+    try:
+        await with_timeout(sink.wait(), limit * period_ns, "ns")
+    except Exception as err:  # SimTimeoutError: report what came, the caller counts what is missing
+        if type(err).__name__ != "SimTimeoutError":
+            raise
+        timed_out = True
+    # Cycle numbers count rising edges since the drivers started; both started on the same edge.
+    start = src.first_cycle if src.first_cycle is not None else 0
+    end = sink.last_cycle if sink.last_cycle is not None else sink.cycle
+    return {"out": list(sink.beats), "cycles": max(0, end - start), "timed_out": timed_out}
+

@@ -24,10 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from logcam.sim.rtl.emit import waiver_flags
+from logcam.sim.rtl.benchio import bench_dir, bench_inputs, bench_write_result
 
 from logcam.errors import ToolchainError
 from logcam.toolchain import setup_verilator
+
+__all__ = ["VerilatorBuild", "bench_dir", "bench_inputs", "bench_write_result", "cache_root", "file_lock",
+           "run_cocotb", "verilator_build"]
 
 
 def cache_root() -> Path:

@@ -9,6 +9,8 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from logcam.sim.sensor import (
     PHOTONS_PER_LUX_S_M2,
     Sensor,
@@ -356,3 +358,23 @@ def test_cli_set_overrides_a_parameter_and_rejects_unknown_fields():
         run_cli("info", "--set", "foo=1")
     with pytest.raises(ConfigError, match="FIELD=VALUE"):
         run_cli("info", "--set", "gain")
+
+
+@settings(max_examples=40, deadline=None)
+@given(adc_bits=st.integers(1, 16), binning=st.sampled_from([1, 2, 4]), gain=st.floats(1e-3, 50.0),
+       black_frac=st.floats(0.0, 0.9), full_well=st.floats(10.0, 1e6), read=st.floats(0.0, 50.0),
+       dsnu=st.floats(0.0, 50.0), prnu=st.floats(0.0, 0.4), log_lux=st.floats(-3.0, 6.0), seed=st.integers(0, 2**31))
+def test_any_valid_spec_gives_codes_in_range_of_the_binned_shape(adc_bits, binning, gain, black_frac, full_well,
+                                                                  read, dsnu, prnu, log_lux, seed):
+    top = (1 << adc_bits) - 1
+    spec = SensorSpec(width=8, height=8, adc_bits=adc_bits, binning=binning, gain_dn_per_e=gain,
+                      black_level_dn=math.floor(black_frac * top), full_well_e=full_well, read_noise_e=read,
+                      dsnu_e=dsnu, prnu=prnu)
+    lux = np.random.default_rng(seed).uniform(0, 10**log_lux, (3, 8, 8))
+    raw = Sensor(spec, seed=seed).capture(lux, rng=seed)
+    assert raw.dtype == np.uint16 and raw.shape == (3, 8 // binning, 8 // binning)
+    assert int(raw.max()) <= top
+    # far beyond saturation with no read-out noise every pixel reads the clip level exactly
+    quiet = with_overrides(spec, read_noise_e=0.0, dsnu_e=0.0)
+    clip = min(top, math.floor(quiet.black_level_dn + gain * binning**2 * full_well + 0.5))
+    assert (Sensor(quiet, seed=seed).capture(np.full((8, 8), 1e12), rng=seed) == clip).all()

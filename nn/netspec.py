@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from logcam.nn.quant import MAX_SHIFT, ROUNDING_MODES
 from pydantic import Field, model_validator
 
 from logcam.config import StrictModel, load_model
 from logcam.errors import ConfigError, InputError
+from logcam.nn.quant import MAX_SHIFT, ROUNDING_MODES
 
 INPUT_FORMATS = ("codes", "uint8")
 
@@ -303,7 +303,7 @@ def random_bundle(spec: NetSpec, seed: int = 0) -> Bundle:
     """Random weights with requant factors that keep activations in range (for tests and benches).
 
     Weights are uniform int8; per output channel the multiplier maps the typical accumulator
-    (√fan_in · rms(w) · rms(x)) to about 40 LSB of output (× a random factor 0.5..2), and the bias is
+    (√fan_in · rms(w) · rms(x)) to about act_max/3 LSB of output (× a random factor 0.5..2), the bias is
     uniform within ±½ of that typical accumulator — so outputs spread over the range instead of
     saturating. rms(x): uniform codes ±m → √(m(m+1)/3); uint8 → 147; later layers → act_max/3.
     """
@@ -320,7 +320,8 @@ def random_bundle(spec: NetSpec, seed: int = 0) -> Bundle:
         typical = max(1.0, float(np.sqrt(shape.fan_in)) * 74.0 * rms_x)
         bmax = max(1, min(int(typical / 2), (1 << 30) - 1))
         bias = rng.integers(-bmax, bmax + 1, size=n_out, dtype=np.int64)
-        ms = [quantize_multiplier(float(40.0 / typical * rng.uniform(0.5, 2.0)), spec.quant.mult_bits)
+        target = spec.quant.act_max / 3
+        ms = [quantize_multiplier(float(target / typical * rng.uniform(0.5, 2.0)), spec.quant.mult_bits)
               for _ in range(n_out)]
         kind = spec.layers[shape.index]
         if isinstance(kind, ConvSpec):

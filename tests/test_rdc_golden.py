@@ -8,10 +8,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from logcam.nn.golden.rdc import fp_loggrad, rdc_codes
 
 from logcam.config import validate
 from logcam.errors import ConfigError, InputError
+from logcam.nn.golden.rdc import fp_loggrad, rdc_codes
 from logcam.rdcspec import RdcSpec
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from logcam.nn.golden.rdc import rdc_codes
 
+from logcam.nn.golden.rdc import rdc_codes
 from logcam.run import RunConfig, load_run_config, run_pipeline
 
 SMALL = {"scenes": ["shapes", "camera"], "frame": {"height": 24, "width": 32}, "rtl": {"check": False},

@@ -13,10 +13,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from logcam.nn.golden.accel import argmax_lowest, max_pool2, run
-from logcam.nn.netspec import Bundle, ConvSpec, LayerParams, NetSpec, random_bundle
 
 from logcam.errors import InputError
+from logcam.nn.golden.accel import argmax_lowest, max_pool2, run
+from logcam.nn.netspec import Bundle, ConvSpec, LayerParams, NetSpec, random_bundle
 
 
 def ref_round(v: Fraction, mode: str) -> int:

@@ -12,6 +12,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
+
 from logcam.nn.quant import (
     MAX_SHIFT,
     quantize_multiplier,

@@ -22,10 +22,10 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from logcam.nn.netspec import Bundle, ConvSpec, NetSpec, check_input_values
-from logcam.nn.quant import Rounding, requantize, requantize_tflite_double
 
 from logcam.errors import InputError
+from logcam.nn.netspec import Bundle, ConvSpec, NetSpec, check_input_values
+from logcam.nn.quant import Rounding, requantize, requantize_tflite_double
 
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
 

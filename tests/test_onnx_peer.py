@@ -1,0 +1,154 @@
+"""onnxruntime as an independent peer: in half_even mode the golden model equals it bit for bit.
+
+The ONNX graph (nn/onnx_export.py) is evaluated by onnxruntime's own QLinearConv / Clip / MaxPool /
+ArgMax kernels. ORT requantizes in float32; it is exact where acc·m fits float32 (ort_exact), and
+every test network here is checked to lie inside that condition before comparing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from logcam.nn.golden.accel import GoldenResult, run
+from logcam.nn.netspec import Bundle, LayerParams, NetSpec, random_bundle
+from logcam.nn.onnx_export import build_model, ort_exact, run_onnxruntime, save_model, worst_case_ort_exact
+
+
+def random_spec(seed: int, fmt: str) -> NetSpec:
+    rng = np.random.default_rng(seed)
+    layers = []
+    for _ in range(int(rng.integers(1, 4))):
+        k = int(rng.choice([1, 2, 3, 5]))
+        layers.append({"type": "conv", "out_channels": int(rng.integers(1, 7)), "kernel": k,
+                       "stride": int(rng.choice([1, 1, 2])), "pad": int(rng.integers(0, k)),
+                       "relu": bool(rng.integers(0, 2)), "pool": int(rng.choice([1, 2]))})
+    if rng.integers(0, 2):
+        layers.append({"type": "fc", "out_features": int(rng.integers(2, 9)), "relu": True})
+    layers.append({"type": "fc", "out_features": int(rng.integers(2, 6)), "relu": bool(rng.integers(0, 2))})
+    inp = {"channels": int(rng.integers(1, 4)), "height": int(rng.integers(16, 33)),
+           "width": int(rng.integers(16, 33)), "format": fmt,
+           "levels": int(rng.choice([3, 5, 7])) if fmt == "codes" else None}
+    quant = {"rounding": "half_even", "mult_bits": int(rng.integers(4, 9 if fmt == "codes" else 7)),
+             "zero_point": int(rng.integers(-4, 5)), "act_bits": int(rng.choice([6, 7, 8, 8]))}
+    return NetSpec.model_validate({"name": f"rand{seed}", "input": inp, "layers": layers, "quant": quant})
+
+
+def random_input(spec: NetSpec, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dtype = np.uint8 if spec.input.format == "uint8" else np.int8
+    return rng.integers(spec.input.lo, spec.input.hi + 1, size=(n, *spec.input.shape)).astype(dtype)
+
+
+def first_mismatch(spec: NetSpec, g: GoldenResult, o: dict[str, np.ndarray]) -> str | None:
+    for i in range(len(spec.layers)):
+        got = torch.from_numpy(o[f"layer{i}"])
+        want = g.acts[i]
+        assert got.shape == want.shape, f"layer {i}: shape {tuple(got.shape)} vs {tuple(want.shape)}"
+        bad = (got != want).nonzero()
+        if len(bad):
+            idx = tuple(int(v) for v in bad[0])
+            where = f"frame {idx[0]}, layer {i}, channel {idx[1]}"
+            where += f", y={idx[2]}, x={idx[3]}" if len(idx) == 4 else ""
+            return f"{where}: expected {int(want[idx])}, onnxruntime {int(got[idx])} ({len(bad)} mismatches)"
+    if not np.array_equal(o["labels"], g.labels.numpy()):
+        return f"labels: expected {g.labels.tolist()}, onnxruntime {o['labels'].tolist()}"
+    return None
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("fmt", ["codes", "uint8"])
+def test_golden_equals_onnxruntime(seed: int, fmt: str) -> None:
+    spec = random_spec(seed, fmt)
+    bundle = random_bundle(spec, seed=seed)
+    x = random_input(spec, 3, seed + 50)
+    g = run(spec, bundle, x)
+    # inside the exactness condition (else a mismatch would prove nothing about the golden model)
+    for i, lp in enumerate(bundle.layers):
+        assert bool(ort_exact(g.acc[i], torch.from_numpy(lp.mult.astype(np.int64))).all()), f"layer {i}"
+    # and the network does something: activations spread, not all clamped to one value
+    assert len(g.acts[0].unique()) > 2
+    assert sum(len(a.unique()) > 2 for a in g.acts) >= len(g.acts) / 2
+    o = run_onnxruntime(build_model(spec, bundle), x)
+    assert first_mismatch(spec, g, o) is None, first_mismatch(spec, g, o)
+    np.testing.assert_array_equal(o["logits"], g.logits.numpy())
+
+
+def test_default_net_half_even_equals_onnxruntime(tmp_path) -> None:
+    """The default 2conv1fc network (16-bit multipliers, outside the worst-case bound) on saved .onnx."""
+    from logcam.config import embedded_config
+
+    base = NetSpec.load(embedded_config("nets/2conv1fc.yaml"))
+    spec = NetSpec.model_validate({**base.model_dump(), "quant": {**base.quant.model_dump(), "rounding": "half_even"}})
+    bundle = random_bundle(spec, seed=5)
+    x = random_input(spec, 4, 9)
+    g = run(spec, bundle, x)
+    path = save_model(spec, bundle, tmp_path / "net.onnx")
+    o = run_onnxruntime(path, x)
+    assert not worst_case_ort_exact(spec, bundle)
+    # where acc·m does not fit float32 ORT may round differently; here every value still agrees
+    assert first_mismatch(spec, g, o) is None, first_mismatch(spec, g, o)
+
+
+def _one_layer(fmt: str = "codes") -> NetSpec:
+    return NetSpec.model_validate({
+        "input": {"channels": 2, "height": 4, "width": 4, "format": fmt, "levels": 3 if fmt == "codes" else None},
+        "layers": [{"type": "conv", "out_channels": 4, "kernel": 1, "relu": False}, {"type": "fc", "out_features": 2}],
+        "quant": {"rounding": "half_even", "mult_bits": 16}})
+
+
+def test_condition_is_needed() -> None:
+    """acc = 2^24 + 1, m/2^s = 2^−25: exact value 0.5 + 2^−25 → 1; float32(acc) = 2^24 → 0.5 → 0 in ORT."""
+    spec = _one_layer()
+    b = random_bundle(spec, seed=0)
+    lp0 = LayerParams(np.zeros_like(b.layers[0].weight), np.full(4, (1 << 24) + 1, np.int32),
+                      np.ones(4, np.int32), np.full(4, 25, np.int32))
+    bundle = Bundle((lp0, b.layers[1]), {})
+    x = np.zeros((1, 2, 4, 4), np.int8)
+    g = run(spec, bundle, x)
+    assert not bool(ort_exact(g.acc[0], torch.ones(4, dtype=torch.int64)).any())
+    assert bool((g.acts[0] == 1).all())
+    o = run_onnxruntime(build_model(spec, bundle), x)
+    assert (o["layer0"] == 0).all()  # onnxruntime's float32 path, outside the condition
+
+
+def test_int8_extremes_accumulate_exactly() -> None:
+    """Spatially constant int8 activations (−128 included) × extreme weights: the bias cancels the expected
+    accumulator so the output shows any error in ORT's int8 dot products (e.g. int16 saturation) 1:1."""
+    rng = np.random.default_rng(7)
+    spec = NetSpec.model_validate({
+        "input": {"channels": 16, "height": 6, "width": 6, "format": "uint8", "levels": None},
+        "layers": [{"type": "conv", "out_channels": 16, "kernel": 1, "relu": False},
+                   {"type": "conv", "out_channels": 8, "kernel": 1, "relu": False},
+                   {"type": "fc", "out_features": 2}],
+        "quant": {"rounding": "half_even", "mult_bits": 8}})
+    b = random_bundle(spec, seed=1)
+    # layer 0: identity minus 128 → int8 activations equal to u − 128
+    eye = np.eye(16, dtype=np.int8).reshape(16, 16, 1, 1)
+    lp0 = LayerParams(eye, np.full(16, -128, np.int32), np.ones(16, np.int32), np.zeros(16, np.int32))
+    w1 = rng.choice(np.array([-128, 127, -127, -128, 1], np.int8), size=(8, 16, 1, 1))
+    u = rng.choice(np.array([0, 255, 1, 0], np.uint8), size=16)  # activations −128, 127, −127
+    u[:4] = 0
+    w1[:, :4] = -128  # (−128)·(−128) pairs
+    acc = (w1[:, :, 0, 0].astype(np.int64) * (u.astype(np.int64) - 128)).sum(axis=1)
+    r = rng.integers(-100, 100, size=8)
+    lp1 = LayerParams(w1, (r - acc).astype(np.int32), np.ones(8, np.int32), np.zeros(8, np.int32))
+    bundle = Bundle((lp0, lp1, b.layers[2]), {})
+    x = np.broadcast_to(u.reshape(1, 16, 1, 1), (2, 16, 6, 6)).copy()
+    g = run(spec, bundle, x)
+    assert (g.acts[1] == torch.from_numpy(r).view(1, 8, 1, 1).to(torch.int8)).all()
+    o = run_onnxruntime(build_model(spec, bundle), x)
+    assert first_mismatch(spec, g, o) is None, first_mismatch(spec, g, o)
+
+
+def test_label_ties_first_index() -> None:
+    spec = _one_layer("uint8")
+    b = random_bundle(spec, seed=0)
+    lp1 = LayerParams(np.zeros_like(b.layers[1].weight), np.array([40, 40], np.int32), np.ones(2, np.int32),
+                      np.zeros(2, np.int32))
+    bundle = Bundle((b.layers[0], lp1), {})
+    x = random_input(spec, 3, 0)
+    g = run(spec, bundle, x)
+    o = run_onnxruntime(build_model(spec, bundle), x)
+    assert g.labels.tolist() == [0, 0, 0] == o["labels"].tolist()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from amaranth.hdl import Const, Module, Mux, ShapeCastable
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
+
 from logcam.hw.accel.layout import act_layout, label_layout
 
 

@@ -18,14 +18,15 @@ constant multiplications are shifts and adds only (:func:`logcam.hw.accel.mac.pr
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Array, Module, Mux, ShapeCastable, Signal, signed
+from amaranth.hdl import Module, Mux, ShapeCastable, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+
 from logcam.hw.accel.layout import act_layout, stats_layout
 from logcam.hw.accel.mac import adder_tree, product
 from logcam.hw.accel.pool import MaxPool2
 from logcam.hw.accel.requant import Requantizer
-from logcam.hw.accel.rom import acc_bits_for, table, weight_rom
+from logcam.hw.accel.rom import acc_bits_for, counter, select, table, weight_rom
 from logcam.hw.accel.window import WindowGen
 from logcam.nn.netspec import ConvSpec, LayerParams, QuantSpec
 
@@ -105,8 +106,8 @@ class ConvLayer(wiring.Component):
 
         # MAC array.
         busy = Signal()
-        g = Signal(range(groups))
-        ig = Signal(range(slices))
+        g = counter(groups)
+        ig = counter(slices)
         xw = Signal(data.ArrayLayout(self.value_shape, self.fan_in))
         last_cycle = busy & (g == groups - 1) & (ig == slices - 1)
         take = Signal()
@@ -115,7 +116,7 @@ class ConvLayer(wiring.Component):
         xs = []
         for s in range(simd):
             col = [xw[j * simd + s] for j in range(slices)]
-            xs.append(col[0] if slices == 1 else Array(col)[ig])
+            xs.append(select(col, ig))
         weights = weight_rom(m, "weights", self.weight_words(), g * slices + ig)
         acc = [Signal(signed(self.acc_bits), name=f"acc{lane}") for lane in range(pe)]
         new = [Signal(signed(self.acc_bits), name=f"new{lane}") for lane in range(pe)]
@@ -148,18 +149,16 @@ class ConvLayer(wiring.Component):
         m.d.comb += [rq.en.eq(advance), rq.i_valid.eq(r_valid), rq.i_group.eq(r_group), rq.i_acc.eq(r_acc)]
 
         # Collector: requantized groups into the output register; the beat is valid after the last group.
-        oy = Signal(range(self.conv_h))
-        ox = Signal(range(self.conv_w))
+        oy = counter(self.conv_h)
+        ox = counter(self.conv_w)
         with m.If(advance):
             m.d.sync += co.valid.eq(rq.o_valid & (rq.o_group == groups - 1))
             with m.If(rq.o_valid):
-                if groups == 1:
-                    m.d.sync += [co.payload.data[lane].eq(rq.o_q[lane]) for lane in range(pe)]
-                else:
-                    with m.Switch(rq.o_group):
-                        for gi in range(groups):
-                            with m.Case(gi):
-                                m.d.sync += [co.payload.data[gi * pe + lane].eq(rq.o_q[lane]) for lane in range(pe)]
+                for gi in range(groups):
+                    hit = rq.o_group == gi
+                    for lane in range(pe):
+                        slot = co.payload.data[gi * pe + lane]
+                        m.d.sync += slot.eq(Mux(hit, rq.o_q[lane], slot))
                 with m.If(rq.o_group == groups - 1):
                     m.d.sync += [co.payload.first.eq((oy == 0) & (ox == 0)),
                                  co.payload.last.eq(ox == self.conv_w - 1)]

@@ -12,13 +12,14 @@ hold bank drains through the ``pe`` requantizer lanes (G cycles) into the logits
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Array, Module, Mux, ShapeCastable, Signal, signed
+from amaranth.hdl import Module, Mux, ShapeCastable, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+
 from logcam.hw.accel.layout import act_layout, stats_layout
 from logcam.hw.accel.mac import adder_tree, product
 from logcam.hw.accel.requant import Requantizer
-from logcam.hw.accel.rom import acc_bits_for, table, weight_rom
+from logcam.hw.accel.rom import acc_bits_for, counter, select, table, weight_rom
 from logcam.nn.netspec import FcSpec, LayerParams, QuantSpec
 
 
@@ -74,10 +75,10 @@ class FcLayer(wiring.Component):
         depth = pixels * slices * groups
 
         busy = Signal()
-        p = Signal(range(pixels))
-        kc = Signal(range(slices))
-        g = Signal(range(groups))
-        addr = Signal(range(depth))
+        p = counter(pixels)
+        kc = counter(slices)
+        g = counter(groups)
+        addr = counter(depth)
         xv = Signal(data.ArrayLayout(self.value_shape, self.c))
         acc = [Signal(signed(self.acc_bits), name=f"acc{j}") for j in range(n)]
         hold = [Signal(signed(self.acc_bits), name=f"hold{j}") for j in range(n)]
@@ -95,26 +96,26 @@ class FcLayer(wiring.Component):
         xs = []
         for s in range(simd):
             col = [xv[j * simd + s] for j in range(slices)]
-            xs.append(col[0] if slices == 1 else Array(col)[kc])
+            xs.append(select(col, kc))
         weights = weight_rom(m, "weights", self.weight_words(), addr)
         new = [Signal(signed(self.acc_bits), name=f"new{lane}") for lane in range(pe)]
         bias = self.params.bias.astype(np.int64)
         first_slice = (p == 0) & (kc == 0)
         for lane in range(pe):
             prods = [product(weights[lane * simd + s], xs[s], max_abs=self.code_max) for s in range(simd)]
-            cur = acc[lane] if groups == 1 else Array(acc[gi * pe + lane] for gi in range(groups))[g]
+            cur = select([acc[gi * pe + lane] for gi in range(groups)], g)
             b = table(bias[lane::pe], g, signed(self.acc_bits))
             m.d.comb += new[lane].eq(Mux(first_slice, b, cur) + adder_tree(prods))
 
         with m.If(work):
-            with m.Switch(g):
-                for gi in range(groups):
-                    with m.Case(gi):
-                        m.d.sync += [acc[gi * pe + lane].eq(new[lane]) for lane in range(pe)]
-                        with m.If(frame_end):
-                            # the finished frame: this group's new values, the others' accumulators
-                            m.d.sync += [hold[j].eq(new[j - gi * pe] if gi * pe <= j < (gi + 1) * pe else acc[j])
-                                         for j in range(n)]
+            for gi in range(groups):
+                hit = g == gi
+                for lane in range(pe):
+                    j = gi * pe + lane
+                    m.d.sync += acc[j].eq(Mux(hit, new[lane], acc[j]))
+                    # at the frame's end: this group's new values, the other groups' accumulators
+                    with m.If(frame_end):
+                        m.d.sync += hold[j].eq(Mux(hit, new[lane], acc[j]))
             m.d.sync += addr.eq(Mux(frame_end, 0, addr + 1))
             with m.If(g == groups - 1):
                 m.d.sync += g.eq(0)
@@ -133,7 +134,7 @@ class FcLayer(wiring.Component):
         co = self.o
         advance = Signal()
         m.d.comb += advance.eq(~co.valid | co.ready)
-        dg = Signal(range(groups))
+        dg = counter(groups)
         m.d.comb += drain_done.eq(hold_valid & advance & (dg == groups - 1))
         with m.If(work & frame_end):
             m.d.sync += hold_valid.eq(1)
@@ -142,7 +143,7 @@ class FcLayer(wiring.Component):
         with m.If(hold_valid & advance):
             m.d.sync += dg.eq(Mux(dg == groups - 1, 0, dg + 1))
         for lane in range(pe):
-            src = hold[lane] if groups == 1 else Array(hold[gi * pe + lane] for gi in range(groups))[dg]
+            src = select([hold[gi * pe + lane] for gi in range(groups)], dg)
             m.d.comb += rq.i_acc[lane].eq(src)
         m.d.comb += [rq.en.eq(advance), rq.i_valid.eq(hold_valid), rq.i_group.eq(dg)]
 
@@ -150,13 +151,11 @@ class FcLayer(wiring.Component):
             m.d.sync += co.valid.eq(rq.o_valid & (rq.o_group == groups - 1))
             m.d.sync += [co.payload.first.eq(1), co.payload.last.eq(1)]
             with m.If(rq.o_valid):
-                if groups == 1:
-                    m.d.sync += [co.payload.data[lane].eq(rq.o_q[lane]) for lane in range(pe)]
-                else:
-                    with m.Switch(rq.o_group):
-                        for gi in range(groups):
-                            with m.Case(gi):
-                                m.d.sync += [co.payload.data[gi * pe + lane].eq(rq.o_q[lane]) for lane in range(pe)]
+                for gi in range(groups):
+                    hit = rq.o_group == gi
+                    for lane in range(pe):
+                        slot = co.payload.data[gi * pe + lane]
+                        m.d.sync += slot.eq(Mux(hit, rq.o_q[lane], slot))
 
         st = self.stats
         with m.If(work):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from amaranth.hdl import Module, Shape, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
+
 from logcam.hw.accel.argmax import Argmax
 from logcam.hw.accel.conv import ConvLayer
 from logcam.hw.accel.fc import FcLayer

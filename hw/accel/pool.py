@@ -10,7 +10,9 @@ from __future__ import annotations
 from amaranth.hdl import Module, Mux, ShapeCastable, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
+
 from logcam.hw.accel.layout import act_layout
+from logcam.hw.accel.rom import counter
 
 
 def vmax(a: object, b: object, channels: int) -> list:
@@ -38,8 +40,8 @@ class MaxPool2(wiring.Component):
         m = Module()
         c = self.c
         pix = data.ArrayLayout(self.shape, c)
-        y = Signal(range(self.h))
-        x = Signal(range(self.w))
+        y = counter(self.h)
+        x = counter(self.w)
         advance = ~self.o.valid | self.o.ready
         accept = Signal()
         m.d.comb += [self.i.ready.eq(advance), accept.eq(self.i.valid & advance)]

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+
+from logcam.hw.accel.rom import select
 from logcam.nn.quant import MAX_SHIFT, ROUNDING_MODES
 
 #: Register stages from an input accepted to its result valid.
@@ -95,9 +97,7 @@ class Requantizer(wiring.Component):
 
     def _table(self, values: list[int], lane: int, shape: object) -> Value:
         col = [values[g * self.pe + lane] for g in range(self.groups)]
-        if self.groups == 1:
-            return Const(col[0], shape)
-        return Array(Const(v, shape) for v in col)[self.i_group]
+        return select([Const(v, shape) for v in col], self.i_group)
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -116,7 +116,7 @@ class Requantizer(wiring.Component):
                 acc = self.i_acc[lane]
                 if self.const_mult:
                     cols = [const_product(acc, self.mult[g * pe + lane]) for g in range(groups)]
-                    p: Value = cols[0] if groups == 1 else Array(cols)[self.i_group]
+                    p: Value = select(cols, self.i_group)
                 else:
                     p = acc * self._table(self.mult, lane, unsigned(self.mult_bits - 1))
                 m.d.sync += [prod[lane].eq(p), sh[lane].eq(self._table(self.shift, lane, sshape))]

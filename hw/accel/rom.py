@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from amaranth.hdl import Array, Const, Module, ShapeCastable, Value, unsigned
+from amaranth.hdl import Array, Const, Module, ShapeCastable, Signal, Value, unsigned
 from amaranth.lib import memory
 
 
@@ -35,12 +35,24 @@ def weight_rom(m: Module, name: str, words: np.ndarray, addr: Value) -> list[Val
     return [raw[8 * j:8 * j + 8].as_signed() for j in range(n)]
 
 
+def select(values: Sequence[Value], index: Value) -> Value:
+    """values[index]; the list is padded to every code of ``index`` (repeating the last entry) so the
+    generated Verilog case statement covers every value (Verilator CASEINCOMPLETE stays quiet)."""
+    vals = list(values)
+    if len(vals) == 1:
+        return vals[0]
+    full = 1 << len(Value.cast(index))
+    return Array(vals + [vals[-1]] * (full - len(vals)))[index]
+
+
+def counter(n: int) -> Signal:
+    """An index register for 0..n−1, at least one bit wide (no zero-width wires in the Verilog)."""
+    return Signal(range(max(n, 2)))
+
+
 def table(values: Sequence[int], index: Value, shape: ShapeCastable) -> Value:
     """A small constant table read at ``index`` (a constant when it has one entry)."""
-    vals = [int(v) for v in values]
-    if len(vals) == 1:
-        return Const(vals[0], shape)
-    return Array(Const(v, shape) for v in vals)[index]
+    return select([Const(int(v), shape) for v in values], index)
 
 
 def acc_bits_for(bias: np.ndarray, fan_in: int, max_x: int) -> int:
@@ -49,4 +61,4 @@ def acc_bits_for(bias: np.ndarray, fan_in: int, max_x: int) -> int:
     return bound.bit_length() + 1
 
 
-__all__ = ["acc_bits_for", "pack_words", "table", "weight_rom"]
+__all__ = ["acc_bits_for", "counter", "pack_words", "select", "table", "weight_rom"]

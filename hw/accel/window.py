@@ -17,7 +17,9 @@ from __future__ import annotations
 from amaranth.hdl import Const, Module, Mux, ShapeCastable, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
+
 from logcam.hw.accel.layout import act_layout
+from logcam.hw.accel.rom import counter
 
 
 class WindowGen(wiring.Component):
@@ -64,15 +66,18 @@ class WindowGen(wiring.Component):
         m = Module()
         k, pad, stride = self.k, self.pad, self.stride
         pix = data.ArrayLayout(self.shape, self.c)
-        py = Signal(range(self.hp))
-        px = Signal(range(self.wp))
+        py = counter(self.hp)
+        px = counter(self.wp)
         # Phase of (position − (k−1)) modulo the stride, so outputs sit on the stride grid.
         sy_init = (-(k - 1)) % stride
-        sy = Signal(range(stride), init=sy_init)
-        sx = Signal(range(stride), init=sy_init)
+        sy = Signal(range(max(stride, 2)), init=sy_init)
+        sx = Signal(range(max(stride, 2)), init=sy_init)
 
         in_img = Signal()
-        m.d.comb += in_img.eq((py >= pad) & (py < pad + self.h) & (px >= pad) & (px < pad + self.w))
+        if pad:
+            m.d.comb += in_img.eq((py >= pad) & (py < pad + self.h) & (px >= pad) & (px < pad + self.w))
+        else:  # no padding: every position is an input pixel
+            m.d.comb += in_img.eq(1)
         free = ~self.win_valid | self.take
         step = self.step
         m.d.comb += [
@@ -95,7 +100,9 @@ class WindowGen(wiring.Component):
                 m.d.comb += col[j].eq(rd.data[j])
                 m.d.comb += wr.data[j].eq(col[j + 1])
 
-        is_out = (py >= k - 1) & (px >= k - 1) & (sy == 0) & (sx == 0)
+        is_out = (sy == 0) & (sx == 0)
+        if k > 1:
+            is_out &= (py >= k - 1) & (px >= k - 1)
         with m.If(step):
             for ky in range(k):
                 for kx in range(k - 1):

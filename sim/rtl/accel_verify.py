@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from logcam.sim.rtl.check import MAX_REPORTED, Mismatch, VerifyResult
-from logcam.sim.rtl.streams import PayloadCodec
 
 from logcam.errors import ConfigError, InputError
+from logcam.sim.rtl.check import MAX_REPORTED, Mismatch, VerifyResult
+from logcam.sim.rtl.streams import PayloadCodec
 
 SIMS = ("verilator", "amaranth")
 
@@ -71,7 +71,7 @@ def input_beats(frames: np.ndarray) -> dict[str, np.ndarray]:
 def expected_streams(spec: Any, golden: Any) -> dict[str, dict[str, np.ndarray]]:
     """Per tap the golden values as N×C×H×W and the expected first/last flags of its beats."""
     out: dict[str, dict[str, np.ndarray]] = {}
-    for i, (shape, act) in enumerate(zip(spec.layer_shapes(), golden.acts)):
+    for i, (_shape, act) in enumerate(zip(spec.layer_shapes(), golden.acts)):
         a = act.numpy().astype(np.int64)
         a = a.reshape(a.shape[0], -1, 1, 1) if a.ndim == 2 else a
         n, _, h, w = a.shape
@@ -282,7 +282,7 @@ def _result(target: str, sim: str, spec: Any, n: int, pixels: int, cap: Capture,
           "timed_out": cap.timed_out, "sim_cycles": cap.sim_cycles, "stats": cap.stats,
           "frames_per_s": round(n / wall, 3) if wall > 0 else None}
     ex.update(extra or {})
-    return VerifyResult(target=target, sim=sim, frames=n, pixels=pixels, cycles=int(round(cpf)),
+    return VerifyResult(target=target, sim=sim, frames=n, pixels=pixels, cycles=round(cpf),
                         ideal_cycles=bound, mismatches=count, wall_s=wall, build_s=build_s,
                         first_mismatches=found,
                         config={"net": spec.name, "rounding": spec.quant.rounding, "seed": seed, "p_valid": p_valid,

@@ -1,0 +1,250 @@
+"""``logcam golden``: run the bit-exact golden models on files (RDC codes, accelerator layers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import numpy as np
+
+from logcam.errors import InputError
+
+json_opt = click.option("--json", "as_json", is_flag=True, help="print a JSON summary instead of text")
+BATCH = 64  # frames per golden-model call (bounds memory: 64 × 96×96 frames of int64 is a few MB per layer)
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename: nothing half-written."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{path}: folder {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """An array from a .npy file; unreadable files become one InputError line."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable .npy array ({str(err).splitlines()[0]})") from None
+
+
+# --- $readmemh text -------------------------------------------------------------------------------
+
+def to_hex(codes: np.ndarray, bits: int) -> str:
+    """$readmemh text: a ``//`` header with the shape, then one two's-complement code per line, row-major."""
+    digits = -(-bits // 4)
+    mask = (1 << bits) - 1
+    vals = (codes.astype(np.int64).ravel() & mask).tolist()
+    head = (f"// logcam rdc codes: shape {'x'.join(map(str, codes.shape))}, {bits}-bit two's complement, "
+            f"row-major, one per line\n")
+    return head + "".join(f"{v:0{digits}x}\n" for v in vals)
+
+
+def from_hex(text: str) -> np.ndarray:
+    """Inverse of :func:`to_hex`: the int8 codes with the shape and width named in the header."""
+    lines = text.splitlines()
+    head = lines[0]
+    if not head.startswith("// logcam rdc codes: shape "):
+        raise InputError("not a logcam rdc hex file (header missing)")
+    shape_s, bits_s = head[len("// logcam rdc codes: shape "):].split(", ")[:2]
+    shape = tuple(int(v) for v in shape_s.split("x"))
+    bits = int(bits_s.split("-")[0])
+    vals = np.array([int(v, 16) for v in lines[1:] if v and not v.startswith("//")], dtype=np.int64)
+    vals = np.where(vals >= 1 << (bits - 1), vals - (1 << bits), vals)
+    return vals.astype(np.int8).reshape(shape)
+
+
+# --- group ------------------------------------------------------------------------------------------
+
+@click.group("golden")
+def cli() -> None:
+    """Bit-exact golden models on files: the RDC (DN → log-gradient codes) and the CNN accelerator
+    (codes or 8-bit pixels → every layer's integers, logits, label).
+
+    Example: logcam golden rdc raw.npy -o codes.npy && logcam golden accel codes.npy -o out.npz --random-weights 1
+    """
+
+
+def _rdc_spec(config: Path | None, section: str | None, frames: np.ndarray):
+    from logcam.config import read_yaml, validate
+    from logcam.rdcspec import RdcSpec
+
+    data: dict = {}
+    where = "rdc"
+    if config is not None:
+        raw = read_yaml(config) or {}
+        if not isinstance(raw, dict):
+            raise InputError(f"{config}: expected a mapping of RdcSpec fields")
+        data = dict(raw.get(section, {}) if section else raw)
+        where = config.name + (f":{section}" if section else "")
+    h, w = int(frames.shape[-2]), int(frames.shape[-1])
+    for key, got in (("height", h), ("width", w)):
+        if key in data and data[key] != got:
+            raise InputError(f"{where}: {key} is {data[key]} but the input frames are {h}×{w} (H×W)")
+        data[key] = got
+    if "lanes" not in data and w % RdcSpec.model_fields["lanes"].default:
+        data["lanes"] = 1  # lanes shapes the RTL only, never the codes
+    return validate(RdcSpec, data, where=where)
+
+
+@cli.command("rdc")
+@click.argument("in_path", metavar="IN.npy", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path),
+              help="codes out: .npy (int8) or, with --format hex, $readmemh text")
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="YAML mapping of RdcSpec fields (levels, thresholds, mode, adc_bits, ...); default: defaults")
+@click.option("--section", default=None, help="read the RdcSpec from this top-level key of --config (e.g. rdc)")
+@click.option("--format", "fmt", type=click.Choice(["npy", "hex"]), default="npy", show_default=True,
+              help="npy: int8 array; hex: one two's-complement code per line at the code width, row-major")
+@json_opt
+def rdc_cmd(in_path: Path, out_path: Path, config: Path | None, section: str | None, fmt: str, as_json: bool) -> None:
+    """DN frames (IN.npy: H×W or N×H×W unsigned integers ≤ 2^adc_bits − 1) → RDC codes (C×H×W or N×C×H×W, int8).
+
+    The frame size comes from IN.npy; a --config that sets width/height must agree with it. lanes (an RTL
+    parameter that does not change the codes) falls back to 1 when the default 4 does not divide the width.
+    Codes: ±1 for 3 levels, up to ±3 for 7; C = 2 for mode hv. Example:
+
+      logcam golden rdc raw.npy -o codes.hex --format hex --config rdc.yaml
+    """
+    from logcam.nn.golden.rdc import check_frames, rdc_codes
+
+    t0 = time.perf_counter()
+    frames = load_npy(in_path)
+    if frames.ndim not in (2, 3):
+        raise InputError(f"{in_path}: expected H×W or N×H×W DN frames, got shape {tuple(frames.shape)}")
+    if frames.shape[-1] < 2 or frames.shape[-2] < 2:
+        raise InputError(f"{in_path}: frames must be at least 2×2, got {tuple(frames.shape[-2:])}")
+    spec = _rdc_spec(config, section, frames)
+    check_frames(frames, spec, name=str(in_path))
+    codes = rdc_codes(frames, spec).numpy()
+    if frames.ndim == 2:
+        codes = codes[0]
+    if fmt == "hex":
+        text = to_hex(codes, spec.code_bits)
+        atomic_write(out_path, lambda p: p.write_text(text, encoding="ascii"))
+    else:
+        def w(p: Path) -> None:
+            with open(p, "wb") as f:
+                np.save(f, codes)
+
+        atomic_write(out_path, w)
+    vals, counts = np.unique(codes, return_counts=True)
+    summary = {"command": "golden rdc", "input": str(in_path), "output": str(out_path), "format": fmt,
+               "shape": list(codes.shape), "code_bits": spec.code_bits,
+               "spec": json.loads(spec.model_dump_json()),
+               "histogram": {str(int(v)): int(c) for v, c in zip(vals, counts)},
+               "wall_s": round(time.perf_counter() - t0, 4)}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        hist = ", ".join(f"{k}: {v}" for k, v in summary["histogram"].items())
+        click.echo(f"{out_path}: codes {'×'.join(map(str, codes.shape))} ({spec.levels} levels, mode {spec.mode}, "
+                   f"{fmt}); histogram {hist}")
+
+
+def _net_and_bundle(net: Path | None, weights: Path | None, random_weights: int | None):
+    from logcam.config import embedded_config
+    from logcam.nn.netspec import Bundle, NetSpec, random_bundle
+
+    net_path = net if net is not None else embedded_config("nets/2conv1fc.yaml")
+    spec = NetSpec.load(net_path)
+    if weights is not None and random_weights is not None:
+        raise InputError("give either --weights or --random-weights, not both")
+    if weights is not None:
+        return spec, Bundle.load(spec, weights), str(weights)
+    if random_weights is not None:
+        return spec, random_bundle(spec, seed=random_weights), f"random (seed {random_weights})"
+    sibling = Path(net_path).with_suffix(".npz")
+    if sibling.is_file():
+        return spec, Bundle.load(spec, sibling), str(sibling)
+    raise InputError(f"{Path(net_path).name}: no weights bundle ({sibling.name} not found); "
+                     f"pass --weights W.npz, or --random-weights SEED for random int8 weights")
+
+
+@cli.command("accel")
+@click.argument("in_path", metavar="IN.npy", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path),
+              help=".npz with layer{i}.acc (int32), layer{i}.act (int8), logits (int8), labels (int64)")
+@click.option("--net", type=click.Path(path_type=Path), default=None,
+              help="NetSpec YAML; default: the embedded configs/nets/2conv1fc.yaml")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="weights bundle .npz; default: NET.npz next to the NetSpec if present")
+@click.option("--random-weights", type=click.IntRange(0), default=None, metavar="SEED",
+              help="use random int8 weights drawn with this seed (tests, benchmarks)")
+@click.option("--rounding", type=click.Choice(["half_up", "half_even", "tflite_double"]), default=None,
+              help="override the NetSpec's requant rounding (tflite_double: comparison only, not in RTL)")
+@click.option("--onnx", "onnx_path", type=click.Path(path_type=Path), default=None,
+              help="also write the network as an ONNX graph (QLinearConv; rounds ties to even)")
+@json_opt
+def accel_cmd(in_path: Path, out_path: Path, net: Path | None, weights: Path | None, random_weights: int | None,
+              rounding: str | None, onnx_path: Path | None, as_json: bool) -> None:
+    """Integer CNN golden model: IN.npy (C×H×W or N×C×H×W codes ±m or uint8 pixels, per the NetSpec input)
+    → every layer's int32 accumulators and int8 activations, the logits and the labels (argmax, ties → lowest).
+
+    Example: logcam golden accel codes.npy -o layers.npz --random-weights 3 --onnx net.onnx --json
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from logcam.nn.golden.accel import as_input_batch, run
+
+    t0 = time.perf_counter()
+    spec, bundle, wsrc = _net_and_bundle(net, weights, random_weights)
+    x = load_npy(in_path)
+    xb = as_input_batch(spec, x)
+    n = xb.shape[0]
+    parts = []
+    with Progress(console=Console(stderr=True), transient=True, disable=as_json or n <= BATCH) as bar:
+        task = bar.add_task("golden accel", total=n)
+        for i in range(0, n, BATCH):
+            parts.append(run(spec, bundle, xb[i:i + BATCH], rounding=rounding))  # type: ignore[arg-type]
+            bar.advance(task, min(BATCH, n - i))
+    t_run = time.perf_counter() - t0
+    arrays = {k: np.concatenate([p.arrays()[k] for p in parts]) for k in parts[0].arrays()}
+    if x.ndim == 3:
+        arrays = {k: v[0] for k, v in arrays.items()}
+
+    def w(p: Path) -> None:
+        with open(p, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(out_path, w)
+    if onnx_path is not None:
+        from logcam.nn.onnx_export import save_model
+
+        save_model(spec, bundle, onnx_path)
+    labels = np.atleast_1d(arrays["labels"])
+    summary = {"command": "golden accel", "net": spec.name, "weights": wsrc, "input": str(in_path),
+               "output": str(out_path), "onnx": str(onnx_path) if onnx_path else None,
+               "onnx_rounding": "half_even" if onnx_path else None,
+               "rounding": rounding or spec.quant.rounding, "frames": int(n),
+               "layers": [{"index": s.index, "kind": s.kind, "acc_shape": list(s.conv_shape),
+                           "act_shape": list(s.out_shape)} for s in spec.layer_shapes()],
+               "labels": labels.tolist() if n <= 64 else None,
+               "label_counts": {str(int(v)): int(c) for v, c in zip(*np.unique(labels, return_counts=True))},
+               "wall_s": round(time.perf_counter() - t0, 4), "frames_per_s": round(n / max(t_run, 1e-9), 1)}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"{out_path}: {n} frame(s) through {spec.name} ({len(spec.layers)} layers, weights {wsrc}, "
+               f"rounding {summary['rounding']}); labels {summary['label_counts']}")
+    if onnx_path is not None:
+        rnd = spec.quant.rounding
+        note = "" if rnd == "half_even" else f" — the NetSpec rounds {rnd}; ONNX rounds ties to even"
+        click.echo(f"{onnx_path}: ONNX graph (QLinearConv, opset 19){note}")

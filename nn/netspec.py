@@ -15,6 +15,7 @@ argmax of the last layer's int8 outputs (the logits), ties to the lowest index.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -276,14 +277,20 @@ class Bundle:
                     raise InputError(f"{where}: {key} values must lie in {lo}..{hi}, got {a.min()}..{a.max()}")
                 got[name] = a.astype(np.int8 if name == "weight" else np.int32)
             layers.append(LayerParams(**got))
-        extra = sorted(k for k in arrays if not k.startswith("layer") and not k.startswith("scale."))
-        if extra:
-            raise InputError(f"{where}: unknown arrays {extra}")
         n = len(spec.layers)
-        stray = sorted(k for k in arrays if k.startswith("layer") and int(k[5:].split(".")[0]) >= n)
+        expected = {f"layer{i}.{name}" for i in range(n) for name in ("weight", "bias", "mult", "shift")}
+        other = sorted(k for k in arrays if k not in expected and not k.startswith("scale."))
+        stray = [k for k in other if re.fullmatch(r"layer\d+\.(weight|bias|mult|shift)", k)]
         if stray:
-            raise InputError(f"{where}: arrays for layers the NetSpec does not have: {stray}")
-        scales = {k[len("scale."):]: float(v) for k, v in arrays.items() if k.startswith("scale.")}
+            raise InputError(f"{where}: arrays for layers the NetSpec does not have ({n} layers): {stray}")
+        if other:
+            raise InputError(f"{where}: unknown arrays {other} (allowed: layer{{i}}.weight|bias|mult|shift, scale.*)")
+        scales = {}
+        for k, v in arrays.items():
+            if k.startswith("scale."):
+                if np.asarray(v).size != 1 or np.asarray(v).dtype.kind not in "iuf":
+                    raise InputError(f"{where}: {k} must be one number, got shape {np.shape(v)} {np.asarray(v).dtype}")
+                scales[k[len("scale."):]] = float(np.asarray(v).reshape(()))
         return cls(tuple(layers), scales)
 
     def save(self, path: str | Path) -> None:

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
-from logcam.hw.stream import code_layout, pixel_layout
 
 from logcam.config import read_yaml, validate
 from logcam.errors import ConfigError
+from logcam.hw.stream import code_layout, pixel_layout
 from logcam.rdcspec import RdcSpec
 
 if TYPE_CHECKING:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from logcam.hw.rdc import LATENCY, Rdc
 from logcam.hw.stream import describe_layout
 from logcam.nn.golden.rdc import rdc_codes
+from logcam.rdcspec import RdcSpec
 from logcam.sim.rtl.amaranth_sim import stream_through_amaranth
 from logcam.sim.rtl.rdc_frames import corner_frames, frames_for, random_frames
 from logcam.sim.rtl.rdc_io import RdcGeometry, check_output, input_fields
 from logcam.sim.rtl.rdc_verify import verify_rdc
 from logcam.sim.rtl.streams import PayloadCodec
-
-from logcam.rdcspec import RdcSpec
 
 pytestmark = pytest.mark.rtl
 

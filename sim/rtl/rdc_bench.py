@@ -15,6 +15,7 @@ from dataclasses import asdict
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles
+
 from logcam.sim.rtl.benchio import bench_inputs, bench_write_result
 from logcam.sim.rtl.rdc_io import RdcGeometry, check_output, input_fields
 from logcam.sim.rtl.streams import PayloadCodec, reset, stream_through

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from logcam.sim.rtl.check import MAX_REPORTED, Mismatch, compare_codes
 
 

@@ -10,17 +10,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from logcam.errors import InputError
 from logcam.hw.rdc import LATENCY, Rdc, stats_layout
 from logcam.hw.stream import describe_layout
 from logcam.nn.golden.rdc import check_frames, rdc_codes
+from logcam.rdcspec import RdcSpec
 from logcam.sim.rtl.check import MAX_REPORTED, VerifyResult, mismatch_from_json
 from logcam.sim.rtl.emit import emit_verilog
 from logcam.sim.rtl.rdc_frames import frames_for
 from logcam.sim.rtl.rdc_io import RdcGeometry, check_output, input_fields
 from logcam.sim.rtl.streams import PayloadCodec
-
-from logcam.errors import InputError
-from logcam.rdcspec import RdcSpec
 
 SIMS = ("verilator", "amaranth")
 TOPLEVEL = "rdc"

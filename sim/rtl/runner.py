@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from logcam.sim.rtl.benchio import bench_dir, bench_inputs, bench_write_result
 
 from logcam.errors import ToolchainError
+from logcam.sim.rtl.benchio import bench_dir, bench_inputs, bench_write_result
 from logcam.toolchain import setup_verilator
 
 __all__ = ["VerilatorBuild", "bench_dir", "bench_inputs", "bench_write_result", "cache_root", "file_lock",
@@ -91,12 +91,20 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
 
         runner = get_runner("verilator")
         log = build_dir / "build.log"
+        # Verilator's runtime library is the same for every design: cache its objects (see objcache).
+        saved = os.environ.get("OBJCACHE")
+        os.environ["OBJCACHE"] = f"{sys.executable} -m logcam.sim.rtl.objcache"
         try:
             runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
                          always=True, log_file=log)
         except (RuntimeError, SystemExit) as err:
             tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
             raise ToolchainError(f"Verilator build of {toplevel} failed ({err}); log {log}:\n{tail}") from None
+        finally:
+            if saved is None:
+                os.environ.pop("OBJCACHE", None)
+            else:
+                os.environ["OBJCACHE"] = saved
         stamp.write_text(_versions())
         return VerilatorBuild(build_dir, toplevel, time.perf_counter() - t0)
 

@@ -7,9 +7,10 @@ Written from the spec (ARCHITECTURE.md, nn/netspec.py), vectorised over a batch:
     act  = 2×2 max-pool(q) if pool == 2  stride 2, floor (odd last row/column dropped)
     label = argmax(logits)               ties → lowest index
 
-Exactness: the products and sums are done in float64, whose 53-bit mantissa holds every partial sum
-exactly because the NetSpec bounds |Σ w·x| ≤ fan_in · 128 · max|x| < 2^30 (checked in
-:meth:`NetSpec.layer_shapes`); any summation order therefore gives the exact integer. The bias is added
+Exactness: the products and sums are done in floating point whose mantissa holds every partial sum
+exactly, because the NetSpec bounds |Σ w·x| ≤ fan_in · 128 · max|x| < 2^30 (checked in
+:meth:`NetSpec.layer_shapes`): float64 (53 bits) always, float32 (24 bits) where that bound is below 2^24;
+any summation order therefore gives the exact integer. The bias is added
 and the result checked in int64, then stored as int32. tests/test_golden_accel.py checks this against a
 naive integer loop.
 """
@@ -83,19 +84,42 @@ def argmax_lowest(logits: torch.Tensor) -> torch.Tensor:
     return torch.where(is_max, idx, torch.full_like(idx, k)).amin(dim=1)
 
 
-def accumulate(spec: NetSpec, bundle: Bundle, index: int, x: torch.Tensor) -> torch.Tensor:
-    """int64 accumulators Σ w·x + bias of layer ``index`` for its int64 input x (N×C×H×W)."""
+def _float_dtype(bound: int) -> torch.dtype:
+    """float32 when every partial sum is an integer below 2^24 and CPU float32 math is IEEE; else float64."""
+    ieee = torch.get_float32_matmul_precision() == "highest"
+    return torch.float32 if bound < 1 << 24 and ieee else torch.float64
+
+
+def weighted_sums(spec: NetSpec, bundle: Bundle, index: int, x: torch.Tensor) -> torch.Tensor:
+    """Σ w·x of layer ``index`` (no bias) for its integer input x (N×C×H×W), as exact integers in a float tensor.
+
+    Exact because |every partial sum| ≤ fan_in · 128 · max|x| (NetSpec-checked < 2^30): float64 always,
+    float32 when that bound is < 2^24 (the first layers of code networks); a float32 result that is not
+    integral everywhere (an algorithm with non-integer intermediates) is redone in float64.
+    """
     layer = spec.layers[index]
     lp = bundle.layers[index]
-    w = torch.from_numpy(lp.weight.astype(np.float64))
-    xf = x.to(torch.float64)
-    if isinstance(layer, ConvSpec):
-        s = F.conv2d(xf, w, stride=layer.stride, padding=layer.pad)
-        bias = torch.from_numpy(lp.bias.astype(np.int64)).view(1, -1, 1, 1)
-    else:
-        s = xf.reshape(xf.shape[0], -1) @ w.T
-        bias = torch.from_numpy(lp.bias.astype(np.int64)).view(1, -1)
-    acc = s.to(torch.int64) + bias
+    shape = spec.layer_shapes()[index]
+    max_x = max(-spec.input.lo, spec.input.hi) if index == 0 else 1 << (spec.quant.act_bits - 1)
+    dtype = _float_dtype(shape.fan_in * 128 * max_x)
+    for dt in (dtype, torch.float64):
+        w = torch.from_numpy(lp.weight).to(dt)
+        xf = x.to(dt)
+        if isinstance(layer, ConvSpec):
+            out = F.conv2d(xf, w, stride=layer.stride, padding=layer.pad)
+        else:
+            out = xf.reshape(xf.shape[0], -1) @ w.T
+        if dt == torch.float64 or torch.equal(out, out.round()):
+            return out
+    raise AssertionError("unreachable")
+
+
+def accumulate(spec: NetSpec, bundle: Bundle, index: int, x: torch.Tensor) -> torch.Tensor:
+    """int64 accumulators Σ w·x + bias of layer ``index`` for its integer input x (N×C×H×W)."""
+    lp = bundle.layers[index]
+    s = weighted_sums(spec, bundle, index, x)
+    view = (1, -1, 1, 1) if s.dim() == 4 else (1, -1)
+    acc = s.to(torch.int64) + torch.from_numpy(lp.bias.astype(np.int64)).view(view)
     if acc.numel() and (int(acc.min()) < _INT32_MIN or int(acc.max()) > _INT32_MAX):
         raise InputError(f"layer {index}: accumulator leaves int32 ({int(acc.min())}..{int(acc.max())})")
     return acc
@@ -108,6 +132,11 @@ def run(spec: NetSpec, bundle: Bundle, x: torch.Tensor | np.ndarray, *,
     ``rounding`` overrides ``spec.quant.rounding`` (for comparisons; default: the NetSpec's).
     ``"tflite_double"`` uses TFLite's double rounding (nn/quant.requantize_tflite_double), which the
     RTL does not implement.
+
+    Speed: a pooled layer is requantized after pooling its accumulators. That equals the spec's
+    requantize-then-pool because the requantizer is non-decreasing in acc for m ≥ 0 (round, + zero
+    point, clamp are all monotone) and max commutes with non-decreasing maps; with any m < 0 the
+    literal order is used.
     """
     if len(bundle.layers) != len(spec.layers):
         raise InputError(f"bundle has {len(bundle.layers)} layers, the NetSpec {len(spec.layers)}")
@@ -116,16 +145,19 @@ def run(spec: NetSpec, bundle: Bundle, x: torch.Tensor | np.ndarray, *,
     accs: list[torch.Tensor] = []
     acts: list[torch.Tensor] = []
     for i, layer in enumerate(spec.layers):
-        acc = accumulate(spec, bundle, i, h)
         lp = bundle.layers[i]
+        acc = accumulate(spec, bundle, i, h)
+        pool = isinstance(layer, ConvSpec) and layer.pool == 2
+        early = pool and bool((lp.mult >= 0).all())
+        pre = max_pool2(acc) if early else acc
         lo, hi = spec.clamp_of(i)
         m, s = torch.from_numpy(lp.mult.astype(np.int64)), torch.from_numpy(lp.shift.astype(np.int64))
         if mode == "tflite_double":
-            q = requantize_tflite_double(acc, m, s, mult_bits=spec.quant.mult_bits, zero_point=spec.quant.zero_point,
+            q = requantize_tflite_double(pre, m, s, mult_bits=spec.quant.mult_bits, zero_point=spec.quant.zero_point,
                                          lo=lo, hi=hi, channel_dim=1)
         else:
-            q = requantize(acc, m, s, rounding=mode, zero_point=spec.quant.zero_point, lo=lo, hi=hi, channel_dim=1)
-        if isinstance(layer, ConvSpec) and layer.pool == 2:
+            q = requantize(pre, m, s, rounding=mode, zero_point=spec.quant.zero_point, lo=lo, hi=hi, channel_dim=1)
+        if pool and not early:
             q = max_pool2(q)
         accs.append(acc.to(torch.int32))
         acts.append(q.to(torch.int8))
@@ -134,4 +166,4 @@ def run(spec: NetSpec, bundle: Bundle, x: torch.Tensor | np.ndarray, *,
     return GoldenResult(accs, acts, logits, argmax_lowest(logits))
 
 
-__all__ = ["GoldenResult", "accumulate", "argmax_lowest", "as_input_batch", "max_pool2", "run"]
+__all__ = ["GoldenResult", "accumulate", "argmax_lowest", "as_input_batch", "max_pool2", "run", "weighted_sums"]

@@ -89,9 +89,9 @@ class Rdc(wiring.Component):
         ]
 
         # Stage 0: position of the incoming beat; line memory read (previous row) and write.
-        col = Signal(range(words))
+        col = Signal(range(max(words, 2)))  # ≥ 1 bit even when one beat spans the line (no [-1:0] vectors)
         row = Signal(range(spec.height))
-        pos_col = Signal(range(words))
+        pos_col = Signal(range(max(words, 2)))
         pos_row = Signal(range(spec.height))
         first_in = self.i.payload.first
         m.d.comb += [pos_col.eq(Mux(first_in, 0, col)), pos_row.eq(Mux(first_in, 0, row))]

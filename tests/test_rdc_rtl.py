@@ -138,3 +138,29 @@ def test_verilator_and_amaranth_agree_cycle_for_cycle() -> None:
     assert a.mismatches == v.mismatches == 0
     assert a.cycles == v.cycles
     assert a.extra["stats"] == v.extra["stats"]
+
+
+# --- long runs (pytest -m slow) ------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["h", "v", "hv", "sum"])
+@pytest.mark.parametrize("levels", [3, 5, 7])
+@pytest.mark.parametrize("lanes", [1, 2, 4, 8])
+def test_amaranth_every_mode_level_and_lane_count(mode: str, levels: int, lanes: int) -> None:
+    spec = RdcSpec(width=16, height=5, lanes=lanes, mode=mode, levels=levels, adc_bits=10)
+    frames = np.concatenate([corner_frames(spec, 40, seed=lanes), random_frames(spec, 2, seed=levels)])
+    result = verify_rdc(spec, frames, sim="amaranth", p_valid=0.7, p_ready=0.7, seed=lanes + levels)
+    _assert_ok(result, frames, spec)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", [
+    dict(width=320, height=240, lanes=4, mode="sum", levels=3),
+    dict(width=320, height=240, lanes=8, mode="hv", levels=7, adc_bits=16),  # 130-bit input payload
+    dict(width=96, height=64, lanes=16, mode="v", levels=5, thresholds=["5/4", "7/2"], adc_bits=12),
+], ids=["qvga-sum-x4", "qvga-hv-x8-16bit", "v-x16"])
+def test_verilator_large_frames_and_wide_payloads(kw: dict) -> None:
+    spec = RdcSpec(**kw)
+    frames = frames_for(spec, 6, seed=13)
+    result = verify_rdc(spec, frames, sim="verilator", p_valid=0.9, p_ready=0.9, seed=2)
+    _assert_ok(result, frames, spec)

@@ -177,3 +177,20 @@ def test_cli_verify_rdc_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("logcam: error:") and needle in lines[0], err
+
+
+def test_report_exits_1_on_mismatch_and_names_the_place(capsys: pytest.CaptureFixture[str]) -> None:
+    from logcam.commands.verify import report
+    from logcam.sim.rtl.check import Mismatch, VerifyResult
+
+    bad = VerifyResult(target="rdc", sim="verilator", frames=2, pixels=32, cycles=20, ideal_cycles=16,
+                       mismatches=1, wall_s=0.1,
+                       first_mismatches=[Mismatch(frame=1, channel=0, row=2, col=3, expected=1, got=-1)])
+    with pytest.raises(SystemExit) as exc:
+        report(bad, as_json=False)
+    assert exc.value.code == 1
+    assert "frame 1, channel 0, row 2, col 3: expected 1, got -1" in capsys.readouterr().out
+    good = VerifyResult(target="rdc", sim="verilator", frames=2, pixels=32, cycles=20, ideal_cycles=16,
+                        mismatches=0, wall_s=0.1)
+    report(good, as_json=True)
+    assert json.loads(capsys.readouterr().out)["passed"] is True

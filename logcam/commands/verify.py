@@ -47,6 +47,18 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return functools.wraps(fn)(fn)
 
 
+def status(message: str, as_json: bool) -> Any:
+    """A rich spinner on stderr for long work (silent with --json or when stderr is not a terminal)."""
+    import contextlib
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if as_json or not console.is_terminal:
+        return contextlib.nullcontext()
+    return console.status(message)
+
+
 def report(result: Any, as_json: bool) -> None:
     """Print a VerifyResult (text or JSON) and exit 1 if anything mismatched."""
     if as_json:
@@ -129,6 +141,9 @@ def rdc(config: Path | None, n_frames: int, seed: int, sim: str, p_valid: float,
     spec = load_rdc_spec(config, **overrides)
     if sim == "amaranth" and spec.width * spec.height * (frames.shape[0] if frames is not None else n_frames) > 2e5:
         raise ConfigError("--sim amaranth: more than 200000 pixels would take minutes; use --sim verilator")
-    result = verify_rdc(spec, frames, n_frames=n_frames, seed=seed, sim=sim, p_valid=p_valid, p_ready=p_ready,
-                        source=source, workdir=keep)
+    n = frames.shape[0] if frames is not None else n_frames
+    with status(f"rdc: {n} frame(s) of {spec.width}×{spec.height} through {sim} "
+                f"(a new configuration builds first)…", as_json):
+        result = verify_rdc(spec, frames, n_frames=n_frames, seed=seed, sim=sim, p_valid=p_valid,
+                            p_ready=p_ready, source=source, workdir=keep)
     report(result, as_json)

@@ -361,7 +361,9 @@ def pascalraw_dataset(root: str | Path, size: int = 48, classes: Sequence[str] =
     xmls = sorted(ann_dir.glob("*.xml"))
     if not xmls:
         raise InputError(f"{r}: no PASCAL VOC annotations (*.xml under {ann_dir})")
-    raws = {p.stem: p for p in r.rglob("*") if p.suffix.lower() in RAW_EXTS}
+    exts = RAW_EXTS + TIFF_EXTS + PIL_EXTS  # RAW as published; developed copies (TIFF, PNG) also accepted
+    raws = {p.stem: p for p in sorted(r.rglob("*"), key=lambda q: (q.suffix.lower() in RAW_EXTS, str(q)))
+            if p.suffix.lower() in exts}  # a RAW file wins over a developed copy of the same stem
     frames, labels = [], []
     for xml in xmls:
         fname, objs = read_voc(xml)

@@ -96,10 +96,13 @@ def netspec_yaml(spec: NetSpec, header: str = "") -> str:
     d = spec.model_dump(mode="json")
     lines = [f"# {h}" for h in header.splitlines()] if header else []
     lines.append(f"name: {d['name']}")
-    lines.append("input: " + yaml.safe_dump(d["input"], default_flow_style=True, sort_keys=False).strip())
+    def flow(v: object) -> str:
+        return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=1000).strip()
+
+    lines.append("input: " + flow(d["input"]))
     lines.append("layers:")
-    lines += ["  - " + yaml.safe_dump(la, default_flow_style=True, sort_keys=False).strip() for la in d["layers"]]
-    lines.append("quant: " + yaml.safe_dump(d["quant"], default_flow_style=True, sort_keys=False).strip())
+    lines += ["  - " + flow(la) for la in d["layers"]]
+    lines.append("quant: " + flow(d["quant"]))
     return "\n".join(lines) + "\n"
 
 

@@ -117,7 +117,7 @@ def make_2conv1fc(size: int = 96, c1: int = 4, c2: int = 8, classes: int = 3, in
                   levels: int | None = 3, channels: int = 1, fold: bool = False, name: str = "2conv1fc") -> NetSpec:
     """NetSpec of the paper's 2conv1fc: conv5×5 c1 pad 2 ReLU pool2, conv5×5 c2 pad 2 ReLU pool2, fc → classes.
 
-    ``fold=True`` folds like configs/nets/2conv1fc.yaml (pe = all outputs, simd = whole fan-in for convs,
+    ``fold=True`` folds like configs/nets/2conv1fc.yaml (pe = all outputs, simd = k² = 25 for convs,
     simd = c2 for the fc); otherwise pe = simd = 1 (always valid).
     """
     if c1 < 1 or c2 < 1:
@@ -135,7 +135,7 @@ def make_family(size: int, widths: list[int], classes: int = 3, input_format: st
     layers: list[dict] = []
     c_in = channels
     for c in widths:
-        fold_kw = {"pe": c, "simd": c_in * 25} if fold else {}
+        fold_kw = {"pe": c, "simd": 25} if fold else {}
         layers.append({"type": "conv", "out_channels": c, "kernel": 5, "pad": 2, "relu": True, "pool": 2, **fold_kw})
         c_in = c
     fold_kw = {"pe": classes, "simd": c_in} if fold else {}

@@ -29,6 +29,9 @@ def _assert_ok(result, frames: np.ndarray, spec: RdcSpec) -> None:
     assert result.extra["stats"]["beats"] == frames.shape[0] * spec.height * spec.width // spec.lanes
     assert result.extra["stats"]["nonzero"] == int((golden != 0).sum())
     assert result.pixels == frames.size
+    act = result.extra["activity"]
+    assert act["pixels"] == frames.size and act["codes_nonzero"] == int((golden != 0).sum())
+    assert act["codes_out"] == golden.size
 
 
 # --- Amaranth simulator: many small configurations, fast -------------------------------------

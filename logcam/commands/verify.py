@@ -87,7 +87,7 @@ def load_image(path: Path) -> np.ndarray:
             with Image.open(path) as img:
                 if img.mode not in ("L", "I;16", "I;16B", "I;16L", "I"):
                     raise InputError(f"--image {path}: need a greyscale PNG (mode L or I;16), got mode {img.mode}")
-                arr = np.asarray(img)
+                arr = np.array(img)  # a writable copy
         else:
             raise InputError(f"--image {path}: unsupported type {suffix or '(none)'}; use .npy, .png, .tif or .tiff")
     except InputError:

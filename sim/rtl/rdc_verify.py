@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from logcam.errors import InputError
-from logcam.hw.rdc import LATENCY, Rdc, stats_layout
+from logcam.hw.rdc import LATENCY, Rdc, activity, stats_layout
 from logcam.hw.stream import describe_layout
 from logcam.nn.golden.rdc import check_frames, rdc_codes
 from logcam.rdcspec import RdcSpec
@@ -91,7 +91,8 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
         stats = {k: int(v[0]) for k, v in stats_codec.unpack([run["ports"]["stats"]]).items()}
         extra = {}
     wall_s = time.perf_counter() - t0
-    extra.update({"stats": stats, "timed_out": timed_out, "latency_cycles": LATENCY,
+    extra.update({"stats": stats, "activity": activity(spec, stats["beats"], stats["nonzero"]),
+                  "timed_out": timed_out, "latency_cycles": LATENCY,
                   "p_valid": p_valid, "p_ready": p_ready, "seed": seed})
     return VerifyResult(target="rdc", sim=sim, frames=n, pixels=n * spec.height * spec.width, cycles=cycles,
                         ideal_cycles=n * geo.beats_per_frame, mismatches=count, wall_s=wall_s, build_s=build_s,

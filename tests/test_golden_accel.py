@@ -205,3 +205,35 @@ def test_tflite_double_mode_within_one_lsb() -> None:
     torch.testing.assert_close(single.acc[0], double.acc[0])
     d = (single.acts[0].to(torch.int16) - double.acts[0].to(torch.int16)).abs()
     assert int(d.max()) == 1
+
+
+@pytest.mark.parametrize("rounding", ["half_up", "half_even"])
+@pytest.mark.parametrize("fmt", ["codes", "uint8"])
+def test_tie_heavy_network(rounding: str, fmt: str) -> None:
+    """m = 3, s = 1 and small weights: every odd accumulator is a tie (x.5); the naive Fraction reference decides.
+
+    uint8: pixels and first-layer biases are multiples of 64 and s = 7 there, so 3·acc/128 = 1.5·(acc/64).
+    """
+    spec = small_spec(4, fmt, rounding)
+    rng = np.random.default_rng(9)
+    layers = []
+    for i, lp in enumerate(random_bundle(spec, seed=4).layers):
+        n = lp.mult.shape[0]
+        first_u8 = i == 0 and fmt == "uint8"
+        layers.append(LayerParams(rng.integers(-2, 3, size=lp.weight.shape).astype(np.int8),
+                                  (rng.integers(-5, 6, size=n) * (64 if first_u8 else 1)).astype(np.int32),
+                                  np.full(n, 3, np.int32), np.full(n, 7 if first_u8 else 1, np.int32)))
+    bundle = Bundle(tuple(layers), {})
+    x = random_input(spec, 2, 5)
+    if fmt == "uint8":
+        x = (x // 64 * 64).astype(np.uint8)
+    res = run(spec, bundle, x)
+    unit = 64 if fmt == "uint8" else 1
+    assert float((res.acc[0] // unit % 2 != 0).float().mean()) > 0.3  # ties: 3·odd/2
+    other = run(spec, bundle, x, rounding="half_even" if rounding == "half_up" else "half_up")
+    assert not torch.equal(res.acts[0], other.acts[0])
+    for f in range(x.shape[0]):
+        _, acts, label = ref_run(spec, bundle, x[f], rounding)
+        for i in range(len(spec.layers)):
+            np.testing.assert_array_equal(res.acts[i][f].numpy(), np.array(acts[i]), err_msg=f"frame {f} layer {i}")
+        assert int(res.labels[f]) == label

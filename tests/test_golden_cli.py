@@ -197,3 +197,37 @@ def test_accel_errors(tmp_path: Path, capsys) -> None:
     assert "no such file" in fails(capsys, "accel", str(tmp_path / "nope.npy"), "-o", str(out),
                                    "--random-weights", "1")
     assert not out.exists()
+
+
+def test_onnx_export_and_check(tmp_path: Path) -> None:
+    inp, _ = _codes(tmp_path, n=2)
+    out = tmp_path / "net.onnx"
+    r = invoke("onnx", "-o", str(out), "--random-weights", "4", "--check", str(inp), "--json")
+    s = json.loads(r.output)
+    assert s["check"]["mismatches"] == 0 and s["check"]["first_mismatch"] is None and s["check"]["frames"] == 2
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(out).graph.node}
+    assert {"QLinearConv", "Clip", "MaxPool", "ArgMax"} <= ops
+
+
+def test_onnx_check_reports_mismatch_and_exits_1(tmp_path: Path) -> None:
+    """Outside the float32 condition (acc = 2^24 + 1, m/2^s = 2^−25) ORT rounds to 0, golden to 1."""
+    from logcam.nn.netspec import Bundle, LayerParams
+
+    net = tmp_path / "n.yaml"
+    net.write_text("input: {channels: 1, height: 4, width: 4}\nlayers:\n"
+                   "  - {type: conv, out_channels: 2, kernel: 1, relu: false}\n  - {type: fc, out_features: 2}\n"
+                   "quant: {rounding: half_even}\n")
+    spec = NetSpec.load(net)
+    b = random_bundle(spec, seed=0)
+    lp0 = LayerParams(np.zeros((2, 1, 1, 1), np.int8), np.full(2, (1 << 24) + 1, np.int32), np.ones(2, np.int32),
+                      np.full(2, 25, np.int32))
+    Bundle((lp0, b.layers[1]), {}).save(tmp_path / "n.npz")
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((1, 1, 4, 4), np.int8))
+    r = CliRunner().invoke(__import__("logcam.cli", fromlist=["cli"]).cli,
+                           ["golden", "onnx", "-o", str(tmp_path / "n.onnx"), "--net", str(net), "--check", str(x)])
+    assert r.exit_code == 1
+    assert "frame 0, layer 0, channel 0, y=0, x=0: expected 1, onnxruntime 0" in r.output
+    assert "outside float32-exact range" in r.output

@@ -75,7 +75,7 @@ def from_hex(text: str) -> np.ndarray:
 @click.group("golden")
 def cli() -> None:
     """Bit-exact golden models on files: the RDC (DN → log-gradient codes) and the CNN accelerator
-    (codes or 8-bit pixels → every layer's integers, logits, label).
+    (codes or 8-bit pixels → every layer's integers, logits, label); the network as ONNX.
 
     Example: logcam golden rdc raw.npy -o codes.npy && logcam golden accel codes.npy -o out.npz --random-weights 1
     """
@@ -248,3 +248,79 @@ def accel_cmd(in_path: Path, out_path: Path, net: Path | None, weights: Path | N
         rnd = spec.quant.rounding
         note = "" if rnd == "half_even" else f" — the NetSpec rounds {rnd}; ONNX rounds ties to even"
         click.echo(f"{onnx_path}: ONNX graph (QLinearConv, opset 19){note}")
+
+
+def first_mismatch(golden, ort_out: dict[str, np.ndarray]) -> tuple[int, str | None]:
+    """(number of differing values over all layers and labels, description of the first one)."""
+    total, first = 0, None
+    for i, want_t in enumerate(golden.acts):
+        want, got = want_t.numpy(), ort_out[f"layer{i}"]
+        bad = np.argwhere(want != got)
+        total += len(bad)
+        if len(bad) and first is None:
+            idx = tuple(int(v) for v in bad[0])
+            coords = f", y={idx[2]}, x={idx[3]}" if len(idx) == 4 else ""
+            first = (f"frame {idx[0]}, layer {i}, channel {idx[1]}{coords}: expected {int(want[idx])}, "
+                     f"onnxruntime {int(got[idx])}")
+    lbad = np.flatnonzero(golden.labels.numpy() != ort_out["labels"])
+    total += len(lbad)
+    if len(lbad) and first is None:
+        f = int(lbad[0])
+        first = f"frame {f}, label: expected {int(golden.labels[f])}, onnxruntime {int(ort_out['labels'][f])}"
+    return total, first
+
+
+@cli.command("onnx")
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path), help="ONNX file to write")
+@click.option("--net", type=click.Path(path_type=Path), default=None,
+              help="NetSpec YAML; default: the embedded configs/nets/2conv1fc.yaml")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="weights bundle .npz; default: NET.npz next to the NetSpec if present")
+@click.option("--random-weights", type=click.IntRange(0), default=None, metavar="SEED",
+              help="use random int8 weights drawn with this seed")
+@click.option("--check", "check_path", type=click.Path(path_type=Path), default=None, metavar="IN.npy",
+              help="run IN.npy through onnxruntime and the golden model (half_even) and compare every layer")
+@json_opt
+def onnx_cmd(out_path: Path, net: Path | None, weights: Path | None, random_weights: int | None,
+             check_path: Path | None, as_json: bool) -> None:
+    """Export the network as ONNX (QLinearConv/Clip/MaxPool/ArgMax, int8, opset 19), optionally cross-checked.
+
+    ONNX rounds requantization ties to even, so --check compares with the golden model in half_even mode;
+    onnxruntime is exact where acc·m fits float32 (docs/netspec.md). Exit 1 on any mismatch. Example:
+
+      logcam golden onnx -o net.onnx --random-weights 1 --check codes.npy --json
+    """
+    from logcam.nn.golden.accel import as_input_batch, run
+    from logcam.nn.onnx_export import OPSET, ort_exact, run_onnxruntime, save_model
+
+    t0 = time.perf_counter()
+    spec, bundle, wsrc = _net_and_bundle(net, weights, random_weights)
+    save_model(spec, bundle, out_path)
+    summary: dict = {"command": "golden onnx", "net": spec.name, "weights": wsrc, "output": str(out_path),
+                     "opset": OPSET, "rounding": "half_even", "netspec_rounding": spec.quant.rounding}
+    if check_path is not None:
+        import torch
+
+        xb = as_input_batch(spec, load_npy(check_path))
+        g = run(spec, bundle, xb, rounding="half_even")
+        o = run_onnxruntime(out_path, xb.numpy())
+        n_bad, first = first_mismatch(g, o)
+        inside = all(bool(ort_exact(a, torch.from_numpy(lp.mult.astype(np.int64))).all())
+                     for a, lp in zip(g.acc, bundle.layers))
+        summary["check"] = {"input": str(check_path), "frames": int(xb.shape[0]), "mismatches": n_bad,
+                            "first_mismatch": first, "inside_float32_exact_condition": inside}
+    summary["wall_s"] = round(time.perf_counter() - t0, 4)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"{out_path}: ONNX opset {OPSET} of {spec.name} (weights {wsrc}); requantization rounds ties "
+                   f"to even" + ("" if spec.quant.rounding == "half_even" else
+                                 f" (the NetSpec says {spec.quant.rounding})"))
+        if check_path is not None:
+            c = summary["check"]
+            verdict = ("bit-exact" if c["mismatches"] == 0
+                       else f"{c['mismatches']} mismatches; first: {c['first_mismatch']}")
+            click.echo(f"check on {c['frames']} frame(s) vs golden half_even: {verdict}"
+                       + ("" if c["inside_float32_exact_condition"] else " (some acc·m outside float32-exact range)"))
+    if check_path is not None and summary["check"]["mismatches"]:
+        raise click.exceptions.Exit(1)

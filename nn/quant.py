@@ -8,6 +8,7 @@ out = clamp(round(acc · m / 2^s) + zero_point, lo, hi), with the rounding mode 
 - ``half_even``: ties to even — what ONNX QLinearConv / onnxruntime do.
 
 With s = 0 there is no fraction and no rounding term. The product acc·m is exact in int64.
+:func:`requantize_tflite_double` reproduces TFLite's double rounding for comparison (golden only, not RTL).
 """
 
 from __future__ import annotations

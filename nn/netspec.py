@@ -341,7 +341,9 @@ def random_bundle(spec: NetSpec, seed: int = 0) -> Bundle:
 
 
 def check_input_values(x: np.ndarray, spec: NetSpec) -> None:
-    """Raise InputError if an input batch has the wrong shape or values outside the input format."""
+    """Raise InputError if an input batch (numpy or torch) has the wrong shape or values outside the input format."""
+    if not isinstance(x, np.ndarray):
+        x = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
     if x.dtype.kind not in "iu":
         raise InputError(f"network input must be integer ({spec.input.format}), got {x.dtype}")
     if tuple(x.shape[-3:]) != spec.input.shape:

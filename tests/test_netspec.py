@@ -181,3 +181,8 @@ def test_check_input_values() -> None:
         check_input_values(np.full((1, 1, 8, 8), -2, np.int8), spec)
     with pytest.raises(InputError, match="N×1×8×8"):
         check_input_values(np.zeros((1, 8, 8, 1), np.int8), spec)
+    import torch
+
+    check_input_values(torch.ones(3, 1, 8, 8, dtype=torch.int8), spec)
+    with pytest.raises(InputError, match="must be integer"):
+        check_input_values(torch.zeros(1, 1, 8, 8), spec)

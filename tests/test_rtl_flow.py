@@ -194,3 +194,11 @@ def test_report_exits_1_on_mismatch_and_names_the_place(capsys: pytest.CaptureFi
                         mismatches=0, wall_s=0.1)
     report(good, as_json=True)
     assert json.loads(capsys.readouterr().out)["passed"] is True
+
+
+def test_accel_and_top_are_reachable_through_rtl_and_verify() -> None:
+    assert get_target("accel").toplevel == "accel" and get_target("top").toplevel == "top"
+    code, out, _ = _run(["verify", "--help"])
+    assert code == 0 and all(name in out for name in ("rdc", "accel", "top"))
+    with pytest.raises(ConfigError, match="no such file"):
+        get_target("accel").component("/nonexistent/net.yaml")

@@ -1,7 +1,7 @@
 """``logcam rtl emit|lint|stat TARGET``: Verilog out, Verilator lint, Yosys cell/memory statistics.
 
-TARGET names a design in :mod:`logcam.sim.rtl.targets` (``rdc`` now; ``accel`` and ``top`` once
-their generators exist). Each is built from its config (``--config``, or the built-in defaults).
+TARGET names a design in :mod:`logcam.sim.rtl.targets` (``rdc``, ``accel``, ``top``). Each is built
+from its config (``--config``: the RDC YAML for rdc, the NetSpec YAML for accel/top; default built-in).
 """
 
 from __future__ import annotations
@@ -20,13 +20,21 @@ TARGET = click.argument("target", type=click.Choice(target_names()))
 CONFIG = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
                       help="YAML config of the target (its section, e.g. `rdc:`, or a bare mapping).")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+WEIGHTS = click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                       help="accel/top: weights bundle .npz of the NetSpec (default: seeded random int8).")
+LANES = click.option("--lanes", type=click.IntRange(1, 64), default=None,
+                     help="rdc/top: RDC columns per clock (overrides the config).")
 
 
-def _component(target: str, config: Path | None):
+def _component(target: str, config: Path | None, weights: Path | None = None, lanes: int | None = None):
+    from logcam.errors import ConfigError
     from logcam.sim.rtl.targets import get_target
 
     t = get_target(target)
-    cfg, dut = t.component(config)
+    overrides = {k: v for k, v in (("weights", weights), ("lanes", lanes)) if v is not None}
+    if target == "rdc" and weights is not None:
+        raise ConfigError("--weights applies to accel and top, not rdc")
+    cfg, dut = t.component(config, **overrides)
     return t, cfg, dut
 
 
@@ -41,13 +49,15 @@ def cli() -> None:
 @cli.command("emit")
 @TARGET
 @CONFIG
+@WEIGHTS
+@LANES
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Verilog file to write (written to a temporary file, then renamed).")
-def emit(target: str, config: Path | None, output: Path) -> None:
+def emit(target: str, config: Path | None, weights: Path | None, lanes: int | None, output: Path) -> None:
     """Write the Verilog of TARGET (top module named after the target)."""
     from logcam.sim.rtl.emit import emit_verilog
 
-    t, _, dut = _component(target, config)
+    t, _, dut = _component(target, config, weights, lanes)
     text = emit_verilog(dut, t.toplevel)
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
@@ -60,8 +70,10 @@ def emit(target: str, config: Path | None, output: Path) -> None:
 @cli.command("lint")
 @TARGET
 @CONFIG
+@WEIGHTS
+@LANES
 @JSON
-def lint(target: str, config: Path | None, as_json: bool) -> None:
+def lint(target: str, config: Path | None, weights: Path | None, lanes: int | None, as_json: bool) -> None:
     """Run `verilator --lint-only -Wall` on TARGET's Verilog; exit 1 on any warning.
 
     The only waivers are the named ones of logcam.sim.rtl.emit.LINT_WAIVERS, each explained
@@ -69,7 +81,7 @@ def lint(target: str, config: Path | None, as_json: bool) -> None:
     """
     from logcam.sim.rtl.emit import emit_verilog, lint_verilog
 
-    t, _, dut = _component(target, config)
+    t, _, dut = _component(target, config, weights, lanes)
     with tempfile.TemporaryDirectory(prefix="logcam-lint-") as tmp:
         path = Path(tmp) / f"{t.toplevel}.v"
         path.write_text(emit_verilog(dut, t.toplevel))
@@ -89,12 +101,14 @@ def lint(target: str, config: Path | None, as_json: bool) -> None:
 @cli.command("stat")
 @TARGET
 @CONFIG
+@WEIGHTS
+@LANES
 @JSON
-def stat(target: str, config: Path | None, as_json: bool) -> None:
+def stat(target: str, config: Path | None, weights: Path | None, lanes: int | None, as_json: bool) -> None:
     """Yosys word-level statistics of TARGET: cells by type (count, output bits), memories, flip-flops."""
     from logcam.sim.rtl.emit import yosys_stat
 
-    t, _, dut = _component(target, config)
+    t, _, dut = _component(target, config, weights, lanes)
     s = yosys_stat(dut, t.toplevel)
     if as_json:
         click.echo(json.dumps(s, indent=2))

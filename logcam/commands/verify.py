@@ -101,7 +101,32 @@ def load_image(path: Path) -> np.ndarray:
     return arr if arr.ndim == 3 else arr[None]
 
 
-@click.group("verify")
+#: verify target defined elsewhere → module with a click command of that name (the accelerator's CLI pieces).
+EXTERNAL: dict[str, str] = {"accel": "logcam.commands._accel_cli", "top": "logcam.commands._accel_cli"}
+
+
+class VerifyGroup(click.Group):
+    """``verify``'s own targets plus the :data:`EXTERNAL` ones, imported on first use."""
+
+    def _external(self, name: str) -> click.Command | None:
+        import importlib
+        import importlib.util
+
+        module = EXTERNAL.get(name)
+        if module is None or importlib.util.find_spec(module) is None:
+            return None
+        cmd = getattr(importlib.import_module(module), name, None)
+        return cmd if isinstance(cmd, click.Command) else None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        own = super().list_commands(ctx)
+        return own + [n for n in EXTERNAL if n not in own and self._external(n) is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._external(cmd_name)
+
+
+@click.group("verify", cls=VerifyGroup)
 def cli() -> None:
     """Check RTL against the golden model, value by value; exit 1 on any mismatch.
 

@@ -25,10 +25,28 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def format_validation_error(err: ValidationError, where: str = "") -> str:
+def _field_path(loc: tuple, data: Any) -> str:
+    """``layers[0].kernel`` from a pydantic location, dropping union tags that are not keys of the input."""
+    parts: list[str] = []
+    node = data
+    for i, p in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(p, int) and isinstance(node, (list, tuple)) and 0 <= p < len(node):
+            parts.append(f"[{p}]")
+            node = node[p]
+        elif isinstance(node, dict) and p in node:
+            parts.append(f".{p}")
+            node = node[p]
+        elif last or not isinstance(node, (dict, list, tuple)):
+            parts.append(f"[{p}]" if isinstance(p, int) else f".{p}")
+            node = None
+    return "".join(parts).lstrip(".")
+
+
+def format_validation_error(err: ValidationError, where: str = "", data: Any = None) -> str:
     """The first problem of a pydantic error as one line: ``where.field: message (got value)``."""
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if not isinstance(p, int) or True)
+    loc = _field_path(tuple(first["loc"]), data)
     field = ".".join(x for x in (where, loc) if x)
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
@@ -36,7 +54,8 @@ def format_validation_error(err: ValidationError, where: str = "") -> str:
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     got = first.get("input")
-    got_s = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+    quiet = first["type"] in ("missing", "extra_forbidden") or isinstance(got, (dict, list))
+    got_s = "" if quiet else f" (got {got!r})"
     more = len(err.errors()) - 1
     tail = f"; and {more} more problem{'s' if more > 1 else ''}" if more else ""
     return f"{field or 'config'}: {msg}{got_s}{tail}"
@@ -47,7 +66,7 @@ def validate(model: type[M], data: Any, where: str = "") -> M:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, where)) from None
+        raise ConfigError(format_validation_error(err, where, data)) from None
 
 
 def read_yaml(path: str | Path) -> Any:

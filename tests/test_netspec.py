@@ -67,7 +67,7 @@ def test_stride_pad_pool_floor() -> None:
     (lambda d: d["layers"][0].update(kernal=3), "kernal: unknown key"),
     (lambda d: d["input"].update(colour=True), "colour: unknown key"),
     (lambda d: d.update(extra=1), "extra: unknown key"),
-    (lambda d: d["layers"][0].update(type="pool"), "layers.0"),
+    (lambda d: d["layers"][0].update(type="pool"), "layers[0]"),
     (lambda d: d["layers"][0].update(pool=3), "pool"),
     (lambda d: d["layers"][0].update(stride=5), "stride"),
     (lambda d: d["layers"][0].update(pe=3), "layers[0].pe: 3 must divide out_channels (4)"),
@@ -100,7 +100,7 @@ def test_bad_netspec_one_line(mod, needle: str | None) -> None:
 def test_load_yaml_errors(tmp_path) -> None:
     p = tmp_path / "n.yaml"
     p.write_text("input: {height: 8, width: 8}\nlayers: [{type: fc, out_features: 2, relu: maybe}]\n")
-    with pytest.raises(ConfigError, match=r"n\.yaml\.layers\.0\.fc\.relu"):
+    with pytest.raises(ConfigError, match=r"n\.yaml\.layers\[0\]\.relu"):
         NetSpec.load(p)
     with pytest.raises(InputError, match="no such file"):
         NetSpec.load(tmp_path / "missing.yaml")

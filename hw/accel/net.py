@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Shape, signed
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from logcam.hw.accel.argmax import Argmax
@@ -42,6 +43,12 @@ def build_layers(spec: NetSpec, bundle: Bundle) -> list[ConvLayer | FcLayer]:
         out.append(comp)
         shape, max_abs, code_max = signed(q.act_bits), 1 << (q.act_bits - 1), None
     return out
+
+
+def fifo_depth(producer: ConvLayer | FcLayer) -> int:
+    """Entries of the FIFO after a layer: two of its output rows (absorbs a pooled row's burst)."""
+    width = producer.out_w if isinstance(producer, ConvLayer) else 1
+    return max(4, 2 * width)
 
 
 class Accelerator(wiring.Component):
@@ -78,7 +85,13 @@ class Accelerator(wiring.Component):
                 wiring.connect(m, wiring.flipped(src), comp.i)
                 first = False
             else:
-                wiring.connect(m, src, comp.i)
+                # Elastic buffer between layers: a pooled layer emits a row in bursts (one pixel per 2
+                # cycles on odd rows, none on even rows) that a folded consumer takes at its own pace.
+                depth = fifo_depth(self.layers[idx - 1])
+                m.submodules[f"fifo{idx}"] = fifo = SyncFIFOBuffered(width=Shape.cast(src.payload.shape()).width,
+                                                                     depth=depth)
+                m.d.comb += [fifo.w_data.eq(src.payload.as_value()), fifo.w_en.eq(src.valid), src.ready.eq(fifo.w_rdy),
+                             comp.i.valid.eq(fifo.r_rdy), comp.i.payload.eq(fifo.r_data), fifo.r_en.eq(comp.i.ready)]
             tap = getattr(self, f"tap{idx}")
             m.d.comb += [tap.valid.eq(comp.o.valid), tap.ready.eq(comp.o.ready), tap.payload.eq(comp.o.payload)]
             m.d.comb += getattr(self, f"stats{idx}").eq(comp.stats)

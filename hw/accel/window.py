@@ -8,8 +8,11 @@ column, the k−1 rows above the current one: a step reads the column at x, appe
 position (row and column ≥ k−1, on the stride grid) ``win_valid`` rises and the window holds rows
 y−k+1..y and columns x−k+1..x; the consumer asserts ``take`` in a cycle it copies ``win``, and the
 generator steps again in that same cycle. So one step per cycle when the consumer keeps up:
-(H+2·pad)·(W+2·pad) cycles per frame. Frames follow each other with no gap; the line buffer needs
-no clearing because every window row is written in its own frame before it is used.
+(H+pad)·(W+pad) cycles per frame: the top and left padding steps are skipped. That needs no masking
+because padding is symmetric: at a row's start the window's left columns hold the previous row's right
+padding (zeros), and at a frame's start the line buffer's newest rows hold the previous frame's bottom
+padding (zeros; all zero after reset). Frames follow each other with no gap; rows of the previous frame
+that are still in the line buffer leave it before any window uses them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from logcam.hw.accel.layout import act_layout
-from logcam.hw.accel.rom import counter
 
 
 class WindowGen(wiring.Component):
@@ -52,8 +54,8 @@ class WindowGen(wiring.Component):
 
     @property
     def steps_per_frame(self) -> int:
-        """Cycles per frame at one step per clock (cycles)."""
-        return self.hp * self.wp
+        """Cycles per frame at one step per clock: (H+pad)·(W+pad) (cycles)."""
+        return (self.hp - self.pad) * (self.wp - self.pad)
 
     @property
     def line_buffer_bits(self) -> int:
@@ -66,16 +68,17 @@ class WindowGen(wiring.Component):
         m = Module()
         k, pad, stride = self.k, self.pad, self.stride
         pix = data.ArrayLayout(self.shape, self.c)
-        py = counter(self.hp)
-        px = counter(self.wp)
+        # Rows and columns start at ``pad``: the top/left padding steps are skipped (see the module docstring).
+        py = Signal(range(max(self.hp, 2)), init=pad)
+        px = Signal(range(max(self.wp, 2)), init=pad)
         # Phase of (position − (k−1)) modulo the stride, so outputs sit on the stride grid.
-        sy_init = (-(k - 1)) % stride
+        sy_init = (pad - (k - 1)) % stride
         sy = Signal(range(max(stride, 2)), init=sy_init)
         sx = Signal(range(max(stride, 2)), init=sy_init)
 
         in_img = Signal()
         if pad:
-            m.d.comb += in_img.eq((py >= pad) & (py < pad + self.h) & (px >= pad) & (px < pad + self.w))
+            m.d.comb += in_img.eq((py < pad + self.h) & (px < pad + self.w))
         else:  # no padding: every position is an input pixel
             m.d.comb += in_img.eq(1)
         free = ~self.win_valid | self.take
@@ -112,9 +115,9 @@ class WindowGen(wiring.Component):
             sx_next = Const(0) if stride == 1 else Mux(sx == stride - 1, 0, sx + 1)
             sy_next = Const(0) if stride == 1 else Mux(sy == stride - 1, 0, sy + 1)
             with m.If(px == self.wp - 1):
-                m.d.sync += [px.eq(0), sx.eq(sy_init)]
+                m.d.sync += [px.eq(pad), sx.eq(sy_init)]
                 with m.If(py == self.hp - 1):
-                    m.d.sync += [py.eq(0), sy.eq(sy_init)]
+                    m.d.sync += [py.eq(pad), sy.eq(sy_init)]
                 with m.Else():
                     m.d.sync += [py.eq(py + 1), sy.eq(sy_next)]
             with m.Else():

@@ -37,7 +37,7 @@ def test_dn_to_label_bit_exact_under_verilator() -> None:
 
 
 def test_rdc_and_net_must_match() -> None:
-    rdc, net = _pair()
+    _, net = _pair()
     bundle = random_bundle(net, 0)
     with pytest.raises(ConfigError, match="levels"):
         Top(RdcSpec(width=8, height=6, levels=3, mode="hv", lanes=4), net, bundle)

@@ -51,7 +51,7 @@ class ExperimentConfig(StrictModel):
     sim_c1: int = Field(16, ge=2, le=512, description="similarity: c1 of the analysed networks")
     class_ratio: tuple[float, float, float] = (1.0, 1.0, 1.0)
     seed: int = Field(0, ge=0)
-    threads: int = Field(2, ge=1, le=256)
+    threads: int = Field(1, ge=1, le=256, description="torch CPU threads")
 
     @field_validator("formats")
     @classmethod
@@ -170,8 +170,12 @@ def brightness(cfg: ExperimentConfig, out: Path, tick: Tick | None = None) -> Ou
     return _finish("brightness", out, rows, fig, summary)
 
 
-def _sat_dn(data: RawDataset) -> int:
-    return int(data.frames.max())
+def _sat_dn(data: RawDataset, sensor: str = "tinyml_cmos") -> int:
+    """DN of a saturated pixel (full well or ADC top), less 2 DN of read noise margin."""
+    from logcam.sim.sensor import load_sensor
+
+    s = load_sensor(sensor)
+    return int(min(s.max_dn, math.floor(s.black_level_dn + s.gain_dn_per_e * s.full_well_e + 0.5))) - 2
 
 
 def _acc_at(rows: list[dict[str, object]], f: str, b: float) -> float | None:

@@ -71,7 +71,7 @@ class TrainConfig(StrictModel):
     qat: bool | None = Field(None, description="quantization-aware training; default: on for accelerator formats")
     qat_start: int = Field(1, ge=0, description="float epochs before fake-quantization starts")
     seed: int = Field(0, ge=0)
-    threads: int = Field(2, ge=1, le=256, description="torch CPU threads")
+    threads: int = Field(1, ge=1, le=256, description="torch CPU threads (1: robust on a shared machine)")
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

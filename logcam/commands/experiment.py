@@ -43,7 +43,8 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
               help="brightness: comma-separated factors > 0, e.g. '2^-6,1,2^8' [default 2^-6 … 2^8].")
 @click.option("--c1", "c1_text", default=None, help="channels: comma-separated c1 values ≥ 1 [default 2,4,8,16,32].")
 @click.option("--seed", type=int, default=None, help="Seed of data, split, init and order [default 0].")
-@click.option("--threads", type=int, default=None, help="torch CPU threads [default 2].")
+@click.option("--threads", type=int, default=None,
+              help="torch CPU threads [default 1; more only on an idle machine].")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def cli(name: str, quick: bool, out_dir: Path | None, size: int | None, n_images: int | None, epochs: int | None,
         formats: str | None, brightness_text: str | None, c1_text: str | None, seed: int | None,

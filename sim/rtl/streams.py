@@ -173,6 +173,7 @@ class StreamSource:
         payload = self.port.payload
         edge = RisingEdge(self.clock)
         offering = False
+        valid_now = 0  # what valid is driven to: written only on change (each write costs µs)
         rng, p = self.rng.random, self.p_valid
         while True:
             await edge
@@ -185,12 +186,13 @@ class StreamSource:
             if not offering:
                 if self.sent < len(self.queue) and (p >= 1.0 or rng() < p):
                     payload.value = self.queue[self.sent]
-                    valid.value = 1
                     offering = True
+                    if not valid_now:
+                        valid.value = valid_now = 1
                     if self.first_cycle is None:
                         self.first_cycle = self.cycle
-                else:
-                    valid.value = 0
+                elif valid_now:
+                    valid.value = valid_now = 0
 
 
 class StreamMonitor:
@@ -251,8 +253,10 @@ class StreamSink(StreamMonitor):
                 self.beats.append(int(payload.value))
                 self._seen()
             if p < 1.0:
-                ready_now = rng() < p
-                ready.value = int(ready_now)
+                nxt = rng() < p
+                if nxt != ready_now:
+                    ready.value = int(nxt)
+                    ready_now = nxt
 
 
 async def reset(dut: Any, clock: Any, cycles: int = 2) -> None:

@@ -6,6 +6,8 @@ code of every frame is compared, as are the first/last flags of every output bea
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import numpy as np
 
 from logcam.errors import InputError
 from logcam.hw.rdc import LATENCY, Rdc, activity, stats_layout
-from logcam.hw.stream import describe_layout
+from logcam.hw.stream import code_layout, describe_layout, pixel_layout
 from logcam.nn.golden.rdc import check_frames, rdc_codes
 from logcam.rdcspec import RdcSpec
 from logcam.sim.rtl.check import MAX_REPORTED, VerifyResult, mismatch_from_json
@@ -24,6 +26,12 @@ from logcam.sim.rtl.streams import PayloadCodec
 
 SIMS = ("verilator", "amaranth")
 TOPLEVEL = "rdc"
+
+
+@functools.lru_cache(maxsize=8)
+def _verilog(spec_key: str) -> str:
+    """Verilog of the RDC for a spec (memoised per process: emission runs Yosys, about a second)."""
+    return emit_verilog(Rdc(RdcSpec.model_validate_json(spec_key)), TOPLEVEL)
 
 
 def spec_json(spec: RdcSpec) -> dict[str, object]:
@@ -58,9 +66,8 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
         expected = rdc_codes(p, spec).numpy()
     expected = np.asarray(expected, dtype=np.int8)
     geo = RdcGeometry.of(spec)
-    dut = Rdc(spec)
-    in_codec = PayloadCodec(describe_layout(dut.i.payload.shape()))
-    out_codec = PayloadCodec(describe_layout(dut.o.payload.shape()))
+    in_codec = PayloadCodec(describe_layout(pixel_layout(spec.lanes, spec.adc_bits)))
+    out_codec = PayloadCodec(describe_layout(code_layout(spec.lanes, spec.code_bits, spec.channels)))
     stats_codec = PayloadCodec(describe_layout(stats_layout()))
     n = p.shape[0]
     build_s = 0.0
@@ -68,7 +75,7 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
     if sim == "verilator":
         from logcam.sim.rtl.runner import run_cocotb, verilator_build
 
-        build = verilator_build(emit_verilog(dut, TOPLEVEL), TOPLEVEL)
+        build = verilator_build(_verilog(json.dumps(spec_json(spec), sort_keys=True)), TOPLEVEL)
         build_s = build.build_s
         t0 = time.perf_counter()
         res = run_cocotb(build, "logcam.sim.rtl.rdc_bench",
@@ -84,7 +91,7 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
         from logcam.sim.rtl.amaranth_sim import stream_through_amaranth
 
         beats = in_codec.pack(**input_fields(p, geo))
-        run = stream_through_amaranth(dut, beats, len(beats), p_valid=p_valid, p_ready=p_ready, seed=seed,
+        run = stream_through_amaranth(Rdc(spec), beats, len(beats), p_valid=p_valid, p_ready=p_ready, seed=seed,
                                       read=["stats"])
         count, found, _ = check_output(out_codec.unpack(run["out"]), expected, geo, limit=limit)
         cycles, timed_out = run["cycles"], run["timed_out"]

@@ -77,3 +77,20 @@ def test_cli_trains_exports_and_reports(tmp_path: Path, capsys) -> None:
     assert ex.value.code != 0
     err = capsys.readouterr().err.strip()
     assert err.startswith("logcam: error:") and "loggrad_q9" in err and "\n" not in err
+
+
+@pytest.mark.slow
+def test_default_config_reproduces_the_bundled_network(tmp_path: Path) -> None:
+    """`logcam train configs/train/default.yaml --export STEM` gives the bundled arrays bit for bit
+    (same torch thread count as the config; ~10 min on 2 loaded cores)."""
+    import numpy as np
+
+    from logcam.config import embedded_config
+
+    root = Path(__file__).resolve().parents[1]
+    main(["train", str(root / "configs" / "train" / "default.yaml"), "--export", str(tmp_path / "2conv1fc"),
+          "--json"])
+    with np.load(embedded_config("nets/2conv1fc.npz")) as want, np.load(tmp_path / "2conv1fc.npz") as got:
+        assert sorted(want.files) == sorted(got.files)
+        for k in want.files:
+            assert np.array_equal(want[k], got[k]), k

@@ -63,7 +63,7 @@ class InputFormat:
         return None
 
     def integer(self, dn: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Integer accelerator input (N×C×H×W int64); only for formats with a NetSpec input format."""
+        """Integer accelerator input N×C×H×W (int8 codes, uint8 pixels); only formats with a NetSpec input format."""
         raise ConfigError(f"format {self.name!r} has no integer form for the accelerator (use codes or jpeg8)")
 
     def real(self, frames: torch.Tensor) -> torch.Tensor:
@@ -104,7 +104,7 @@ class Jpeg8(InputFormat):
         g = torch.floor(lin.clamp(0, 1) ** (1 / GAMMA) * 255.0 + 0.5).to(torch.uint8)
         if self.quality is not None:
             g = torch.from_numpy(np.stack([_jpeg_roundtrip(f, self.quality) for f in g.numpy()]))
-        return g.to(torch.int64).unsqueeze(1)
+        return g.unsqueeze(1)
 
 
 def _jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
@@ -146,7 +146,7 @@ class LoggradCodes(FpLoggrad):
 
     def integer(self, dn: torch.Tensor | np.ndarray) -> torch.Tensor:
         frames, _ = _frames(dn, self.adc_bits)
-        return rdc_codes(frames, self.rdc(frames.shape[1], frames.shape[2], self.levels)).to(torch.int64)
+        return rdc_codes(frames, self.rdc(frames.shape[1], frames.shape[2], self.levels))
 
     def real(self, frames: torch.Tensor) -> torch.Tensor:
         return self.integer(frames).to(torch.float32)

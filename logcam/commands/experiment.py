@@ -33,7 +33,7 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
 @click.argument("name", type=click.Choice(NAMES))
 @click.option("--quick", is_flag=True, help="Tiny run (24×24 px, 150 images, 2 epochs): seconds, for smoke tests.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder for NAME.csv, NAME.png, NAME.json [default: experiments/NAME].")
+              help="Output folder for NAME.csv, NAME.png, NAME.json [default: runs/experiments/NAME].")
 @click.option("--size", type=int, default=None, help="Image height = width, pixels [default 32].")
 @click.option("--n", "n_images", type=int, default=None, help="Images in the synthetic set [default 1200].")
 @click.option("--epochs", type=int, default=None, help="Training epochs per network [default 8].")
@@ -81,7 +81,7 @@ def cli(name: str, quick: bool, out_dir: Path | None, size: int | None, n_images
             raise ConfigError(f"--c1: channel counts must be integers, got {c1_text!r}")
         data["c1"] = tuple(int(c) for c in c1)
     cfg = validate(ExperimentConfig, data, "experiment")
-    out = out_dir or Path("experiments") / name
+    out = out_dir or Path("runs") / "experiments" / name
     if as_json or not sys.stderr.isatty():
         res = run(name, cfg, out)
     else:

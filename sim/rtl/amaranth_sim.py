@@ -24,7 +24,8 @@ def stream_through_amaranth(dut: Any, beats: Sequence[int], n_out: int, *, in_na
     if not (0.0 < p_valid <= 1.0 and 0.0 < p_ready <= 1.0):
         raise ValueError(f"p_valid and p_ready must lie in (0, 1], got {p_valid}, {p_ready}")
     i_port, o_port = getattr(dut, in_name), getattr(dut, out_name)
-    limit = timeout_cycles if timeout_cycles is not None else 20 * max(len(beats), n_out) + 1000
+    limit = timeout_cycles if timeout_cycles is not None else int(20 * max(len(beats), n_out)
+                                                                   / (p_valid * p_ready)) + 1000
     # Each testbench counts the clock edges it has awaited; both start at time 0, so the counts agree.
     state: dict[str, Any] = {"out": [], "first": None, "last": None, "timed_out": False}
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 
 def _cache_dir() -> Path:
-    env = os.environ.get("LOGCAM_CACHE")
-    root = Path(env) if env else Path.home() / ".cache" / "logcam"
-    return root / "rtl" / "_objcache"
+    from logcam.sim.rtl.runner import cache_root
+
+    return cache_root() / "rtl" / "_objcache"
 
 
 def main(argv: list[str]) -> int:

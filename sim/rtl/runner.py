@@ -34,9 +34,19 @@ __all__ = ["VerilatorBuild", "bench_dir", "bench_inputs", "bench_write_result", 
 
 
 def cache_root() -> Path:
-    """Root of logcam's build cache: ``$LOGCAM_CACHE`` or ``~/.cache/logcam``."""
+    """Root of logcam's build cache: ``$LOGCAM_CACHE``, else ``~/.cache/logcam`` if writable, else a
+    per-user folder in the system temporary directory."""
     env = os.environ.get("LOGCAM_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "logcam"
+    if env:
+        return Path(env)
+    home = Path.home() / ".cache" / "logcam"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if os.access(home, os.W_OK):
+            return home
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / f"logcam-cache-{os.getuid()}"
 
 
 @contextlib.contextmanager

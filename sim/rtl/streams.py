@@ -259,6 +259,11 @@ class StreamSink(StreamMonitor):
                     ready_now = nxt
 
 
+def default_timeout(n_in: int, n_out: int, p_valid: float = 1.0, p_ready: float = 1.0) -> int:
+    """Cycles after which a stream run counts as hung: 20× the beats, stretched by the handshake odds."""
+    return int(20 * max(n_in, n_out) / (p_valid * p_ready)) + 1000
+
+
 async def reset(dut: Any, clock: Any, cycles: int = 2) -> None:
     """Hold Amaranth's synchronous ``rst`` high for ``cycles`` clock cycles."""
     dut.rst.value = 1
@@ -274,13 +279,13 @@ async def stream_through(dut: Any, beats: Sequence[int], n_out: int, *, clock: A
 
     Returns ``{"out": [payload ints], "cycles": clock cycles from the first offered input beat to
     the last output beat taken (inclusive), "timed_out": bool}``. ``timeout_cycles`` defaults to
-    20× the beat count + 1000; ``period_ns`` is the period of ``clock``.
+    :func:`default_timeout`; ``period_ns`` is the period of ``clock``.
     """
     from cocotb.triggers import with_timeout
 
     src = StreamSource(dut, in_name, clock, p_valid=p_valid, seed=seed)
     sink = StreamSink(dut, out_name, clock, p_ready=p_ready, seed=seed + 1, expect=n_out)
-    limit = timeout_cycles if timeout_cycles is not None else 20 * max(len(beats), n_out) + 1000
+    limit = timeout_cycles if timeout_cycles is not None else default_timeout(len(beats), n_out, p_valid, p_ready)
     src.send_nowait(beats)
     timed_out = False
     try:

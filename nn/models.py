@@ -103,10 +103,23 @@ class QuantNet(nn.Module):
         shapes = spec.layer_shapes()
         self.layers = nn.ModuleList(
             QLayer(layer, s.in_shape[0], s.fan_in, spec.quant.act_bits) for layer, s in zip(spec.layers, shapes))
+        #: float-only input standardisation (x − mean) / std; None on the integer path
+        self.register_buffer("in_mean", None)
+        self.register_buffer("in_std", None)
+
+    def standardize(self, mean: float, std: float) -> None:
+        """Standardise inputs in float mode (training-set statistics); the integer path cannot."""
+        if self.quant:
+            raise ConfigError("standardize: not available with quantization (the accelerator takes raw inputs)")
+        self.in_mean, self.in_std = torch.tensor(float(mean)), torch.tensor(max(float(std), 1e-8))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Real input N×C×H×W (integer input × input_scale) → logits (real units)."""
         scale = torch.tensor(self.input_scale) if self.quant else None
+        if self.in_mean is not None:
+            if self.quant:
+                raise ConfigError("standardize: a standardised network cannot run quantized")
+            x = (x - self.in_mean) / self.in_std
         for layer in self.layers:
             x = layer(x, self.quant, scale)
             scale = layer.out_scale if self.quant else None

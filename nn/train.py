@@ -70,6 +70,8 @@ class TrainConfig(StrictModel):
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     qat: bool | None = Field(None, description="quantization-aware training; default: on for accelerator formats")
     qat_start: int = Field(1, ge=0, description="float epochs before fake-quantization starts")
+    standardize: bool | None = Field(None, description="float only: inputs (x − mean)/std of the training split; "
+                                                       "default: on without QAT")
     seed: int = Field(0, ge=0)
     threads: int = Field(1, ge=1, le=256, description="torch CPU threads (1: robust on a shared machine)")
 
@@ -81,6 +83,8 @@ class TrainConfig(StrictModel):
             raise ValueError(f"widths: every conv layer needs ≥ 1 channel, got {self.widths}")
         if self.qat and self.format not in ("jpeg8", "loggrad_q3", "loggrad_q5"):
             raise ValueError(f"qat: format {self.format!r} has no integer form (use jpeg8 or loggrad_q3/q5)")
+        if self.qat and self.standardize:
+            raise ValueError("standardize: not possible with qat (the integer accelerator takes raw inputs)")
         return self
 
     @property
@@ -192,6 +196,8 @@ def train_on(cfg: TrainConfig, data: RawDataset, fmt: InputFormat | None = None,
     y_all = data.labels
     x_tr, y_tr = x_all[tr], y_all[tr]
     model = QuantNet(spec, fmt.input_scale, quant=False)
+    if cfg.standardize if cfg.standardize is not None else not cfg.use_qat:
+        model.standardize(float(x_tr.mean()), float(x_tr.std()))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.decay)
     loss_fn = nn.CrossEntropyLoss()

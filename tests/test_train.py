@@ -49,6 +49,7 @@ def test_same_seed_same_weights(easy) -> None:
 @pytest.mark.parametrize("bad,word", [
     ({"format": "log8"}, "loggrad_q3"), ({"widths": [0, 8]}, "widths"), ({"format": "raw16", "qat": True}, "qat"),
     ({"epochs": 0}, "epochs"), ({"dataset": {"kind": "imagenet"}}, "dataset"),
+    ({"qat": True, "standardize": True}, "standardize"),
 ])
 def test_bad_train_config_is_one_line(bad: dict, word: str) -> None:
     with pytest.raises(ConfigError) as err:

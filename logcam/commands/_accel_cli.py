@@ -96,19 +96,18 @@ def random_frames(spec: Any, n: int, seed: int) -> np.ndarray:
     return rng.integers(spec.input.lo, spec.input.hi + 1, size=(n, *spec.input.shape), dtype=np.int64)
 
 
-def textured_dn(h: int, w: int, n: int, seed: int, adc_bits: int = 10) -> np.ndarray:
-    """Seeded N×H×W DN frames: smooth random illumination times fine texture (every code level occurs)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    out = np.empty((n, h, w), dtype=np.int64)
-    top = (1 << adc_bits) - 1
-    for f in range(n):  # per frame, vectorised over pixels
-        a, b, c = rng.uniform(-3, 3, 3)
-        light = np.exp(a * xx / w + b * yy / h + c * np.sin(xx / 7 + yy / 5))
-        tex = rng.lognormal(0.0, 0.8, size=(h, w))
-        img = light * tex
-        out[f] = np.clip(img / img.max() * top, 0, top).astype(np.int64)
-    return out
+def scene_dn(rdc: Any, n: int, seed: int, mean_lux: float = 300.0) -> np.ndarray:
+    """N×H×W DN frames of the RDC's size: seeded scenes (procedural kinds and photographs, sensor-plane lux)
+    captured by the default EMVA 1288 sensor preset at the RDC's ADC resolution (no binning)."""
+    from logcam.sim.scenes import SCENE_KINDS, render_scene
+    from logcam.sim.sensor import Sensor, load_sensor, with_overrides
+
+    spec = with_overrides(load_sensor(), width=rdc.width, height=rdc.height, binning=1, adc_bits=rdc.adc_bits)
+    sensor = Sensor(spec, seed=seed)
+    kinds = [*SCENE_KINDS, "camera", "astronaut"]
+    lux = np.stack([render_scene(kinds[(seed + f) % len(kinds)], rdc.height, rdc.width, seed + f, mean_lux)
+                    for f in range(n)])
+    return sensor.capture(lux, rng=seed).astype(np.int64)
 
 
 @click.command("accel")
@@ -147,7 +146,8 @@ def top(net: Path | None, weights: Path | None, lanes: int, config: Path | None,
     """DN frames through RDC → accelerator (hw/top.py): codes, every layer, logits and labels vs the golden models.
 
     The RDC is the one whose codes are the NetSpec's input (mode hv for 2 channels, else sum; 10-bit DN).
-    Exit 1 on any mismatch.
+    DN frames: seeded scenes (procedural and photographs, 300 lux mean at the sensor plane) captured by
+    the default EMVA 1288 sensor preset. Exit 1 on any mismatch.
 
     Example: logcam verify top --frames 2 --lanes 4 --json
     """
@@ -157,7 +157,7 @@ def top(net: Path | None, weights: Path | None, lanes: int, config: Path | None,
         raise InputError("verify top takes --net, --weights and --lanes, not --config")
     spec, bundle = load_net(net, weights, seed)
     rdc = rdc_for(spec, lanes)
-    dn = textured_dn(rdc.height, rdc.width, n_frames, seed, rdc.adc_bits)
+    dn = scene_dn(rdc, n_frames, seed)
     with status(f"top: {n_frames} DN frame(s) of {rdc.height}×{rdc.width} on {sim}", as_json):
         result = verify_top(rdc, spec, bundle, dn, sim=sim, seed=seed, p_valid=p_valid, p_ready=p_ready, workdir=keep)
     report(result, as_json)

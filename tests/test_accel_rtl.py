@@ -109,3 +109,20 @@ def test_default_network_96x96_throughput_and_bit_exact() -> None:
     r = verify_accel(spec, bundle, x, sim="verilator", seed=1)
     assert r.passed, r.summary()
     assert r.extra["cycles_per_frame"] <= 1.10 * spec.bound_cycles()
+
+
+def test_verilog_is_lint_clean(tmp_path) -> None:
+    """`verilator --lint-only -Wall` (named waivers only) on a folded net with stride, padding, pooling and 2 fc."""
+    from logcam.hw.accel.net import Accelerator
+    from logcam.sim.rtl.emit import emit_verilog, lint_verilog
+
+    spec = NetSpec.model_validate({
+        "input": {"channels": 2, "height": 9, "width": 7, "format": "codes", "levels": 5},
+        "layers": [{"type": "conv", "out_channels": 3, "kernel": 3, "stride": 2, "relu": False, "pe": 3, "simd": 6},
+                   {"type": "conv", "out_channels": 4, "kernel": 2, "pad": 1, "pool": 2, "pe": 2, "simd": 4},
+                   {"type": "fc", "out_features": 6, "pe": 2, "simd": 2}, {"type": "fc", "out_features": 3}],
+        "quant": {"rounding": "half_even"}})
+    path = tmp_path / "logcam_accel.v"
+    path.write_text(emit_verilog(Accelerator(spec, random_bundle(spec, 0)), "logcam_accel"))
+    rep = lint_verilog(str(path), "logcam_accel")
+    assert rep.clean, "\n".join(rep.messages[:10])

@@ -16,10 +16,13 @@ from typing import Any
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, First, RisingEdge
+from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
 from logcam.sim.rtl.runner import bench_dir, bench_inputs, bench_write_result
 from logcam.sim.rtl.streams import PayloadCodec, StreamMonitor, StreamSink, StreamSource
+
+#: Clock period of the bench (ns); only relative cycle counts are reported.
+PERIOD_NS = 10
 
 
 class TimedSink(StreamSink):
@@ -43,7 +46,7 @@ async def run_stream_bench(dut: Any) -> None:
     inputs = {k[3:]: v for k, v in arrays.items() if k.startswith("in_")}
     words = codecs["i"].pack(**inputs)
 
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
     dut.rst.value = 1
     dut.i__valid.value = 0
     dut.o__ready.value = 0
@@ -56,7 +59,7 @@ async def run_stream_bench(dut: Any) -> None:
     source = StreamSource(dut, "i", dut.clk, p_valid=float(params["p_valid"]), seed=seed)
     source.send_nowait(words)
     done = sink._done.wait()
-    timeout = ClockCycles(dut.clk, int(params["max_cycles"]))
+    timeout = Timer(int(params["max_cycles"]) * PERIOD_NS, unit="ns")  # one timer, not a per-cycle trigger
     fired = await First(done, timeout)
     timed_out = fired is timeout or len(sink.beats) < frames
     await ClockCycles(dut.clk, 2)

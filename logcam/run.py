@@ -25,7 +25,7 @@ from pydantic import Field
 
 from logcam import __version__
 from logcam.config import StrictModel, embedded_config, load_model, validate
-from logcam.errors import ConfigError
+from logcam.errors import ConfigError, InputError
 from logcam.rdcspec import RdcSpec
 
 
@@ -43,6 +43,20 @@ class RtlConfig(StrictModel):
     sim: Literal["verilator", "amaranth"] = "verilator"
 
 
+class NetConfig(StrictModel):
+    """The CNN that labels every frame: a NetSpec YAML and its int8 weights bundle."""
+
+    spec: str = Field("nets/2conv1fc.yaml", description="NetSpec YAML: a path, or a name under configs/")
+    weights: str | None = Field(None, description="bundle .npz (default: beside the YAML, same stem)")
+
+
+class ObjectsConfig(StrictModel):
+    """Synthetic objects of the classes the bundled network knows (nn/data.py), with their true labels."""
+
+    n: int = Field(3, ge=0, le=64, description="object frames added after the scenes (0: none)")
+    seed: int = Field(1000, ge=0, description="seed of the object renderer (training used seed 0)")
+
+
 class RunConfig(StrictModel):
     """Configuration of ``logcam run`` (configs/default.yaml holds the embedded defaults)."""
 
@@ -55,6 +69,8 @@ class RunConfig(StrictModel):
     frame: FrameConfig = FrameConfig()
     rdc: dict[str, Any] = Field(default_factory=lambda: {"levels": 3, "mode": "sum", "lanes": 4})
     rtl: RtlConfig = RtlConfig()
+    net: NetConfig | None = NetConfig()
+    objects: ObjectsConfig = ObjectsConfig()
 
     def rdc_spec(self, adc_bits: int) -> RdcSpec:
         """The RdcSpec of this run: the ``rdc`` fields plus the frame size and the sensor's ADC bits."""
@@ -63,6 +79,37 @@ class RunConfig(StrictModel):
         if clash:
             raise ConfigError(f"rdc.{clash[0]}: set by frame/sensor in a run config; remove it from rdc")
         return validate(RdcSpec, {**self.rdc, **fixed}, where="rdc")
+
+
+def _resolve(path: str) -> Path:
+    """A config path as given, else a file shipped under configs/."""
+    p = Path(path)
+    return p if p.exists() else embedded_config(path)
+
+
+def load_net(cfg: NetConfig, rdc: RdcSpec) -> tuple[Any, Any]:
+    """(NetSpec, Bundle) of the run, checked against the RDC that feeds it."""
+    from logcam.nn.netspec import Bundle, NetSpec
+
+    try:
+        spec_path = _resolve(cfg.spec)
+    except InputError:
+        raise InputError(f"net.spec: {cfg.spec}: no such NetSpec file (nor one under configs/)") from None
+    spec = NetSpec.load(spec_path)
+    weights = Path(cfg.weights) if cfg.weights else spec_path.with_suffix(".npz")
+    if not weights.is_file():
+        raise InputError(f"net.weights: {weights}: no such weights bundle")
+    bundle = Bundle.load(spec, weights)
+    inp = spec.input
+    want = {"format": "codes", "levels": rdc.levels, "channels": rdc.channels, "height": rdc.height,
+            "width": rdc.width}
+    got = {"format": inp.format, "levels": inp.levels, "channels": inp.channels, "height": inp.height,
+           "width": inp.width}
+    for key, value in want.items():
+        if got[key] != value:
+            raise ConfigError(f"net.spec: {spec_path.name} takes input.{key}={got[key]}, but the run's RDC gives "
+                              f"{value} (set frame/rdc to match, or net: null)")
+    return spec, bundle
 
 
 def load_run_config(path: str | Path | None) -> RunConfig:
@@ -105,6 +152,8 @@ def _overview(path: Path, rows: list[dict[str, Any]], spec: RdcSpec) -> None:
                 ax.set_title(titles[key], fontsize=9)
             if c == 0:
                 ax.set_ylabel(row["name"], fontsize=9)
+            if key == "codes" and "label" in row:
+                ax.set_xlabel(f"CNN: {row['label']}", fontsize=8)
             if key in ("lux", "raw", "codes"):
                 ticks = list(range(-spec.m, spec.m + 1)) if key == "codes" else None
                 fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, ticks=ticks)
@@ -126,14 +175,15 @@ def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None
             raise ConfigError(f"scenes[{i}]: unknown scene {name!r}; allowed: {', '.join(scene_names())}")
     sensor_spec = load_sensor(cfg.sensor, width=cfg.frame.width, height=cfg.frame.height)
     rdc = cfg.rdc_spec(sensor_spec.adc_bits)
+    net = load_net(cfg.net, rdc) if cfg.net is not None else None
     if out_dir.exists():
         raise ConfigError(f"out: {out_dir} exists already; choose another run folder")
     t0 = time.perf_counter()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        summary = _run_into(cfg, rdc, sensor_spec, tmp, say, render_scene, Sensor, isp, rdc_codes, fp_loggrad,
-                            emva_figures)
+        summary = _run_into(cfg, rdc, sensor_spec, net, tmp, say, render_scene, Sensor, isp, rdc_codes,
+                            fp_loggrad, emva_figures)
         summary["wall_s"] = round(time.perf_counter() - t0, 3)
         summary["out_dir"] = str(out_dir)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -144,16 +194,32 @@ def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None
     return summary
 
 
-def _run_into(cfg, rdc, sensor_spec, tmp, say, render_scene, Sensor, isp, rdc_codes, fp_loggrad,
+def _illuminance(cfg: RunConfig, render_scene) -> list[tuple[str, np.ndarray, int | None]]:
+    """(name, lux map, true label or None) of every frame: the scenes, then the synthetic objects."""
+    h, w = cfg.frame.height, cfg.frame.width
+    out: list[tuple[str, np.ndarray, int | None]] = [
+        (name, render_scene(name, h, w, seed=cfg.seed + i, mean_lux=cfg.mean_lux), None)
+        for i, name in enumerate(cfg.scenes)]
+    if cfg.objects.n and cfg.net is not None:
+        from logcam.nn.data import CLASS_NAMES, SyntheticConfig, render_objects
+
+        if h != w:
+            raise ConfigError(f"objects: synthetic objects are square; frame is {h}×{w} (set objects.n: 0)")
+        ocfg = SyntheticConfig(n=max(3, cfg.objects.n), size=h, seed=cfg.objects.seed)
+        lux, labels = render_objects(ocfg, 0, cfg.objects.n)
+        out += [(f"{CLASS_NAMES[lab]}", lux[j], int(lab)) for j, lab in enumerate(labels)]
+    return out
+
+
+def _run_into(cfg, rdc, sensor_spec, net, tmp, say, render_scene, Sensor, isp, rdc_codes, fp_loggrad,
               emva_figures) -> dict[str, Any]:
     sensor = Sensor(sensor_spec, seed=cfg.seed)
-    h, w = cfg.frame.height, cfg.frame.width
     rows: list[dict[str, Any]] = []
     scenes: list[dict[str, Any]] = []
     raws = []
-    for i, name in enumerate(cfg.scenes):
-        say(f"scene {i + 1}/{len(cfg.scenes)}: {name}")
-        lux = render_scene(name, h, w, seed=cfg.seed + i, mean_lux=cfg.mean_lux)
+    frames_lux = _illuminance(cfg, render_scene)
+    for i, (name, lux, truth) in enumerate(frames_lux):
+        say(f"frame {i + 1}/{len(frames_lux)}: {name}")
         raw = sensor.capture(lux, exposure_s=cfg.exposure_s, rng=np.random.default_rng([cfg.seed, i]))
         img8 = isp(raw, sensor_spec)
         codes = rdc_codes(raw, rdc)[0].numpy()
@@ -168,17 +234,25 @@ def _run_into(cfg, rdc, sensor_spec, tmp, say, render_scene, Sensor, isp, rdc_co
         raws.append(raw)
         hist = np.bincount((codes.astype(np.int64) + rdc.m).ravel(), minlength=rdc.levels)
         scenes.append({
-            "name": name,
+            "name": name, "kind": "scene" if truth is None else "object",
+            **({"true_label": truth} if truth is not None else {}),
             "lux_min": float(lux.min()), "lux_max": float(lux.max()), "lux_mean": float(lux.mean()),
             "raw_dn_mean": float(raw.mean()), "raw_saturated_fraction": float((raw >= rdc.max_dn).mean()),
             "code_histogram": {str(k - rdc.m): int(v) for k, v in enumerate(hist)},
             "code_zero_fraction": float(hist[rdc.m] / hist.sum()),
         })
+    frames = np.stack(raws).astype(np.uint16)
+    codes_all = rdc_codes(frames, rdc)
+    cnn: dict[str, Any] | None = None
+    if net is not None:
+        cnn = _classify(net, codes_all, scenes)
+        for row, s in zip(rows, scenes):
+            row["label"] = s["label_name"] + (f" (true {net[0].class_name(s['true_label'])})"
+                                              if "true_label" in s else "")
     say("overview.png")
     _overview(tmp / "overview.png", rows, rdc)
-    frames = np.stack(raws).astype(np.uint16)
     np.save(tmp / "raw_dn.npy", frames)
-    np.save(tmp / "codes.npy", rdc_codes(frames, rdc).numpy())
+    np.save(tmp / "codes.npy", codes_all.numpy())
     summary: dict[str, Any] = {
         "logcam": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -189,17 +263,46 @@ def _run_into(cfg, rdc, sensor_spec, tmp, say, render_scene, Sensor, isp, rdc_co
                  "code_information_bits_per_pixel": round(rdc.bits_per_pixel, 3)},
         "scenes": scenes,
     }
+    if cnn is not None:
+        summary["cnn"] = cnn
     if cfg.rtl.check:
-        say(f"RDC RTL vs golden on {cfg.rtl.sim} ({len(raws)} frames)")
-        summary["rtl"] = {"rdc": _check_rdc_rtl(rdc, frames, cfg)}
+        if net is not None:
+            say(f"RTL top (RDC → CNN accelerator) vs golden on {cfg.rtl.sim}, {len(raws)} frames "
+                "(the first build of a configuration takes a minute or two)")
+            summary["rtl"] = {"top": _check_top_rtl(rdc, net, frames, cfg)}
+        else:
+            say(f"RDC RTL vs golden on {cfg.rtl.sim} ({len(raws)} frames)")
+            summary["rtl"] = {"rdc": _check_rdc_rtl(rdc, frames, cfg)}
     return summary
+
+
+def _classify(net: tuple[Any, Any], codes: Any, scenes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Labels from the integer golden CNN; adds label/logits to each scene entry, returns the CNN summary."""
+    from logcam.nn.golden.accel import run as golden_run
+
+    spec, bundle = net
+    result = golden_run(spec, bundle, codes)
+    labels = result.labels.tolist()
+    logits = result.logits.tolist()
+    for s, lab, lg in zip(scenes, labels, logits):
+        s["label"], s["label_name"], s["logits"] = int(lab), spec.class_name(int(lab)), lg
+    objects = [s for s in scenes if "true_label" in s]
+    correct = sum(s["label"] == s["true_label"] for s in objects)
+    return {"net": spec.name, "classes": spec.classes, "macs_per_frame": spec.macs(),
+            "bound_cycles_per_frame": spec.bound_cycles(), "objects": len(objects), "objects_correct": correct}
+
+
+def _check_top_rtl(rdc: RdcSpec, net: tuple[Any, Any], frames: np.ndarray, cfg: RunConfig) -> dict[str, Any]:
+    from logcam.sim.rtl.accel_verify import verify_top
+
+    spec, bundle = net
+    return verify_top(rdc, spec, bundle, frames, sim=cfg.rtl.sim, seed=cfg.seed).to_json()
 
 
 def _check_rdc_rtl(rdc: RdcSpec, frames: np.ndarray, cfg: RunConfig) -> dict[str, Any]:
     from logcam.sim.rtl.rdc_verify import verify_rdc
 
-    result = verify_rdc(rdc, frames, sim=cfg.rtl.sim, seed=cfg.seed)
-    return result.to_json()
+    return verify_rdc(rdc, frames, sim=cfg.rtl.sim, seed=cfg.seed).to_json()
 
 
 def default_out_dir(root: Path = Path("runs")) -> Path:

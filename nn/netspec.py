@@ -132,13 +132,20 @@ class NetSpec(StrictModel):
     input: InputSpec
     layers: list[LayerSpec] = Field(..., min_length=1, max_length=16)
     quant: QuantSpec = QuantSpec()
+    classes: list[str] | None = Field(None, description="class names, one per output of the last layer")
 
     @model_validator(mode="after")
     def _check(self) -> NetSpec:
         self.layer_shapes()  # raises ValueError with the layer named
         if self.layers[-1].type != "fc":
             raise ValueError("layers: the last layer must be fc (its outputs are the logits)")
+        if self.classes is not None and len(self.classes) != self.num_classes:
+            raise ValueError(f"classes: {len(self.classes)} names for {self.num_classes} outputs of the last layer")
         return self
+
+    def class_name(self, label: int) -> str:
+        """Name of class ``label`` (its number when the NetSpec names no classes)."""
+        return self.classes[label] if self.classes else str(label)
 
     def layer_shapes(self) -> list[LayerShape]:
         """Per-layer shapes and MAC counts; raises ValueError naming the layer when a shape cannot work."""

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import yaml
 
+from logcam.errors import ConfigError
 from logcam.nn.golden.rdc import rdc_codes
 from logcam.run import RunConfig, load_run_config, run_pipeline
 
 SMALL = {"scenes": ["shapes", "camera"], "frame": {"height": 24, "width": 32}, "rtl": {"check": False},
-         "rdc": {"levels": 5, "mode": "hv", "lanes": 2}}
+         "rdc": {"levels": 5, "mode": "hv", "lanes": 2}, "net": None}
 
 
 def _logcam(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -58,6 +59,39 @@ def test_same_seed_same_frames_other_seed_differs(tmp_path: Path) -> None:
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+def test_default_network_labels_every_frame_with_the_golden_cnn(tmp_path: Path) -> None:
+    from logcam.nn.golden.accel import run as golden_run
+    from logcam.run import load_net
+
+    base = load_run_config(None).model_dump()
+    cfg = RunConfig.model_validate({**base, "scenes": ["camera"], "rtl": {"check": False}})
+    summary = run_pipeline(cfg, tmp_path / "r")
+    scenes = summary["scenes"]
+    assert [s["kind"] for s in scenes] == ["scene"] + ["object"] * cfg.objects.n
+    spec, bundle = load_net(cfg.net, cfg.rdc_spec(10))
+    want = golden_run(spec, bundle, np.load(tmp_path / "r" / "codes.npy")).labels.tolist()
+    assert [s["label"] for s in scenes] == want
+    assert summary["cnn"]["objects_correct"] == sum(s["label"] == s["true_label"] for s in scenes[1:])
+    assert {s["label_name"] for s in scenes} <= set(spec.classes)
+
+
+def test_network_that_does_not_fit_the_rdc_is_refused(tmp_path: Path) -> None:
+    cfg = RunConfig.model_validate({**SMALL, "net": {"spec": "nets/2conv1fc.yaml"}})
+    with pytest.raises(ConfigError, match=r"net.spec: 2conv1fc.yaml takes input.levels=3"):
+        run_pipeline(cfg, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+def test_default_run_is_rtl_clean(tmp_path: Path) -> None:
+    """The main job as the README runs it: sensor DN through RDC → accelerator RTL under Verilator."""
+    r = _logcam("run", "-o", str(tmp_path / "r"), "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    top = json.loads(r.stdout)["rtl"]["top"]
+    assert top["passed"] and top["mismatches"] == 0 and top["frames"] == 7
+
+
 @pytest.mark.parametrize("bad,needle", [
     ({"scenes": ["nebula"]}, "scenes[0]"),
     ({"colour": "red"}, "colour: unknown key"),
@@ -65,6 +99,7 @@ def test_same_seed_same_frames_other_seed_differs(tmp_path: Path) -> None:
     ({"rdc": {"width": 8}}, "rdc.width"),
     ({"frame": {"height": 1}}, "frame.height"),
     ({"mean_lux": -3}, "mean_lux"),
+    ({"net": {"spec": "nets/none.yaml"}}, "net.spec: nets/none.yaml: no such NetSpec"),
 ])
 def test_bad_config_is_one_line_and_writes_nothing(tmp_path: Path, bad: dict, needle: str) -> None:
     cfg = tmp_path / "bad.yaml"

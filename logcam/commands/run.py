@@ -63,20 +63,31 @@ def _report(summary: dict, console) -> None:
     from rich.table import Table
 
     table = Table(title=f"logcam run → {summary['out_dir']}", title_justify="left")
-    for col in ("scene", "lux min–max", "mean DN", "saturated", "zero codes"):
-        table.add_column(col, justify="right" if col != "scene" else "left")
+    cnn = summary.get("cnn")
+    cols = ["frame", "lux min–max", "mean DN", "saturated", "zero codes"] + (["CNN label"] if cnn else [])
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("frame", "CNN label") else "right")
     for s in summary["scenes"]:
+        label = []
+        if cnn:
+            mark = "" if "true_label" not in s else (" ✓" if s["label"] == s["true_label"] else " ✗")
+            label = [s["label_name"] + mark]
         table.add_row(s["name"], f"{s['lux_min']:.3g}–{s['lux_max']:.3g}", f"{s['raw_dn_mean']:.1f}",
-                      f"{100 * s['raw_saturated_fraction']:.1f} %", f"{100 * s['code_zero_fraction']:.1f} %")
+                      f"{100 * s['raw_saturated_fraction']:.1f} %", f"{100 * s['code_zero_fraction']:.1f} %", *label)
     out = Console()
     out.print(table)
     d = summary["data"]
     out.print(f"data per pixel: RAW {d['raw_bits_per_pixel']} bits → RDC codes {d['code_bits_per_pixel']} bits "
               f"({d['code_information_bits_per_pixel']} bits of information)")
+    if cnn:
+        out.print(f"CNN {cnn['net']}: {cnn['macs_per_frame']:,} MACs per frame; synthetic objects labelled "
+                  f"correctly: {cnn['objects_correct']}/{cnn['objects']} (✓/✗ above; scenes have no true label)")
     for name, r in summary.get("rtl", {}).items():
         status = "[green]PASS[/]" if r["passed"] else "[red]FAIL[/]"
-        out.print(f"RTL {name} on {r['sim']}: {status} — {r['mismatches']} mismatches in {r['pixels']} pixels, "
-                  f"{r['cycles']} cycles (ideal {r['ideal_cycles']}), {r['wall_s']} s")
+        what = "codes, every layer, logits and labels" if name == "top" else "codes"
+        out.print(f"RTL {name} on {r['sim']}: {status} — {what} of {r['frames']} frames compared with the golden "
+                  f"models, {r['mismatches']} mismatches; {r['cycles']} cycles per frame (ideal {r['ideal_cycles']}),"
+                  f" {r['wall_s']} s")
         for m in r.get("first_mismatches", [])[:5]:
             out.print(f"  {m}")
     out.print(f"wrote {summary['out_dir']}/ (overview.png, summary.json) in {summary['wall_s']} s")

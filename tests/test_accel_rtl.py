@@ -12,33 +12,9 @@ import pytest
 from logcam.configs import __file__ as _configs_init
 from logcam.hw.accel.net import layer_stats
 from logcam.nn.netspec import NetSpec, random_bundle
-from logcam.sim.rtl.accel_verify import verify_accel
+from logcam.sim.rtl.accel_verify import random_netspec, verify_accel
 
 pytestmark = pytest.mark.rtl
-
-
-def _random_spec(rng: np.random.Generator, fmt: str, rounding: str) -> NetSpec:
-    """A random small net: 8..12 square-ish input, 1–2 conv layers, folding that divides, then fc."""
-    h, w = int(rng.integers(8, 13)), int(rng.integers(8, 13))
-    c = int(rng.integers(1, 3))
-    layers = []
-    ch = c
-    for _ in range(int(rng.integers(1, 3))):
-        k = int(rng.choice([1, 2, 3]))
-        out = int(rng.choice([2, 3, 4]))
-        fan = ch * k * k
-        layers.append({"type": "conv", "out_channels": out, "kernel": k, "pad": int(rng.integers(0, k)),
-                       "pool": int(rng.choice([1, 2])), "relu": bool(rng.integers(0, 2)),
-                       "pe": int(rng.choice([d for d in range(1, out + 1) if out % d == 0])),
-                       "simd": int(rng.choice([d for d in range(1, fan + 1) if fan % d == 0]))})
-        ch = out
-    n = int(rng.integers(2, 6))
-    layers.append({"type": "fc", "out_features": n, "pe": int(rng.choice([d for d in (1, n) if n % d == 0])),
-                   "simd": int(rng.choice([d for d in range(1, ch + 1) if ch % d == 0]))})
-    inp = {"channels": c, "height": h, "width": w, "format": fmt, "levels": int(rng.choice([3, 5])) if fmt == "codes"
-           else None}
-    return NetSpec.model_validate({"input": inp, "layers": layers,
-                                   "quant": {"rounding": rounding, "zero_point": int(rng.integers(-4, 3))}})
 
 
 def photo_inputs(spec: NetSpec, n: int, seed: int) -> np.ndarray:
@@ -69,7 +45,7 @@ def photo_inputs(spec: NetSpec, n: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize(("fmt", "rounding", "seed"), [("codes", "half_even", 21), ("uint8", "half_up", 22)])
 def test_random_net_bit_exact_under_verilator(fmt: str, rounding: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    spec = _random_spec(rng, fmt, rounding)
+    spec = random_netspec(rng, fmt, rounding)
     bundle = random_bundle(spec, seed=seed)
     x = rng.integers(spec.input.lo, spec.input.hi + 1, size=(4, *spec.input.shape))
     r = verify_accel(spec, bundle, x, sim="verilator", seed=seed, p_valid=0.6, p_ready=0.5)

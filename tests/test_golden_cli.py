@@ -185,7 +185,9 @@ def test_accel_sibling_bundle_is_used(tmp_path: Path) -> None:
 def test_accel_errors(tmp_path: Path, capsys) -> None:
     inp, _ = _codes(tmp_path, n=1)
     out = tmp_path / "o.npz"
-    assert "--random-weights SEED" in fails(capsys, "accel", str(inp), "-o", str(out))
+    lonely = tmp_path / "lonely.yaml"  # a NetSpec with no bundle beside it
+    lonely.write_text(embedded_config("nets/2conv1fc.yaml").read_text())
+    assert "--random-weights SEED" in fails(capsys, "accel", str(inp), "-o", str(out), "--net", str(lonely))
     bad = tmp_path / "bad.npy"
     np.save(bad, np.full((1, 1, 96, 96), 2, np.int8))
     assert "values must lie in -1..1" in fails(capsys, "accel", str(bad), "-o", str(out), "--random-weights", "1")

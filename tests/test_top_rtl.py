@@ -36,6 +36,7 @@ def test_dn_to_label_bit_exact_under_verilator() -> None:
     assert r.frames == 4 and not r.extra["timed_out"]
 
 
+@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_rdc_and_net_must_match() -> None:
     _, net = _pair()
     bundle = random_bundle(net, 0)

@@ -15,7 +15,9 @@ argmax of the last layer's int8 outputs (the logits), ties to the lowest index.
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -301,7 +303,7 @@ class Bundle:
         return cls(tuple(layers), scales)
 
     def save(self, path: str | Path) -> None:
-        """Write the bundle atomically as .npz."""
+        """Write the bundle atomically as .npz — byte-identical for identical arrays (fixed zip timestamps)."""
         arrays: dict[str, np.ndarray] = {}
         for i, lp in enumerate(self.layers):
             arrays.update({f"layer{i}.weight": lp.weight.astype(np.int8), f"layer{i}.bias": lp.bias.astype(np.int32),
@@ -309,7 +311,11 @@ class Bundle:
         arrays.update({f"scale.{k}": np.float64(v) for k, v in self.scales.items()})
         p = Path(path)
         tmp = p.with_name(p.name + ".tmp.npz")
-        np.savez(tmp, **arrays)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            for key in sorted(arrays):
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.asarray(arrays[key]), allow_pickle=False)
+                zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
         tmp.replace(p)
 
 

@@ -85,9 +85,10 @@ def _report(summary: dict, console) -> None:
     for name, r in summary.get("rtl", {}).items():
         status = "[green]PASS[/]" if r["passed"] else "[red]FAIL[/]"
         what = "codes, every layer, logits and labels" if name == "top" else "codes"
+        cpf = r.get("extra", {}).get("cycles_per_frame", r["cycles"] / max(1, r["frames"]))
         out.print(f"RTL {name} on {r['sim']}: {status} — {what} of {r['frames']} frames compared with the golden "
-                  f"models, {r['mismatches']} mismatches; {r['cycles']} cycles per frame (ideal {r['ideal_cycles']}),"
-                  f" {r['wall_s']} s")
+                  f"models, {r['mismatches']} mismatches; {r['cycles']} cycles in all (ideal {r['ideal_cycles']}), "
+                  f"{cpf:.0f} per frame; simulated in {r['wall_s']} s")
         for m in r.get("first_mismatches", [])[:5]:
             out.print(f"  {m}")
     out.print(f"wrote {summary['out_dir']}/ (overview.png, summary.json) in {summary['wall_s']} s")

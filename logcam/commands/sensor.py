@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 import numpy as np
 
-from logcam.errors import ConfigError, InputError
+from logcam.errors import ConfigError
+from logcam.files import atomic_write
 
 PRESET_HELP = "sensor preset name (configs/sensors/) or a YAML path; default tinyml_cmos"
 
@@ -40,25 +38,10 @@ def _spec(preset: str, exposure_s: float | None, binning: int | None, sets: tupl
     return load_sensor(preset, **over)
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: nothing half-written."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise InputError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent or ".")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save_png(path: Path, img8: np.ndarray) -> None:
     from PIL import Image
 
-    _atomic_write(path, lambda p: Image.fromarray(img8).save(p, format="PNG"))
+    atomic_write(path, lambda p: Image.fromarray(img8).save(p, format="PNG"))
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
@@ -66,7 +49,7 @@ def _save_npy(path: Path, arr: np.ndarray) -> None:
         with open(p, "wb") as f:
             np.save(f, arr)
 
-    _atomic_write(path, w)
+    atomic_write(path, w)
 
 
 preset_opt = click.option("--preset", default="tinyml_cmos", show_default=True, help=PRESET_HELP)
@@ -254,7 +237,7 @@ def _plot_ptc(path: Path, res, spec) -> None:
     ax[1].set(xlabel="μ_p (photons/pixel)", ylabel="μ_y − μ_y.dark (DN)",
               title=f"sensitivity: η = {res.quantum_efficiency:.3g}")
     f.tight_layout()
-    _atomic_write(path, lambda p: f.savefig(p, format="png", dpi=100))
+    atomic_write(path, lambda p: f.savefig(p, format="png", dpi=100))
     plt.close(f)
 
 

@@ -1,0 +1,185 @@
+"""Activity records (action counts per frame) — analytic from configs, or read from an RTL bench's JSON.
+
+JSON format an RTL bench writes (``--activity rtl --activity-file F``), one object per stage::
+
+    {"format": "logcam-activity/1",
+     "stages": {"readout": {"comparator_decisions": 1234, "cycles": 9216, ...},
+                "cnn": {"macs": {"8x8": 460800, "2x8": 230400}, "adds": {"16": 100},
+                        "sram_read_bits": 1000, "sram_write_bits": 800, "cycles": 9216}}}
+
+Keys of an Activity not given are 0. ``macs`` keys are "<input bits>x<weight bits>"; ``adds`` keys are bits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from logcam.errors import ConfigError, InputError
+
+FORMAT = "logcam-activity/1"
+
+
+@dataclass
+class Activity:
+    """Actions per frame of one stage."""
+
+    pixel_reads: int = 0  # photodiode → column reads
+    conversions: dict[int, int] = field(default_factory=dict)  # ADC bits → conversions
+    comparator_decisions: int = 0  # RDC compares (capacitor-ratio comparisons)
+    macs: dict[str, int] = field(default_factory=dict)  # "AxW" operand bits → multiply-accumulates
+    adds: dict[int, int] = field(default_factory=dict)  # bits → additions (multiplier-free layers, ISP)
+    mults: dict[int, int] = field(default_factory=dict)  # bits → stand-alone multiplies (ISP)
+    sram_read_bits: int = 0
+    sram_write_bits: int = 0
+    link_bits: int = 0  # bits moved sensor → processor
+    cycles: int = 0
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["conversions"] = {str(k): v for k, v in self.conversions.items()}
+        d["adds"] = {str(k): v for k, v in self.adds.items()}
+        d["mults"] = {str(k): v for k, v in self.mults.items()}
+        return d
+
+    @classmethod
+    def from_json(cls, d: object, where: str) -> Activity:
+        if not isinstance(d, dict):
+            raise InputError(f"{where}: expected an object of counts")
+        known = set(cls.__dataclass_fields__)
+        kw: dict[str, object] = {}
+        for k, v in d.items():
+            f = f"{where}.{k}"
+            if k not in known:
+                raise InputError(f"{f}: unknown count (allowed: {', '.join(sorted(known))})")
+            if k in ("conversions", "adds", "mults", "macs"):
+                if not isinstance(v, dict):
+                    raise InputError(f"{f}: expected an object of width → count")
+                out = {}
+                for w, n in v.items():
+                    if k == "macs":
+                        a, x, b = str(w).partition("x")
+                        if not (x and a.isdigit() and b.isdigit()):
+                            raise InputError(f"{f}.{w}: MAC width must be '<in bits>x<weight bits>'")
+                        key: object = str(w)
+                    else:
+                        if not str(w).isdigit():
+                            raise InputError(f"{f}.{w}: width must be an integer number of bits")
+                        key = int(w)
+                    out[key] = _count(n, f"{f}.{w}")
+                kw[k] = out
+            else:
+                kw[k] = _count(v, f)
+        return cls(**kw)  # type: ignore[arg-type]
+
+
+def _count(v: object, where: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise InputError(f"{where}: a non-negative integer count is required (got {v!r})")
+    return v
+
+
+def load_activity(path: str | Path) -> dict[str, Activity]:
+    """Read an RTL bench's activity JSON: stage name → Activity."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"--activity-file {p}: no such file")
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"{p}: invalid JSON at line {e.lineno}: {e.msg}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError(f"{p}.format: must be {FORMAT!r}")
+    stages = data.get("stages")
+    if not isinstance(stages, dict):
+        raise InputError(f"{p}.stages: expected an object stage → counts")
+    return {s: Activity.from_json(c, f"{p.name}.stages.{s}") for s, c in stages.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Analytic activity
+
+def sensor_activity(width: int, height: int) -> Activity:
+    """Every pixel read once per frame (one row-settle of its column per read)."""
+    return Activity(pixel_reads=width * height, cycles=height)
+
+
+def adc_activity(width: int, height: int, bits: int) -> Activity:
+    """One N-bit conversion per pixel (column-parallel ADC)."""
+    return Activity(conversions={bits: width * height}, cycles=height)
+
+
+def rdc_activity(width: int, height: int, levels: int, channels: int) -> Activity:
+    """Comparator decisions of the RDC, worst-case analytic count.
+
+    Golden semantics (ARCHITECTURE.md): code = +k for the largest k with num·d_k ≥ den·n_k, else −k for the
+    largest k with den·d_k ≥ num·n_k. A search that evaluates all 2·m comparisons per channel gives the
+    result for any input, so we count 2·m decisions per pixel per channel (m = (levels−1)/2) — an upper
+    bound; a data-dependent (early-exit) count is for the RTL to measure. First row/column pixels (code 0
+    by definition) are counted too: the column circuit fires regardless.
+    """
+    m = (levels - 1) // 2
+    return Activity(comparator_decisions=width * height * channels * 2 * m, cycles=height)
+
+
+def link_activity(width: int, height: int, bits_per_pixel: int) -> Activity:
+    """Bits moved sensor → processor (packed at ``bits_per_pixel``)."""
+    return Activity(link_bits=width * height * bits_per_pixel)
+
+
+#: ISP steps: per pixel (adds by bits, mults by bits, line-buffer reads/writes in units of the pixel width).
+ISP_OPS: dict[str, dict[str, object]] = {
+    "black_level": {"adds": {16: 1}},  # subtract the pedestal
+    "demosaic": {"adds": {16: 4}, "mults": {}, "lb_reads": 2, "lb_writes": 1},  # bilinear: 4-neighbour mean
+    "white_balance": {"mults": {16: 1}},  # per-channel gain
+    "gamma": {"lut_reads": 1},  # 8-bit output LUT read (small SRAM)
+    "denoise": {"adds": {16: 8}, "lb_reads": 2, "lb_writes": 1},  # 3×3 box filter
+    "jpeg": {"adds": {16: 16}, "mults": {16: 17}, "lb_reads": 7, "lb_writes": 1},  # separable 8×8 DCT + quant
+}
+
+
+def isp_activity(width: int, height: int, steps: list[str], in_bits: int) -> Activity:
+    """Per-pixel operation counts of a simple streaming ISP (see :data:`ISP_OPS`)."""
+    n = width * height
+    act = Activity(cycles=n)
+    for s in steps:
+        if s not in ISP_OPS:
+            raise ConfigError(f"isp.steps: unknown step {s!r} (allowed: {', '.join(ISP_OPS)})")
+        op = ISP_OPS[s]
+        for b, c in op.get("adds", {}).items():  # type: ignore[union-attr]
+            act.adds[b] = act.adds.get(b, 0) + c * n
+        for b, c in op.get("mults", {}).items():  # type: ignore[union-attr]
+            act.mults[b] = act.mults.get(b, 0) + c * n
+        act.sram_read_bits += n * (int(op.get("lb_reads", 0)) * in_bits + int(op.get("lut_reads", 0)) * 8)
+        act.sram_write_bits += n * int(op.get("lb_writes", 0)) * in_bits
+    return act
+
+
+def cnn_activity(spec) -> Activity:
+    """Analytic CNN activity from a NetSpec (``logcam.nn.netspec.NetSpec``), via its ``layer_shapes()``.
+
+    Per layer: MACs keyed by (input bits × 8-bit weights); a first layer on RDC codes is multiplier-free:
+    each MAC is ``hi.bit_length()`` additions (1 for ±1 codes, 2 for ±2/±3: shift-and-add) at the
+    accumulator width. Memory (computed here from the layer fields; NetSpec gives no memory counts):
+    conv inputs are written once to a line buffer and read k times (once per kernel row, the window
+    registers reuse them along the row); every MAC reads its 8-bit weight; outputs written once.
+    """
+    act = Activity(cycles=sum(spec.ideal_cycles()))
+    shapes = spec.layer_shapes()
+    for s, layer in zip(shapes, spec.layers):
+        acc_bits = s.in_bits + 8 + math.ceil(math.log2(max(s.fan_in, 2)))
+        if s.index == 0 and spec.input.format == "codes":
+            per = max(spec.input.hi, 1).bit_length()
+            act.adds[acc_bits] = act.adds.get(acc_bits, 0) + s.macs * per
+        else:
+            key = f"{s.in_bits}x8"
+            act.macs[key] = act.macs.get(key, 0) + s.macs
+        n_in = s.in_shape[0] * s.in_shape[1] * s.in_shape[2]
+        reads = layer.kernel if s.kind == "conv" else 1
+        act.sram_write_bits += n_in * s.in_bits
+        act.sram_read_bits += n_in * reads * s.in_bits + s.macs * 8
+        out = s.out_shape[0] * s.out_shape[1] * s.out_shape[2]
+        act.sram_write_bits += out * spec.quant.act_bits if s.index == len(shapes) - 1 else 0
+    return act

@@ -1,0 +1,58 @@
+"""Component models: activity × energy per action (pJ) from a TechTable, digital parts node-scaled.
+
+Analog: pixel V·I·t per read; ADC Walden FoM × 2^bits per conversion; RDC comparator per decision.
+Digital: add(n) linear in n between Horowitz's 8- and 32-bit adds; mult(a, w) ∝ a·w (array multiplier),
+anchored at the 8-bit multiply (gives 3.2 pJ at 32 bits vs Horowitz's 3.1); SRAM per bit = 64-bit read / 64,
+writes costed as reads (assumption). Link: bytes × pJ/byte.
+"""
+
+from __future__ import annotations
+
+from logcam.energy.activity import Activity
+from logcam.energy.tech import TechTable
+
+SRAM_KINDS = ("sram8k_read64", "sram32k_read64", "sram1m_read64")
+
+
+def add_pj(t: TechTable, bits: int) -> float:
+    """One n-bit addition at the table's node (pJ)."""
+    if bits <= 8:
+        return t["add8"] * bits / 8
+    return t["add8"] + (bits - 8) * (t["add32"] - t["add8"]) / 24
+
+
+def mult_pj(t: TechTable, a_bits: int, w_bits: int) -> float:
+    """One a×w-bit multiplication (pJ), area/energy ∝ a·w, anchored at 8×8."""
+    return t["mult8"] * a_bits * w_bits / 64
+
+
+def analog_pj(act: Activity, t: TechTable, link: str = "mipi_byte") -> dict[str, float]:
+    """Energy per frame (pJ) of the analog and link components of ``act``."""
+    out: dict[str, float] = {}
+    if act.pixel_reads:
+        out["pixel"] = act.pixel_reads * t["pixel_vdda"] * t["pixel_bias"] * t["pixel_settle"] * 1e12
+    if act.conversions:
+        out["adc"] = sum(n * t["adc_walden_fom"] * 2**b for b, n in act.conversions.items())
+    if act.comparator_decisions:
+        out["comparators"] = act.comparator_decisions * t["comparator_decision"]
+    if act.link_bits:
+        out["link"] = act.link_bits / 8 * t[link]
+    return out
+
+
+def digital_pj(act: Activity, t: TechTable, scale: float, sram: str = "sram8k_read64") -> dict[str, float]:
+    """Energy per frame (pJ) of the digital components of ``act``, times the node factor ``scale``."""
+    out: dict[str, float] = {}
+    if act.macs:
+        e = 0.0
+        for key, n in act.macs.items():
+            a, _, w = key.partition("x")
+            e += n * (mult_pj(t, int(a), int(w)) + add_pj(t, int(a) + int(w) + 8))
+        out["macs"] = e * scale
+    if act.adds:
+        out["adds"] = sum(n * add_pj(t, b) for b, n in act.adds.items()) * scale
+    if act.mults:
+        out["mults"] = sum(n * mult_pj(t, b, b) for b, n in act.mults.items()) * scale
+    if act.sram_read_bits or act.sram_write_bits:
+        out["sram"] = (act.sram_read_bits + act.sram_write_bits) * t[sram] / 64 * scale
+    return out

@@ -1,0 +1,204 @@
+"""Pipelines (YAML) → per-stage activity → energy: nJ/pixel per stage, µJ/frame, mW at the frame rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from logcam.config import StrictModel, embedded_config, load_model, validate
+from logcam.energy.activity import (
+    ISP_OPS,
+    Activity,
+    adc_activity,
+    cnn_activity,
+    isp_activity,
+    link_activity,
+    rdc_activity,
+    sensor_activity,
+)
+from logcam.energy.components import SRAM_KINDS, analog_pj, digital_pj
+from logcam.energy.tech import Scaling, TechTable
+from logcam.errors import ConfigError, InputError
+
+STAGES = ("sensor", "readout", "link", "isp", "cnn")
+
+
+class SensorCfg(StrictModel):
+    width: int = Field(320, ge=1, le=8192, description="pixels")
+    height: int = Field(240, ge=1, le=8192, description="pixels")
+    adc_bits: int = Field(10, ge=1, le=16, description="bits of the pixel DN")
+    fps: float = Field(30.0, gt=0, le=10000, description="frames per second")
+
+
+class ReadoutCfg(StrictModel):
+    kind: Literal["adc", "rdc"] = "adc"
+    bits: int | None = Field(None, ge=1, le=16, description="ADC bits (kind adc; default sensor.adc_bits)")
+    levels: Literal[3, 5, 7] = Field(3, description="RDC levels (kind rdc)")
+    mode: Literal["h", "v", "hv", "sum"] = Field("sum", description="RDC mode (kind rdc)")
+
+
+class LinkCfg(StrictModel):
+    kind: Literal["mipi", "utsv", "none"] = "mipi"
+    bits_per_pixel: int | None = Field(None, ge=1, le=32, description="default: readout output width")
+
+
+class IspCfg(StrictModel):
+    steps: list[str] = Field(default_factory=lambda: ["black_level", "demosaic", "white_balance", "gamma"])
+
+    @model_validator(mode="after")
+    def _check(self) -> IspCfg:
+        for s in self.steps:
+            if s not in ISP_OPS:
+                raise ValueError(f"unknown ISP step {s!r} (allowed: {', '.join(ISP_OPS)})")
+        return self
+
+
+class CnnCfg(StrictModel):
+    net: str | None = Field(None, description="NetSpec YAML path (relative to the pipeline file); default 2conv1fc")
+    input: Literal["codes", "uint8"] = "uint8"
+    sram: Literal["sram8k_read64", "sram32k_read64", "sram1m_read64"] = "sram8k_read64"
+
+
+class DigitalCfg(StrictModel):
+    node_nm: int = Field(45, description="node of ISP and CNN logic (Stillmaker & Baas table)")
+    vdd: float | None = Field(None, gt=0, description="supply in V; default the node's nominal")
+
+
+class PipelineCfg(StrictModel):
+    name: str
+    description: str = ""
+    sensor: SensorCfg = SensorCfg()
+    readout: ReadoutCfg = ReadoutCfg()
+    link: LinkCfg = LinkCfg()
+    isp: IspCfg | None = None
+    cnn: CnnCfg | None = CnnCfg()
+    digital: DigitalCfg = DigitalCfg()
+    leakage_uw: dict[str, float] = Field(default_factory=dict, description="stage → leakage power in µW")
+
+    @model_validator(mode="after")
+    def _check(self) -> PipelineCfg:
+        for s, v in self.leakage_uw.items():
+            if s not in STAGES:
+                raise ValueError(f"leakage_uw.{s}: unknown stage (allowed: {', '.join(STAGES)})")
+            if v < 0:
+                raise ValueError(f"leakage_uw.{s}: must be ≥ 0 µW")
+        return self
+
+
+def load_pipeline(path: str | Path) -> tuple[PipelineCfg, Path]:
+    """Pipeline config and its folder (NetSpec paths are relative to it). A bare name → configs/energy/."""
+    p = Path(path)
+    if not p.exists() and p.suffix == "" and "/" not in str(path):
+        p = embedded_config(f"energy/{path}.yaml")
+    return load_model(PipelineCfg, p), p.parent
+
+
+def pipeline_from_dict(data: dict, where: str = "pipeline") -> PipelineCfg:
+    return validate(PipelineCfg, data, where)
+
+
+@dataclass
+class Breakdown:
+    """Energy per frame (pJ) per stage and component, with what it takes to normalise it."""
+
+    name: str
+    pixels: int
+    fps: float
+    stages: dict[str, dict[str, float]]  # stage → component → pJ/frame
+
+    def stage_nj_per_pixel(self) -> dict[str, float]:
+        return {s: sum(c.values()) / self.pixels * 1e-3 for s, c in self.stages.items()}
+
+    @property
+    def total_nj_per_pixel(self) -> float:
+        return sum(self.stage_nj_per_pixel().values())
+
+    @property
+    def uj_per_frame(self) -> float:
+        return sum(sum(c.values()) for c in self.stages.values()) * 1e-6
+
+    @property
+    def mw(self) -> float:
+        return self.uj_per_frame * self.fps * 1e-3
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name, "pixels": self.pixels, "fps": self.fps,
+            "stages": {s: {"nj_per_pixel": sum(c.values()) / self.pixels * 1e-3,
+                           "components_nj_per_pixel": {k: v / self.pixels * 1e-3 for k, v in c.items()}}
+                       for s, c in self.stages.items()},
+            "total_nj_per_pixel": self.total_nj_per_pixel, "uj_per_frame": self.uj_per_frame, "mw": self.mw,
+        }
+
+
+def resolve_net(cfg: PipelineCfg, base: Path | None):
+    """The NetSpec of the pipeline's CNN with its input replaced by what the pipeline feeds it."""
+    from logcam.nn.netspec import NetSpec
+
+    assert cfg.cnn is not None
+    if cfg.cnn.net is None:
+        path = embedded_config("nets/2conv1fc.yaml")
+    else:
+        path = Path(cfg.cnn.net)
+        if not path.is_absolute() and base is not None and not path.exists():
+            path = base / path
+        if not path.is_file():
+            raise InputError(f"cnn.net: NetSpec {cfg.cnn.net} does not exist")
+    spec = NetSpec.load(path)
+    d = spec.model_dump()
+    if cfg.cnn.input == "codes":
+        if cfg.readout.kind != "rdc":
+            raise ConfigError("cnn.input: codes need readout.kind rdc")
+        d["input"].update(format="codes", levels=cfg.readout.levels, channels=2 if cfg.readout.mode == "hv" else 1)
+    else:
+        d["input"].update(format="uint8", levels=None)
+    return validate(NetSpec, d, where="cnn.net")
+
+
+def analytic_activity(cfg: PipelineCfg, base: Path | None = None, net=None) -> dict[str, Activity]:
+    """Per-stage analytic activity of a pipeline."""
+    from logcam.rdcspec import RdcSpec
+
+    w, h = cfg.sensor.width, cfg.sensor.height
+    acts: dict[str, Activity] = {"sensor": sensor_activity(w, h)}
+    if cfg.readout.kind == "adc":
+        bits = cfg.readout.bits or cfg.sensor.adc_bits
+        acts["readout"] = adc_activity(w, h, bits)
+        out_bits = bits
+    else:
+        rdc = validate(RdcSpec, {"width": w, "height": h, "adc_bits": cfg.sensor.adc_bits,
+                                 "levels": cfg.readout.levels, "mode": cfg.readout.mode}, where="readout")
+        acts["readout"] = rdc_activity(w, h, rdc.levels, rdc.channels)
+        out_bits = rdc.code_bits * rdc.channels
+    if cfg.link.kind != "none":
+        acts["link"] = link_activity(w, h, cfg.link.bits_per_pixel or out_bits)
+    if cfg.isp is not None:
+        acts["isp"] = isp_activity(w, h, cfg.isp.steps, 16)
+    if cfg.cnn is not None:
+        acts["cnn"] = cnn_activity(net if net is not None else resolve_net(cfg, base))
+    return acts
+
+
+def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, Activity],
+           node_nm: int | None = None) -> Breakdown:
+    """Energy per frame of each stage from its activity (``node_nm`` overrides ``digital.node_nm``)."""
+    node = node_nm if node_nm is not None else cfg.digital.node_nm
+    vdd = cfg.digital.vdd if node_nm is None else None
+    scaling.check(tech.node_nm, tech.vdd, field="tech.node_nm")
+    scale = scaling.factor(node, vdd) / scaling.factor(tech.node_nm, tech.vdd)
+    link = {"mipi": "mipi_byte", "utsv": "utsv_byte", "none": "mipi_byte"}[cfg.link.kind]
+    sram = cfg.cnn.sram if cfg.cnn is not None else SRAM_KINDS[0]
+    stages: dict[str, dict[str, float]] = {}
+    for s, act in acts.items():
+        if s not in STAGES:
+            raise ConfigError(f"activity stage {s!r}: unknown (allowed: {', '.join(STAGES)})")
+        comp = analog_pj(act, tech, link)
+        comp.update(digital_pj(act, tech, scale, sram))
+        leak = cfg.leakage_uw.get(s, 0.0)
+        if leak:
+            comp["leakage"] = leak * 1e-6 / cfg.sensor.fps * 1e12
+        stages[s] = comp
+    return Breakdown(cfg.name, cfg.sensor.width * cfg.sensor.height, cfg.sensor.fps, stages)

@@ -1,0 +1,149 @@
+"""Technology tables (YAML, every number with its source) and Stillmaker & Baas node scaling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from logcam.config import read_yaml
+from logcam.errors import ConfigError
+
+#: Units an entry may carry, with the factor to the model's base unit (pJ, pJ/byte, pJ/step, A, s, V).
+UNITS: dict[str, float] = {
+    "pJ": 1.0, "fJ": 1e-3, "nJ": 1e3, "pJ/byte": 1.0, "fJ/step": 1e-3, "pJ/step": 1.0,
+    "uA": 1e-6, "us": 1e-6, "V": 1.0,
+}
+REQUIRED = ("add8", "add32", "mult8", "mult32", "sram8k_read64", "sram32k_read64", "sram1m_read64",
+            "dram_read64", "adc_walden_fom", "comparator_decision", "mipi_byte", "utsv_byte",
+            "pixel_bias", "pixel_settle", "pixel_vdda")
+
+
+def data_path(name: str) -> Path:
+    """Path of a file shipped in energy/data/."""
+    return Path(str(resources.files("logcam.energy").joinpath("data", name)))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One table number in base units (pJ per action, pJ/byte, pJ/step, A, s, V) with its source."""
+
+    value: float
+    unit: str
+    scales: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class TechTable:
+    """Energy per action at (node_nm, vdd); digital entries scale with :class:`Scaling`."""
+
+    name: str
+    node_nm: int
+    vdd: float
+    entries: dict[str, Entry]
+
+    def __getitem__(self, key: str) -> float:
+        return self.entries[key].value
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, overrides: dict[str, float] | None = None) -> TechTable:
+        """Read a table (default: the shipped one); ``overrides`` replaces values (in each entry's unit)."""
+        p = Path(path) if path is not None else data_path("tech.yaml")
+        data = read_yaml(p)
+        where = p.name
+        if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+            raise ConfigError(f"{where}.entries: expected a mapping of entry name → {{value, unit, source}}")
+        for key in ("node_nm", "vdd"):
+            if not isinstance(data.get(key), (int, float)) or data[key] <= 0:
+                raise ConfigError(f"{where}.{key}: a positive number is required (got {data.get(key)!r})")
+        entries: dict[str, Entry] = {}
+        for name, e in data["entries"].items():
+            f = f"{where}.entries.{name}"
+            if not isinstance(e, dict):
+                raise ConfigError(f"{f}: expected {{value, unit, scales, source}}")
+            extra = set(e) - {"value", "unit", "scales", "source"}
+            if extra:
+                raise ConfigError(f"{f}.{sorted(extra)[0]}: unknown key (allowed: value, unit, scales, source)")
+            unit = e.get("unit")
+            if unit not in UNITS:
+                raise ConfigError(f"{f}.unit: one of {', '.join(UNITS)} is required (got {unit!r})")
+            v = e.get("value")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+                raise ConfigError(f"{f}.value: a non-negative number is required (got {v!r})")
+            src = e.get("source")
+            if not isinstance(src, str) or not src.strip():
+                raise ConfigError(f"{f}.source: every number needs its source (paper, table, node, supply)")
+            entries[name] = Entry(float(v) * UNITS[unit], unit, bool(e.get("scales", False)), src)
+        for name, v in (overrides or {}).items():
+            if name not in entries:
+                raise ConfigError(f"tech override {name!r}: unknown entry (known: {', '.join(sorted(entries))})")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ConfigError(f"tech override {name}: a non-negative number is required (got {v!r})")
+            old = entries[name]
+            entries[name] = Entry(float(v) * UNITS[old.unit], old.unit, old.scales, "user override")
+        missing = [k for k in REQUIRED if k not in entries]
+        if missing:
+            raise ConfigError(f"{where}.entries.{missing[0]}: required entry is missing")
+        return cls(str(data.get("name", p.stem)), int(data["node_nm"]), float(data["vdd"]), entries)
+
+
+@dataclass(frozen=True)
+class NodeCoeffs:
+    a: float
+    b: float
+    c: float
+    vnom: float
+    vmin: float
+    vmax: float
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Stillmaker & Baas energy factor E(node, V) = a·V² + b·V + c; outside the table is an error."""
+
+    nodes: dict[int, NodeCoeffs]
+    source: str
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Scaling:
+        p = Path(path) if path is not None else data_path("scaling.yaml")
+        data = read_yaml(p)
+        if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
+            raise ConfigError(f"{p.name}.nodes: expected a mapping node_nm → {{a, b, c, vnom, vmin, vmax}}")
+        if not isinstance(data.get("source"), str):
+            raise ConfigError(f"{p.name}.source: the scaling table needs its source")
+        nodes = {}
+        for n, c in data["nodes"].items():
+            try:
+                nodes[int(n)] = NodeCoeffs(**{k: float(c[k]) for k in ("a", "b", "c", "vnom", "vmin", "vmax")})
+            except (KeyError, TypeError, ValueError):
+                raise ConfigError(f"{p.name}.nodes.{n}: needs numbers a, b, c, vnom, vmin, vmax") from None
+        return cls(nodes, data["source"])
+
+    def check(self, node_nm: int, vdd: float | None, field: str = "node_nm") -> float:
+        """The supply to use at ``node_nm`` (nominal when ``vdd`` is None); raises outside the table."""
+        if node_nm not in self.nodes:
+            raise ConfigError(f"{field}: {node_nm} nm is outside the scaling table "
+                              f"(nodes: {', '.join(str(n) for n in sorted(self.nodes, reverse=True))})")
+        c = self.nodes[node_nm]
+        v = c.vnom if vdd is None else float(vdd)
+        if not c.vmin <= v <= c.vmax:
+            raise ConfigError(f"vdd: {v} V is outside the {node_nm} nm range {c.vmin}–{c.vmax} V")
+        return v
+
+    def factor(self, node_nm: int, vdd: float | None = None) -> float:
+        """Energy factor E(node, V) (arbitrary units; only ratios are meaningful)."""
+        v = self.check(node_nm, vdd)
+        c = self.nodes[node_nm]
+        return c.a * v * v + c.b * v + c.c
+
+    def ratio(self, src: tuple[int, float], dst: tuple[int, float | None]) -> float:
+        """Energy of a fixed circuit at ``dst`` relative to ``src`` ((node_nm, vdd) pairs)."""
+        return self.factor(*dst) / self._factor_any(*src)
+
+    def _factor_any(self, node_nm: int, vdd: float) -> float:
+        # The reference point of a table (e.g. Horowitz 45 nm at 0.9 V) must itself lie in the table.
+        return self.factor(node_nm, vdd)

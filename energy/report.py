@@ -1,0 +1,90 @@
+"""Reports: text tables, CSV, stacked nJ/pixel bars per pipeline and stage, Pareto plot (matplotlib Agg)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from logcam.energy.pipeline import STAGES, Breakdown
+from logcam.files import atomic_write
+
+
+def breakdown_text(b: Breakdown) -> str:
+    """Per-stage nJ/pixel with components, then totals."""
+    lines = [f"{b.name}: {b.pixels} pixels/frame at {b.fps:g} fps"]
+    for s, comp in b.stages.items():
+        tot = sum(comp.values()) / b.pixels * 1e-3
+        parts = ", ".join(f"{k} {v / b.pixels * 1e-3:.4g}" for k, v in comp.items())
+        lines.append(f"  {s:<8} {tot:10.4g} nJ/pixel   ({parts})")
+    lines.append(f"  {'total':<8} {b.total_nj_per_pixel:10.4g} nJ/pixel   "
+                 f"{b.uj_per_frame:.4g} µJ/frame   {b.mw:.4g} mW")
+    return "\n".join(lines)
+
+
+def write_compare_csv(path: Path, rows: list[Breakdown]) -> None:
+    def w(p: Path) -> None:
+        with open(p, "w", newline="") as f:
+            wr = csv.writer(f)
+            wr.writerow(["pipeline", *[f"{s}_nj_per_pixel" for s in STAGES], "total_nj_per_pixel",
+                         "uj_per_frame", "mw"])
+            for b in rows:
+                st = b.stage_nj_per_pixel()
+                wr.writerow([b.name, *[f"{st.get(s, 0.0):.6g}" for s in STAGES], f"{b.total_nj_per_pixel:.6g}",
+                             f"{b.uj_per_frame:.6g}", f"{b.mw:.6g}"])
+
+    atomic_write(path, w)
+
+
+def plot_stacked(path: Path, rows: list[Breakdown]) -> None:
+    """Stacked nJ/pixel bars, one per pipeline, one colour per stage (the paper's Figure 2 story)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bottom = np.zeros(len(rows))
+    for s in STAGES:
+        v = np.array([b.stage_nj_per_pixel().get(s, 0.0) for b in rows])
+        ax.bar([b.name for b in rows], v, bottom=bottom, label=s)
+        bottom += v
+    ax.set_ylabel("energy (nJ/pixel)")
+    ax.set_title("Energy per pixel by stage")
+    ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".") or "png"))
+    plt.close(fig)
+
+
+def write_sweep_csv(path: Path, cols: dict[str, np.ndarray]) -> None:
+    names = list(cols)
+
+    def w(p: Path) -> None:
+        with open(p, "w", newline="") as f:
+            f.write(",".join(names) + "\n")
+            data = np.column_stack([cols[n].astype(str) if cols[n].dtype.kind in "US" else
+                                    np.char.mod("%.6g", cols[n]) for n in names])
+            np.savetxt(f, data, fmt="%s", delimiter=",")
+
+    atomic_write(path, w)
+
+
+def plot_pareto(path: Path, cost: np.ndarray, other: np.ndarray, mask: np.ndarray, other_name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(cost, other, s=6, c="0.7", label="design points")
+    o = np.argsort(cost[mask])
+    ax.plot(cost[mask][o], other[mask][o], "o-", c="C3", label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel("total energy (nJ/pixel)")
+    ax.set_ylabel(other_name)
+    ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".") or "png"))
+    plt.close(fig)

@@ -1,0 +1,193 @@
+"""``logcam energy``: energy per pixel per stage from sourced technology tables.
+
+Examples::
+
+    logcam energy                          # the log-gradient pipeline, analytic activity
+    logcam energy conventional --node 16   # a shipped pipeline at 16 nm
+    logcam energy my.yaml --activity rtl --activity-file counts.json --json
+    logcam energy compare --out-dir runs/energy
+    logcam energy sweep configs/energy/sweep.yaml --out-dir runs/sweep
+    logcam energy validate
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from logcam.errors import InputError
+
+PIPELINES = ("conventional", "loggrad", "optical")
+
+
+def _tech(tech: str | None, scaling: str | None):
+    from logcam.energy.tech import Scaling, TechTable
+
+    return TechTable.load(tech), Scaling.load(scaling)
+
+
+def _out_dir(out_dir: str) -> Path:
+    p = Path(out_dir)
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _breakdown(pipeline: str, tech, scaling, node: int | None, activity: str, activity_file: str | None):
+    from logcam.energy.activity import load_activity
+    from logcam.energy.pipeline import analytic_activity, energy, load_pipeline
+
+    cfg, base = load_pipeline(pipeline)
+    if activity == "rtl":
+        if activity_file is None:
+            raise InputError("--activity-file: required with --activity rtl (a logcam-activity/1 JSON)")
+        acts = load_activity(activity_file)
+    else:
+        acts = analytic_activity(cfg, base)
+    return energy(cfg, tech, scaling, acts, node_nm=node)
+
+
+tech_opt = click.option("--tech", type=click.Path(), default=None,
+                        help="technology table YAML (default: the shipped Horowitz/CamJ table)")
+scaling_opt = click.option("--scaling", type=click.Path(), default=None,
+                           help="node-scaling table YAML (default: Stillmaker & Baas)")
+
+
+class _DefaultGroup(click.Group):
+    """A group whose first argument, when it is not a subcommand, is the PIPELINE of the default action."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """Energy per pixel (nJ/pixel) per stage from sourced technology tables.
+
+    \b
+    logcam energy [PIPELINE.yaml] [--tech T] [--node NM] [--activity analytic|rtl] [--json]
+    prints the per-stage breakdown of PIPELINE (a YAML path or a shipped name: conventional,
+    loggrad (default), optical); `logcam energy show --help` lists its options.
+    Subcommands: compare, sweep, validate.
+
+    Example: logcam energy conventional --node 16 --json
+    """
+
+
+@cli.command(hidden=True)
+@click.argument("pipeline", required=False, default="loggrad")
+@tech_opt
+@scaling_opt
+@click.option("--node", type=int, default=None, help="digital node in nm for ISP and CNN (default: the pipeline's)")
+@click.option("--activity", type=click.Choice(["analytic", "rtl"]), default="analytic", show_default=True,
+              help="analytic counts from the configs, or counts an RTL bench wrote (--activity-file)")
+@click.option("--activity-file", type=click.Path(), default=None, help="logcam-activity/1 JSON (with --activity rtl)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def show(pipeline, tech, scaling, node, activity, activity_file, as_json):
+    """Per-stage nJ/pixel of PIPELINE (YAML path or conventional/loggrad/optical), µJ/frame, mW.
+
+    Example: logcam energy loggrad --node 16 --json
+    """
+    from logcam.energy.report import breakdown_text
+
+    t, s = _tech(tech, scaling)
+    b = _breakdown(pipeline, t, s, node, activity, activity_file)
+    click.echo(json.dumps(b.to_json(), indent=2) if as_json else breakdown_text(b))
+
+
+@cli.command()
+@tech_opt
+@scaling_opt
+@click.option("--out-dir", type=click.Path(), default="runs/energy", show_default=True,
+              help="folder for compare.csv and compare.png")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def compare(tech, scaling, out_dir, as_json):
+    """The three shipped pipelines side by side: stacked nJ/pixel bars per stage and a CSV.
+
+    Example: logcam energy compare --out-dir runs/energy
+    """
+    from logcam.energy.report import breakdown_text, plot_stacked, write_compare_csv
+
+    t, s = _tech(tech, scaling)
+    rows = [_breakdown(p, t, s, None, "analytic", None) for p in PIPELINES]
+    out = _out_dir(out_dir)
+    write_compare_csv(out / "compare.csv", rows)
+    plot_stacked(out / "compare.png", rows)
+    if as_json:
+        click.echo(json.dumps({"pipelines": [
+            {"name": b.name, "stages": b.stage_nj_per_pixel(), "total_nj_per_pixel": b.total_nj_per_pixel}
+            for b in rows], "csv": str(out / "compare.csv"), "plot": str(out / "compare.png")}, indent=2))
+    else:
+        for b in rows:
+            click.echo(breakdown_text(b))
+        click.echo(f"wrote {out / 'compare.csv'} and {out / 'compare.png'}")
+
+
+@cli.command()
+@click.argument("grid", type=click.Path())
+@tech_opt
+@scaling_opt
+@click.option("--out-dir", type=click.Path(), default="runs/sweep", show_default=True,
+              help="folder for sweep.csv and pareto.png")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def sweep(grid, tech, scaling, out_dir, as_json):
+    """Sweep GRID.yaml (readout × c1 × node_nm × fps), vectorised; CSV and a Pareto plot.
+
+    The Pareto front is total nJ/pixel against the grid's objective: macs or first_layer_bits
+    (lower is better) or accuracy from a results CSV (higher is better).
+
+    Example: logcam energy sweep configs/energy/sweep.yaml --out-dir runs/sweep
+    """
+    from logcam.energy.report import plot_pareto, write_sweep_csv
+    from logcam.energy.sweep import load_grid, pareto_mask, run_sweep
+
+    t, s = _tech(tech, scaling)
+    g = load_grid(grid)
+    r = run_sweep(g, Path(grid).parent, t, s)
+    cost, other = r.columns["total_nj_per_pixel"], r.columns[g.objective]
+    mask = pareto_mask(cost, other, maximize_other=g.objective == "accuracy")
+    out = _out_dir(out_dir)
+    write_sweep_csv(out / "sweep.csv", r.columns)
+    plot_pareto(out / "pareto.png", cost, other, mask, g.objective)
+    front = [{k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in r.columns.items()}
+             for i in mask.nonzero()[0]]
+    if as_json:
+        click.echo(json.dumps({"points": r.points, "pareto": front, "csv": str(out / "sweep.csv"),
+                               "plot": str(out / "pareto.png")}, indent=2))
+    else:
+        click.echo(f"{r.points} design points; Pareto front (total nJ/pixel vs {g.objective}):")
+        for p in front:
+            click.echo(f"  {p['readout']:>6} c1={p['c1']:<3} {p['node_nm']:>3} nm {p['fps']:>6g} fps  "
+                       f"{p['total_nj_per_pixel']:.4g} nJ/pixel  {g.objective}={p[g.objective]:.4g}")
+        click.echo(f"wrote {out / 'sweep.csv'} and {out / 'pareto.png'}")
+
+
+@cli.command()
+@click.option("--chips", type=click.Path(), default=None, help="chips YAML (default: the shipped chips.yaml)")
+@tech_opt
+@scaling_opt
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def validate(chips, tech, scaling, as_json):
+    """Model vs reported energy of published chips, the error per chip and the mean absolute error.
+
+    Example: logcam energy validate --json
+    """
+    from logcam.energy.validate import mean_abs_error, validate_chips
+
+    t, s = _tech(tech, scaling)
+    res = validate_chips(chips, t, s)
+    mae = mean_abs_error(res)
+    if as_json:
+        click.echo(json.dumps({"chips": [r.to_json() for r in res], "mean_abs_error": mae}, indent=2))
+        return
+    click.echo(f"{'chip':<22} {'unit':<9} {'reported':>9} {'model':>9} {'error':>8}  calibration")
+    for r in res:
+        if r.model is None:
+            click.echo(f"{r.name:<22} {r.unit:<9} {r.reported:>9.4g} {'n/a':>9} {'':>8}  not configured: {r.why}")
+        else:
+            cal = ", ".join(f"{k}={v}" for k, v in r.calibration.items()) or "none"
+            click.echo(f"{r.name:<22} {r.unit:<9} {r.reported:>9.4g} {r.model:>9.4g} {r.error:>+8.1%}  {cal}")
+    click.echo(f"mean absolute error over {sum(r.model is not None for r in res)} chips: {mae:.1%}")

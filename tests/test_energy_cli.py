@@ -1,0 +1,66 @@
+"""CLI of the energy model (backup implementation, logcam/commands/energy_b.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from logcam.commands.energy_b import cli
+from logcam.errors import ConfigError
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_default_is_loggrad_with_breakdown():
+    r = run()
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("loggrad: 96×96")
+    for word in ("sensor", "rdc_comparators", "link", "cnn", "layer0_conv_adds", "nJ/pixel", "mW"):
+        assert word in r.output
+    assert "isp" not in r.output.split("\n", 2)[2]
+
+
+def test_json_and_options():
+    r = run("conventional", "--node", "28", "--fps", "60", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["pipeline"] == "conventional" and d["node_nm"] == 28 and d["fps"] == 60 and d["vdd_v"] == 0.9
+    assert set(d["stages"]) == {"sensor", "link", "isp", "cnn"}
+
+
+def test_compare_writes_csv_and_plot(tmp_path):
+    r = run("compare", "--json", "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert [d["pipeline"] for d in data] == ["conventional", "loggrad", "optical"]
+    rows = list(csv.DictReader((tmp_path / "energy_compare.csv").read_text().splitlines()))
+    totals = {row["pipeline"]: float(row["nJ_per_pixel"]) for row in rows if row["stage"] == "total"}
+    for d in data:
+        assert totals[d["pipeline"]] == pytest.approx(d["total_nJ_per_pixel"])
+        assert sum(d["stages"].values()) == pytest.approx(d["total_nJ_per_pixel"])
+    assert (tmp_path / "energy_compare.png").read_bytes()[:4] == b"\x89PNG"
+    # the log-gradient pipeline moves fewer bits and has no ISP
+    by = {d["pipeline"]: d for d in data}
+    assert by["loggrad"]["stages"]["link"] < by["conventional"]["stages"]["link"]
+    assert by["loggrad"]["total_nJ_per_pixel"] < by["conventional"]["total_nJ_per_pixel"]
+
+
+def test_bad_node_is_one_line():
+    r = run("loggrad", "--node", "27")
+    assert isinstance(r.exception, ConfigError)
+    assert "node_nm: 27 nm" in str(r.exception) and "\n" not in str(r.exception)
+
+
+def test_rtl_activity_needs_file(tmp_path):
+    r = run("--activity", "rtl")
+    assert "--activity-file" in str(r.exception)
+    p = tmp_path / "act.json"
+    p.write_text(json.dumps({"rdc": {"beats": 9216, "nonzero": 0}}))
+    r = run("loggrad", "--activity", "rtl", "--activity-file", str(p), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["stages"]["sensor"]["components"]["rdc_comparators"]["count"] == 2 * 9216

@@ -1,0 +1,213 @@
+"""Energy model: tables with sources, scaling bounds, analytic activity, pipelines, validation, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from logcam.cli import cli
+from logcam.energy.activity import Activity, cnn_activity, load_activity, rdc_activity
+from logcam.energy.components import add_pj, mult_pj
+from logcam.energy.pipeline import analytic_activity, energy, load_pipeline, pipeline_from_dict
+from logcam.energy.sweep import GridCfg, pareto_mask, run_sweep
+from logcam.energy.tech import Scaling, TechTable, data_path
+from logcam.energy.validate import mean_abs_error, validate_chips
+from logcam.errors import ConfigError, InputError
+
+TECH = TechTable.load()
+SCALING = Scaling.load()
+
+
+def test_every_entry_has_a_source_and_horowitz_numbers():
+    for name, e in TECH.entries.items():
+        assert e.source.strip(), name
+    assert TECH["add8"] == 0.03 and TECH["mult8"] == 0.2 and TECH["mult32"] == 3.1
+    # the array-multiplier model stays within 5 % of Horowitz's 32-bit multiply, the add model hits 32-bit add
+    assert mult_pj(TECH, 32, 32) == pytest.approx(3.1, rel=0.05)
+    assert add_pj(TECH, 32) == pytest.approx(0.1)
+    assert TECH["adc_walden_fom"] == pytest.approx(0.1)  # 100 fJ/step in pJ
+
+
+def _write_table(tmp_path, mutate):
+    data = yaml.safe_load(data_path("tech.yaml").read_text())
+    mutate(data)
+    p = tmp_path / "t.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d["entries"]["add8"].update(value=-1), "entries.add8.value"),
+    (lambda d: d["entries"]["add8"].pop("unit"), "entries.add8.unit"),
+    (lambda d: d["entries"]["mult8"].update(source=""), "entries.mult8.source"),
+    (lambda d: d["entries"]["mipi_byte"].update(unit="furlongs"), "entries.mipi_byte.unit"),
+    (lambda d: d["entries"].pop("adc_walden_fom"), "entries.adc_walden_fom"),
+])
+def test_bad_table_is_one_line_naming_the_field(tmp_path, mutate, field):
+    with pytest.raises(ConfigError) as e:
+        TechTable.load(_write_table(tmp_path, mutate))
+    assert field in str(e.value) and "\n" not in str(e.value)
+
+
+def test_scaling_outside_table_is_an_error():
+    with pytest.raises(ConfigError, match="180 nm is outside"):
+        SCALING.factor(180)
+    with pytest.raises(ConfigError, match="vdd"):
+        SCALING.factor(45, 2.0)
+    # energy falls monotonically with the node at nominal supply, and rises with supply at one node
+    nodes = sorted(SCALING.nodes, reverse=True)
+    f = [SCALING.factor(n) for n in nodes]
+    assert all(a > b for a, b in zip(f, f[1:]))
+    assert SCALING.factor(45, 1.05) > SCALING.factor(45, 0.8)
+
+
+def test_rdc_decisions_count_two_m_per_channel():
+    assert rdc_activity(10, 4, 3, 1).comparator_decisions == 10 * 4 * 2
+    assert rdc_activity(10, 4, 7, 2).comparator_decisions == 10 * 4 * 2 * 2 * 3
+
+
+def test_cnn_activity_matches_layer_arithmetic():
+    from logcam.config import embedded_config
+    from logcam.nn.netspec import NetSpec
+
+    spec = NetSpec.load(embedded_config("nets/2conv1fc.yaml"))
+    act = cnn_activity(spec)
+    # conv1 on 96×96 3-level codes: 96·96·4·25 MACs, all additions (multiplier-free)
+    conv1 = 96 * 96 * 4 * 25
+    conv2 = 48 * 48 * 8 * 4 * 25
+    fc = 3 * 8 * 24 * 24
+    assert sum(act.adds.values()) == conv1
+    assert act.macs == {"8x8": conv2 + fc}
+    assert sum(act.adds.values()) + sum(act.macs.values()) == spec.macs()
+
+
+def test_loggrad_pipeline_is_cheaper_and_isp_free():
+    out = {}
+    for n in ("conventional", "loggrad", "optical"):
+        cfg, base = load_pipeline(n)
+        out[n] = energy(cfg, TECH, SCALING, analytic_activity(cfg, base))
+    assert "isp" not in out["loggrad"].stages and "isp" in out["conventional"].stages
+    tot = {n: b.total_nj_per_pixel for n, b in out.items()}
+    assert tot["loggrad"] < tot["optical"] < tot["conventional"]
+    b = out["conventional"]
+    # ADC: 2^10 steps × 100 fJ per pixel = 0.1024 nJ/pixel; MIPI: 10 bits = 1.25 bytes × 100 pJ
+    assert b.stage_nj_per_pixel()["readout"] == pytest.approx(1024 * 100e-6)
+    assert b.stage_nj_per_pixel()["link"] == pytest.approx(0.125)
+    assert b.mw == pytest.approx(b.uj_per_frame * 30 * 1e-3)
+
+
+def test_node_scaling_moves_only_digital_stages():
+    cfg, base = load_pipeline("conventional")
+    acts = analytic_activity(cfg, base)
+    a, b = energy(cfg, TECH, SCALING, acts, node_nm=65), energy(cfg, TECH, SCALING, acts, node_nm=16)
+    sa, sb = a.stage_nj_per_pixel(), b.stage_nj_per_pixel()
+    for s in ("sensor", "readout", "link"):
+        assert sa[s] == sb[s]
+    ratio = SCALING.factor(16) / SCALING.factor(65)
+    assert sb["cnn"] / sa["cnn"] == pytest.approx(ratio)
+
+
+def test_bad_pipelines():
+    with pytest.raises(ConfigError, match="stage"):
+        pipeline_from_dict({"name": "x", "leakage_uw": {"dsp": 1.0}})
+    with pytest.raises(ConfigError, match="isp"):
+        pipeline_from_dict({"name": "x", "isp": {"steps": ["sharpen"]}})
+    cfg = pipeline_from_dict({"name": "x", "cnn": {"net": "no/such/net.yaml"}})
+    with pytest.raises(InputError, match=r"cnn\.net"):
+        analytic_activity(cfg)
+
+
+def test_rtl_activity_file_roundtrip_and_errors(tmp_path):
+    cfg, base = load_pipeline("loggrad")
+    acts = analytic_activity(cfg, base)
+    p = tmp_path / "a.json"
+    p.write_text(json.dumps({"format": "logcam-activity/1", "stages": {k: v.to_json() for k, v in acts.items()}}))
+    back = load_activity(p)
+    assert back == acts
+    a = energy(cfg, TECH, SCALING, acts).total_nj_per_pixel
+    assert energy(cfg, TECH, SCALING, back).total_nj_per_pixel == a
+    p.write_text(json.dumps({"format": "logcam-activity/1", "stages": {"cnn": {"macs": {"8x8": -3}}}}))
+    with pytest.raises(InputError, match=r"cnn\.macs\.8x8"):
+        load_activity(p)
+    with pytest.raises(ConfigError, match="dsp"):
+        energy(cfg, TECH, SCALING, {"dsp": Activity(adds={8: 1})})
+
+
+def test_validation_mean_error_within_tolerance():
+    """Tolerance 35 %: one shared, uncalibrated table (generic FoMs: ADC 100 fJ/step is CamJ's default,
+    real chips span 1–100+) and counts from stated facts only; CamJ reaches 7.5 % with per-chip circuit
+    parameters we do not have. A per-chip bound of 50 % (factor 1.5) keeps one chip from hiding behind
+    the others."""
+    res = validate_chips()
+    assert sum(r.model is not None for r in res) >= 3
+    assert mean_abs_error(res) < 0.35
+    assert all(abs(r.error) < 0.5 for r in res if r.error is not None)
+
+
+def test_chip_without_source_is_an_error(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump({"chips": [{"name": "x", "reported": {"value": 1, "unit": "mW"}}]}))
+    with pytest.raises(ConfigError, match=r"chips\[0\]\.source"):
+        validate_chips(p)
+
+
+def test_sweep_matches_pointwise_model():
+    grid = GridCfg.model_validate({"pipeline": "loggrad", "axes": {"readout": ["adc10", "rdc5"], "c1": [2, 4],
+                                                                    "node_nm": [65, 16], "fps": [10, 30]}})
+    r = run_sweep(grid)
+    assert r.points == 16
+    # a point of the sweep equals the pointwise model of the same design (adc10, c1=4, 16 nm)
+    from logcam.energy.pipeline import resolve_net
+    from logcam.energy.sweep import _variant, _with_c1
+
+    base_cfg, pdir = load_pipeline("loggrad")
+    v = _variant(base_cfg, "adc10", 4)
+    net = _with_c1(resolve_net(v, pdir), 4)
+    want = energy(v, TECH, SCALING, analytic_activity(v, pdir, net=net), node_nm=16).total_nj_per_pixel
+    i = np.nonzero((r.columns["readout"] == "adc10") & (r.columns["c1"] == 4) & (r.columns["node_nm"] == 16))[0]
+    assert np.allclose(r.columns["total_nj_per_pixel"][i], want)
+
+
+def test_pareto_mask():
+    cost = np.array([1.0, 2.0, 3.0, 1.5, 4.0])
+    other = np.array([5.0, 3.0, 1.0, 6.0, 1.0])  # lower is better
+    assert pareto_mask(cost, other, False).tolist() == [True, True, True, False, False]
+    assert pareto_mask(cost, -other, True).tolist() == [True, True, True, False, False]
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, ["energy", *args], standalone_mode=False)
+
+
+def test_cli(tmp_path):
+    r = _run("conventional", "--json")
+    assert r.exception is None, r.output
+    j = json.loads(r.output)
+    assert set(j["stages"]) == {"sensor", "readout", "link", "isp", "cnn"}
+    assert math.isclose(j["total_nj_per_pixel"], sum(s["nj_per_pixel"] for s in j["stages"].values()))
+    r = _run("compare", "--json", "--out-dir", str(tmp_path))
+    assert r.exception is None, r.output
+    assert [p["name"] for p in json.loads(r.output)["pipelines"]] == ["conventional", "loggrad", "optical"]
+    assert (tmp_path / "compare.png").stat().st_size > 0 and (tmp_path / "compare.csv").read_text().count("\n") == 4
+    r = _run("validate", "--json")
+    assert r.exception is None and "mean_abs_error" in json.loads(r.output)
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"pipeline": "loggrad", "axes": {"readout": ["rdc3", "adc8"], "c1": [2, 4]}}))
+    r = _run("sweep", str(grid), "--json", "--out-dir", str(tmp_path))
+    assert r.exception is None, r.output
+    assert json.loads(r.output)["points"] == 4 and (tmp_path / "pareto.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, exc, text", [
+    (("--node", "180"), ConfigError, "180 nm"),
+    (("--activity", "rtl"), InputError, "--activity-file"),
+    (("no_such.yaml",), InputError, "no_such"),
+])
+def test_cli_errors_are_one_line(args, exc, text):
+    r = _run(*args)
+    assert isinstance(r.exception, exc) and text in str(r.exception) and "\n" not in str(r.exception)

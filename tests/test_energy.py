@@ -203,7 +203,16 @@ def test_cli(tmp_path):
     assert json.loads(r.output)["points"] == 4 and (tmp_path / "pareto.png").stat().st_size > 0
 
 
+def test_cli_set_overrides_an_entry():
+    base = json.loads(_run("conventional", "--json").output)["stages"]["readout"]["nj_per_pixel"]
+    r = _run("conventional", "--json", "--set", "adc_walden_fom=10")
+    assert r.exception is None, r.output
+    assert json.loads(r.output)["stages"]["readout"]["nj_per_pixel"] == pytest.approx(base / 10)
+
+
 @pytest.mark.parametrize("args, exc, text", [
+    (("--set", "adc_walden_fom=-1"), ConfigError, "adc_walden_fom"),
+    (("--set", "warp_drive=1"), ConfigError, "warp_drive"),
     (("--node", "180"), ConfigError, "180 nm"),
     (("--activity", "rtl"), InputError, "--activity-file"),
     (("no_such.yaml",), InputError, "no_such"),

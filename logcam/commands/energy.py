@@ -22,10 +22,19 @@ from logcam.errors import InputError
 PIPELINES = ("conventional", "loggrad", "optical")
 
 
-def _tech(tech: str | None, scaling: str | None):
-    from logcam.energy.tech import Scaling, TechTable
+def _tech(tech: str | None, scaling: str | None, sets: tuple[str, ...] = ()):
+    import yaml
 
-    return TechTable.load(tech), Scaling.load(scaling)
+    from logcam.energy.tech import Scaling, TechTable
+    from logcam.errors import ConfigError
+
+    over: dict[str, object] = {}
+    for item in sets:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise ConfigError(f"--set: expected ENTRY=VALUE (entry unit), e.g. adc_walden_fom=10 (got {item!r})")
+        over[name.strip()] = yaml.safe_load(value)
+    return TechTable.load(tech, over), Scaling.load(scaling)
 
 
 def _out_dir(out_dir: str) -> Path:
@@ -85,15 +94,17 @@ def cli():
 @click.option("--activity", type=click.Choice(["analytic", "rtl"]), default="analytic", show_default=True,
               help="analytic counts from the configs, or counts an RTL bench wrote (--activity-file)")
 @click.option("--activity-file", type=click.Path(), default=None, help="logcam-activity/1 JSON (with --activity rtl)")
+@click.option("--set", "sets", multiple=True, metavar="ENTRY=VALUE",
+              help="override a table entry in its own unit, e.g. --set adc_walden_fom=10 (fJ/step)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def show(pipeline, tech, scaling, node, activity, activity_file, as_json):
+def show(pipeline, tech, scaling, node, activity, activity_file, sets, as_json):
     """Per-stage nJ/pixel of PIPELINE (YAML path or conventional/loggrad/optical), µJ/frame, mW.
 
     Example: logcam energy loggrad --node 16 --json
     """
     from logcam.energy.report import breakdown_text
 
-    t, s = _tech(tech, scaling)
+    t, s = _tech(tech, scaling, sets)
     b = _breakdown(pipeline, t, s, node, activity, activity_file)
     click.echo(json.dumps(b.to_json(), indent=2) if as_json else breakdown_text(b))
 

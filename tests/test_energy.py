@@ -220,3 +220,22 @@ def test_cli_set_overrides_an_entry():
 def test_cli_errors_are_one_line(args, exc, text):
     r = _run(*args)
     assert isinstance(r.exception, exc) and text in str(r.exception) and "\n" not in str(r.exception)
+
+
+def test_sweep_accuracy_objective_and_bad_axes(tmp_path):
+    res = tmp_path / "acc.csv"
+    res.write_text("readout,c1,accuracy\nrdc3,2,0.70\nrdc3,4,0.77\nadc8,2,0.72\n")
+    grid = GridCfg.model_validate({"pipeline": "loggrad", "objective": "accuracy", "results": str(res),
+                                   "axes": {"readout": ["rdc3", "adc8"], "c1": [2, 4]}})
+    with pytest.raises(InputError, match="readout=adc8 c1=4"):
+        run_sweep(grid)
+    res.write_text(res.read_text() + "adc8,4,0.79\n")
+    r = run_sweep(grid)
+    acc = r.columns["accuracy"]
+    keep = pareto_mask(r.columns["total_nj_per_pixel"], acc, True)
+    # the cheapest point is always on the front, and the most accurate one too
+    assert keep[np.argmin(r.columns["total_nj_per_pixel"])] and keep[np.argmax(acc)]
+    with pytest.raises(ConfigError, match=r"axes\.readout"):
+        run_sweep(GridCfg.model_validate({"axes": {"readout": ["adc99"]}}))
+    with pytest.raises(ConfigError, match="outside the scaling table"):
+        run_sweep(GridCfg.model_validate({"axes": {"node_nm": [3]}}))

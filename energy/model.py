@@ -10,6 +10,7 @@ frame and mW at the frame rate.
 from __future__ import annotations
 
 import contextlib
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +62,7 @@ class CnnCfg(StrictModel):
 
     netspec: str = Field(..., description="NetSpec YAML, e.g. nets/2conv1fc.yaml")
     input_format: Literal["codes", "uint8"] | None = Field(None, description="override the NetSpec input format")
+    c1: int | None = Field(None, ge=1, le=512, description="override the first conv layer's output channels (pe = c1)")
 
 
 class Pipeline(StrictModel):
@@ -95,7 +97,7 @@ def resolve_pipeline_path(name_or_path: str | Path) -> Path:
 def load_pipeline(name_or_path: str | Path, **over: Any) -> tuple[Pipeline, Path]:
     """Read and validate a pipeline (with top-level field overrides); returns it and its file."""
     path = resolve_pipeline_path(name_or_path)
-    data = read_yaml(path)
+    data = _read_yaml_cached(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     data.update({k: v for k, v in over.items() if v is not None})
@@ -113,7 +115,9 @@ def load_net(pipe: Pipeline, base: Path, levels: int | None = None):
     path = next((c for c in cand if c.is_file()), None)
     if path is None:
         raise InputError(f"cnn.netspec: {pipe.cnn.netspec}: no such NetSpec file")
-    data = read_yaml(path)
+    data = _read_yaml_cached(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"cnn.netspec: {path}: expected a mapping at the top level")
     inp = dict(data.get("input", {}))
     if pipe.cnn.input_format is not None:
         inp["format"] = pipe.cnn.input_format
@@ -122,7 +126,24 @@ def load_net(pipe: Pipeline, base: Path, levels: int | None = None):
     else:
         inp["levels"] = None
     data["input"] = inp
+    if pipe.cnn.c1 is not None:
+        layers = [dict(x) for x in data.get("layers", [])]
+        if not layers or layers[0].get("type") != "conv":
+            raise ConfigError("cnn.c1: the NetSpec's first layer must be conv")
+        layers[0].update(out_channels=pipe.cnn.c1, pe=pipe.cnn.c1)
+        data["layers"] = layers
     return validate(NetSpec, data, where=f"cnn.netspec({path.name})")
+
+
+def _read_yaml_cached(path: Path) -> Any:
+    """A fresh copy of a YAML file's data, parsed once per (path, mtime) — sweeps read the same NetSpec often."""
+    key = (str(Path(path).resolve()), Path(path).stat().st_mtime_ns)
+    if key not in _YAML_CACHE:
+        _YAML_CACHE[key] = read_yaml(path)
+    return copy.deepcopy(_YAML_CACHE[key])
+
+
+_YAML_CACHE: dict[tuple[str, int], Any] = {}
 
 
 def rdc_spec(pipe: Pipeline):

@@ -64,3 +64,41 @@ def test_rtl_activity_needs_file(tmp_path):
     r = run("loggrad", "--activity", "rtl", "--activity-file", str(p), "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["stages"]["sensor"]["components"]["rdc_comparators"]["count"] == 2 * 9216
+
+
+def test_validate_prints_model_and_error():
+    r = run("validate")
+    assert r.exit_code == 0, r.output
+    assert "eyeriss2017" in r.output and "not modelled" in r.output and "mean |error|" in r.output
+
+
+def test_sweep_writes_csv_and_matches_pointwise_model(tmp_path):
+    import yaml
+
+    from logcam.energy.model import pipeline_energy
+
+    g = tmp_path / "g.yaml"
+    g.write_text(yaml.safe_dump({"pipelines": ["loggrad", "conventional"], "adc_bits": [8, 10], "levels": [3, 5],
+                                 "c1": [4, 8], "node_nm": [65, 28], "fps": [10, 30]}))
+    r = run("sweep", str(g), "--out", str(tmp_path / "o"), "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)
+    assert s["points"] == 2 * 2 * 2 * 2 + 2 * 2 * 2 * 2  # rdc: levels×c1×node×fps; adc: bits×c1×node×fps
+    rows = list(csv.DictReader((tmp_path / "o" / "sweep.csv").read_text().splitlines()))
+    assert len(rows) == s["points"]
+    row = next(x for x in rows if x["pipeline"] == "conventional" and x["adc_bits"] == "8" and x["c1"] == "8"
+               and x["node_nm"] == "28" and x["fps"] == "10")
+    ref = pipeline_energy("conventional", node_nm=28, fps=10, sensor={"readout": "adc", "adc_bits": 8},
+                          isp={"enabled": True}, cnn={"netspec": "../../nets/2conv1fc.yaml", "input_format": "uint8",
+                                                      "c1": 8})
+    assert float(row["nJ_per_pixel"]) == pytest.approx(ref["total_nJ_per_pixel"], rel=1e-5)
+    assert (tmp_path / "o" / "sweep_pareto.png").is_file()
+    front = s["pareto"]
+    assert front and all(p["nJ_per_pixel"] <= max(float(x["nJ_per_pixel"]) for x in rows) for p in front)
+
+
+def test_bad_grid_names_the_field(tmp_path):
+    g = tmp_path / "g.yaml"
+    g.write_text("levels: [4]\n")
+    r = run("sweep", str(g), "--out", str(tmp_path / "o"))
+    assert isinstance(r.exception, ConfigError) and "g.yaml.levels" in str(r.exception)

@@ -140,3 +140,77 @@ def compare(tech: str | None, node_nm: float | None, out: str | None, as_json: b
         click.echo(f"{r['pipeline']:14s}" + "".join(f"{v:10.4f}" for v in vals) + f"{r['total_nJ_per_pixel']:10.4f}")
     if out is not None:
         click.echo(f"wrote {Path(out) / 'energy_compare.csv'} and {Path(out) / 'energy_compare.png'}")
+
+
+@cli.command()
+@click.argument("grid", type=click.Path(dir_okay=False), required=False)
+@click.option("--tech", type=click.Path(dir_okay=False), help="technology table YAML")
+@click.option("--out", type=click.Path(file_okay=False), default="energy_sweep", show_default=True,
+              help="folder for sweep.csv and sweep_pareto.png")
+@click.option("--json", "as_json", is_flag=True, help="summary as JSON (points, seconds, Pareto front)")
+def sweep(grid: str | None, tech: str | None, out: str, as_json: bool) -> None:
+    """Sweep adc_bits × levels × c1 × node × fps in one numpy broadcast; CSV + Pareto plot.
+
+    GRID is a YAML with the axes (default: configs/energy/backup/sweep.yaml). The Pareto front
+    minimises total nJ/pixel and the grid's `objective` (macs, or link_bits per frame).
+
+    Example: logcam energy sweep configs/energy/backup/sweep.yaml --out results/sweep
+    """
+    import time
+
+    from logcam.config import embedded_config
+    from logcam.energy.plots import pareto_plot
+    from logcam.energy.sweeper import load_grid, pareto_front, write_csv
+    from logcam.energy.sweeper import sweep as run_sweep
+    from logcam.energy.tables import load_tech
+
+    g = load_grid(grid if grid is not None else embedded_config("energy/backup/sweep.yaml"))
+    t0 = time.perf_counter()
+    cols = run_sweep(g, load_tech(tech))
+    seconds = time.perf_counter() - t0
+    front = pareto_front(cols["objective"], cols["nJ_per_pixel"])
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [Path(p).stem for p in g.pipelines]
+    write_csv(cols, names, g.objective, folder / "sweep.csv")
+    pareto_plot(cols["objective"], cols["nJ_per_pixel"], front, g.objective, folder / "sweep_pareto.png")
+    pts = [{"pipeline": names[cols["pipeline"][i]], **{k: float(cols[k][i]) for k in
+            ("adc_bits", "levels", "c1", "node_nm", "fps", "nJ_per_pixel", "mW", "objective")}} for i in front]
+    summary = {"points": int(cols["mW"].size), "seconds": seconds, "points_per_s": cols["mW"].size / seconds,
+               "csv": str(folder / "sweep.csv"), "plot": str(folder / "sweep_pareto.png"), "pareto": pts}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"{summary['points']} design points in {seconds:.3f} s ({summary['points_per_s']:.3g} points/s)")
+    click.echo(f"Pareto front (nJ/pixel vs {g.objective}): {len(pts)} point(s)")
+    for p in pts[:10]:
+        click.echo(f"  {p['pipeline']:13s} adc_bits={p['adc_bits']:.0f} levels={p['levels']:.0f} c1={p['c1']:.0f} "
+                   f"{p['node_nm']:g} nm {p['fps']:g} fps: {p['nJ_per_pixel']:.4f} nJ/pixel, "
+                   f"{g.objective}={p['objective']:.4g}")
+    click.echo(f"wrote {summary['csv']} and {summary['plot']}")
+
+
+@cli.command(name="validate")
+@click.option("--chips", type=click.Path(dir_okay=False), help="chips YAML (default: energy/data/chips_b.yaml)")
+@click.option("--tech", type=click.Path(dir_okay=False), help="technology table YAML")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable rows and mean error")
+def validate_cmd(chips: str | None, tech: str | None, as_json: bool) -> None:
+    """Model vs published chips (each configured only from what its paper states): reported, model, error.
+
+    Example: logcam energy validate --json
+    """
+    from logcam.energy.chips import validate_chips
+
+    r = validate_chips(chips, tech)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    click.echo(f"{'chip':18s} {'node':>6s} {'unit':>9s} {'reported':>10s} {'model':>10s} {'error':>8s}  calibration")
+    for c in r["chips"]:
+        model = "—" if c["model"] is None else f"{c['model']:.4g}"
+        err = "not modelled" if c["error"] is None else f"{100 * c['error']:+.1f}%"
+        cal = ", ".join(f"{k}={v:g}" for k, v in c["calibration"].items()) or "none"
+        click.echo(f"{c['name']:18s} {c['node_nm']:>4g}nm {c['unit']:>9s} {c['reported']:>10.4g} {model:>10s} "
+                   f"{err:>8s}  {cal}")
+    if r["mean_abs_error"] is not None:
+        click.echo(f"mean |error| over {r['modelled']} modelled chips: {100 * r['mean_abs_error']:.1f}%")

@@ -161,8 +161,9 @@ def cnn_activity(spec) -> Activity:
     """Analytic CNN activity from a NetSpec (``logcam.nn.netspec.NetSpec``), via its ``layer_shapes()``.
 
     Per layer: MACs keyed by (input bits × 8-bit weights); a first layer on RDC codes is multiplier-free:
-    each MAC is ``hi.bit_length()`` additions (1 for ±1 codes, 2 for ±2/±3: shift-and-add) at the
-    accumulator width. Memory (computed here from the layer fields; NetSpec gives no memory counts):
+    each MAC is counted as the worst-case number of shifted additions of a code value, max popcount of
+    1..hi (1 for ±1 and ±2 — a shift is free — and 2 for ±3), at the accumulator width.
+    Memory (computed here from the layer fields; NetSpec gives no memory counts):
     conv inputs are written once to a line buffer and read k times (once per kernel row, the window
     registers reuse them along the row); every MAC reads its 8-bit weight; outputs written once.
     """
@@ -171,7 +172,7 @@ def cnn_activity(spec) -> Activity:
     for s, layer in zip(shapes, spec.layers):
         acc_bits = s.in_bits + 8 + math.ceil(math.log2(max(s.fan_in, 2)))
         if s.index == 0 and spec.input.format == "codes":
-            per = max(spec.input.hi, 1).bit_length()
+            per = max(bin(v).count("1") for v in range(1, max(spec.input.hi, 1) + 1))
             act.adds[acc_bits] = act.adds.get(acc_bits, 0) + s.macs * per
         else:
             key = f"{s.in_bits}x8"

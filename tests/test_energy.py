@@ -84,6 +84,20 @@ def test_cnn_activity_matches_layer_arithmetic():
     assert sum(act.adds.values()) == conv1
     assert act.macs == {"8x8": conv2 + fc}
     assert sum(act.adds.values()) + sum(act.macs.values()) == spec.macs()
+    # 5 levels (±1, ±2): still one shifted add per MAC; 7 levels (±3 = 2 + 1): two
+    for levels, per in ((5, 1), (7, 2)):
+        d = spec.model_dump()
+        d["input"]["levels"] = levels
+        assert sum(cnn_activity(NetSpec.model_validate(d)).adds.values()) == conv1 * per
+
+
+def test_rdc_hv_mode_doubles_decisions():
+    one = pipeline_from_dict({"name": "a", "readout": {"kind": "rdc", "levels": 5, "mode": "sum"}, "cnn": None})
+    two = pipeline_from_dict({"name": "b", "readout": {"kind": "rdc", "levels": 5, "mode": "hv"}, "cnn": None})
+    d1 = analytic_activity(one)["readout"].comparator_decisions
+    d2 = analytic_activity(two)["readout"].comparator_decisions
+    assert d1 == 320 * 240 * 4 and d2 == 2 * d1
+    assert analytic_activity(two)["link"].link_bits == 320 * 240 * 2 * 3  # two 3-bit codes per pixel
 
 
 def test_loggrad_pipeline_is_cheaper_and_isp_free():

@@ -124,6 +124,21 @@ def rdc_activity(width: int, height: int, levels: int, channels: int) -> Activit
     return Activity(comparator_decisions=width * height * channels * 2 * m, cycles=height)
 
 
+def rdc_decisions_from_codes(codes, m: int) -> int:
+    """Decisions of an early-exit comparator search, counted from the RDC's codes (data-dependent).
+
+    Search order: positive ratios from k = m down to 1 (stop at the first true: m − k + 1 decisions for
+    code +k), then negative ones likewise (m + m − k + 1 for code −k; 2·m for code 0). Never more than
+    the 2·m of :func:`rdc_activity`. ``codes``: the int8 output of ``logcam.nn.golden.rdc.rdc_codes``.
+    """
+    import numpy as np
+
+    c = np.asarray(codes, dtype=np.int64)
+    k = np.abs(c)
+    per = np.where(c > 0, m - k + 1, np.where(c < 0, 2 * m - k + 1, 2 * m))
+    return int(per.sum())
+
+
 def link_activity(width: int, height: int, bits_per_pixel: int) -> Activity:
     """Bits moved sensor → processor (packed at ``bits_per_pixel``)."""
     return Activity(link_bits=width * height * bits_per_pixel)

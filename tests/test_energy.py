@@ -253,3 +253,21 @@ def test_sweep_accuracy_objective_and_bad_axes(tmp_path):
         run_sweep(GridCfg.model_validate({"axes": {"readout": ["adc99"]}}))
     with pytest.raises(ConfigError, match="outside the scaling table"):
         run_sweep(GridCfg.model_validate({"axes": {"node_nm": [3]}}))
+
+
+def test_rdc_early_exit_decisions_from_golden_codes_bounded_by_analytic():
+    from logcam.energy.activity import rdc_decisions_from_codes
+    from logcam.nn.golden.rdc import rdc_codes
+    from logcam.rdcspec import RdcSpec
+
+    rng = np.random.default_rng(0)
+    for levels, mode in ((3, "sum"), (5, "hv"), (7, "h")):
+        spec = RdcSpec(width=16, height=8, levels=levels, mode=mode, lanes=1)
+        frame = rng.integers(0, spec.max_dn + 1, size=(8, 16), dtype=np.uint16)
+        codes = rdc_codes(frame, spec).numpy()
+        analytic = rdc_activity(16, 8, levels, spec.channels).comparator_decisions
+        got = rdc_decisions_from_codes(codes, spec.m)
+        assert 0 < got < analytic  # random scenes give non-zero codes, so early exit saves decisions
+        # a flat frame codes 0 everywhere: the search runs to the end, exactly the analytic count
+        flat = rdc_codes(np.full((8, 16), 100, dtype=np.uint16), spec).numpy()
+        assert rdc_decisions_from_codes(flat, spec.m) == analytic

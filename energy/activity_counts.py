@@ -98,11 +98,26 @@ def isp_actions(pixels: int, raw_bits: int, gray: bool, denoise: bool, width: in
     return acts
 
 
+def mac_cycles(shape, layer) -> int:
+    """Cycles the layer's pe×simd MAC array works per frame: MACs / (pe·simd) (the RTL's ``mac_cycles``)."""
+    return shape.macs // (layer.pe * layer.simd)
+
+
+def rom_words(shape, layer) -> int:
+    """Weight-ROM words read per frame (the RTL's ``rom_reads``): 0 when the weights are stationary."""
+    groups = shape.conv_shape[0] // layer.pe
+    slices = shape.fan_in // layer.simd
+    stationary = shape.kind == "conv" and groups * slices == 1
+    return 0 if stationary else mac_cycles(shape, layer)
+
+
 def cnn_actions(net) -> list[Action]:
     """Per layer: MACs (adds on codes for layer 0), weight reads, line-buffer reads/writes, leakage.
 
-    Weights: every MAC reads its 8-bit weight (the accelerator streams a ROM word of pe·simd weights
-    per MAC cycle) from the SRAM class of the layer's weight bytes. Activations: a conv layer writes
+    Weights, as the accelerator holds them (hw/accel conv.py, fc.py): a layer whose weights all fit its
+    pe×simd MAC array (one output group, one input slice) keeps them stationary in registers and reads
+    nothing; otherwise every MAC cycle (MACs / (pe·simd)) reads one ROM word of pe·simd 8-bit weights,
+    priced as SRAM of the layer's weight bytes. fc layers always read. Activations: a conv layer writes
     each input value once into its (k−1)-row line buffer and reads it k−1 times; an fc layer reads each
     input once per ``pe`` outputs.
     """
@@ -116,7 +131,9 @@ def cnn_actions(net) -> list[Action]:
             acts.append(Action("cnn", f"{name}_mults", "mult8", shape.macs))
             acts.append(Action("cnn", f"{name}_accum", "add32", shape.macs))
         w_bytes = shape.weight_count
-        acts.append(Action("cnn", f"{name}_weights", "sram_read", shape.macs * 8 / 64, bytes=w_bytes))
+        words = rom_words(shape, layer)
+        w_words64 = words * layer.pe * layer.simd * 8 / 64
+        acts.append(Action("cnn", f"{name}_weights", "sram_read", w_words64, bytes=w_bytes))
         c, h, w = shape.in_shape
         in_elems = c * h * w
         if shape.kind == "conv":

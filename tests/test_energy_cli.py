@@ -102,3 +102,22 @@ def test_bad_grid_names_the_field(tmp_path):
     g.write_text("levels: [4]\n")
     r = run("sweep", str(g), "--out", str(tmp_path / "o"))
     assert isinstance(r.exception, ConfigError) and "g.yaml.levels" in str(r.exception)
+
+
+def test_sweep_against_accuracy_results(tmp_path):
+    import yaml
+
+    res = tmp_path / "acc.csv"
+    res.write_text("pipeline,adc_bits,levels,c1,accuracy\n"
+                   "loggrad,0,3,4,0.90\nloggrad,0,3,8,0.95\nloggrad,0,5,4,0.80\nloggrad,0,5,8,0.96\n")
+    g = tmp_path / "g.yaml"
+    g.write_text(yaml.safe_dump({"pipelines": ["loggrad"], "levels": [3, 5], "c1": [4, 8], "node_nm": [45],
+                                 "fps": [30], "objective": "error", "results": str(res)}))
+    r = run("sweep", str(g), "--out", str(tmp_path / "o"), "--json")
+    assert r.exit_code == 0, r.output
+    front = {(p["levels"], p["c1"]) for p in json.loads(r.output)["pareto"]}
+    # levels 5 / c1 4 is worse in accuracy than levels 3 / c1 4 and costs more energy: dominated
+    assert (5, 4) not in front and (3, 4) in front
+    res.write_text("pipeline,adc_bits,levels,c1,accuracy\nloggrad,0,3,4,0.9\n")
+    r = run("sweep", str(g), "--out", str(tmp_path / "o"))
+    assert isinstance(r.exception, ConfigError) and "no accuracy for pipeline=loggrad" in str(r.exception)

@@ -76,6 +76,8 @@ def cli(ctx: click.Context, pipeline: str, tech: str | None, node_nm: float | No
     Energy per frame = Σ (actions × energy per action, from a technology table where every number
     names its source) + leakage × frame time; reported in nJ/pixel, µJ/frame and mW.
 
+    PIPELINE: conventional, loggrad (default), optical (configs/energy/backup/), or a YAML path.
+
     \b
     Example:
       logcam energy loggrad --node 28 --fps 60

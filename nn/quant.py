@@ -14,9 +14,11 @@ With s = 0 there is no fraction and no rounding term. The product acc·m is exac
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it is used: `logcam energy` reads NetSpecs without it
+    import torch
+
 
 Rounding = Literal["half_up", "half_even"]
 ROUNDING_MODES: tuple[str, ...] = ("half_up", "half_even")
@@ -27,6 +29,8 @@ MAX_SHIFT = 47
 
 def rounding_shift(prod: torch.Tensor, shift: torch.Tensor, rounding: Rounding) -> torch.Tensor:
     """round(prod / 2^shift) for int64 tensors, ties per ``rounding``; shift broadcasts against prod."""
+    import torch
+
     prod = prod.to(torch.int64)
     shift = torch.as_tensor(shift, dtype=torch.int64)
     if rounding == "half_up":
@@ -57,6 +61,8 @@ def requantize(
     ``mult`` and ``shift`` are 1-D per-channel int tensors. Returns int64 values in [lo, hi]
     (callers cast to int8); int64 keeps every intermediate exact.
     """
+    import torch
+
     acc = acc.to(torch.int64)
     view = [1] * acc.dim()
     view[channel_dim] = -1
@@ -84,6 +90,8 @@ def requantize_tflite_double(
     ties towards +∞ (gemmlowp's nudge, C truncating division), then RoundingDivideByPOT by
     right = s−(mult_bits−1) with ties away from zero. Requires x to fit int32, as in TFLite.
     """
+    import torch
+
     acc = acc.to(torch.int64)
     view = [1] * acc.dim()
     view[channel_dim] = -1

@@ -69,6 +69,8 @@ class RunConfig(StrictModel):
     frame: FrameConfig = FrameConfig()
     rdc: dict[str, Any] = Field(default_factory=lambda: {"levels": 3, "mode": "sum", "lanes": 4})
     rtl: RtlConfig = RtlConfig()
+    fps: float = Field(30.0, gt=0, le=10000, description="frame rate for the energy report (mW)")
+    node_nm: int = Field(45, description="process node of the digital stages for the energy report")
     net: NetConfig | None = NetConfig()
     objects: ObjectsConfig = ObjectsConfig()
 
@@ -265,6 +267,8 @@ def _run_into(cfg, rdc, sensor_spec, net, tmp, say, render_scene, Sensor, isp, r
     }
     if cnn is not None:
         summary["cnn"] = cnn
+    say("energy per pixel")
+    summary["energy"] = run_energy(cfg, rdc, net)
     if cfg.rtl.check:
         if net is not None:
             say(f"RTL top (RDC → CNN accelerator) vs golden on {cfg.rtl.sim}, {len(raws)} frames "
@@ -274,6 +278,39 @@ def _run_into(cfg, rdc, sensor_spec, net, tmp, say, render_scene, Sensor, isp, r
             say(f"RDC RTL vs golden on {cfg.rtl.sim} ({len(raws)} frames)")
             summary["rtl"] = {"rdc": _check_rdc_rtl(rdc, frames, cfg)}
     return summary
+
+
+def run_energy(cfg: RunConfig, rdc: RdcSpec, net: tuple[Any, Any] | None) -> dict[str, Any]:
+    """nJ/pixel per stage of this run's log-gradient chip, beside a conventional ADC + ISP chip with the same
+    sensor window and network (energy/: analytic activity × the sourced technology table)."""
+    from logcam.energy.pipeline import analytic_activity, energy, pipeline_from_dict
+    from logcam.energy.tech import Scaling, TechTable
+
+    sensor = {"width": rdc.width, "height": rdc.height, "adc_bits": rdc.adc_bits, "fps": cfg.fps}
+    cnn = None if net is None else {"input": "codes"}
+    loggrad = {"name": "loggrad", "sensor": sensor, "readout": {"kind": "rdc", "levels": rdc.levels, "mode": rdc.mode},
+               "link": {"kind": "mipi"}, "cnn": cnn, "digital": {"node_nm": cfg.node_nm}}
+    conventional = {"name": "conventional", "sensor": sensor, "readout": {"kind": "adc"}, "link": {"kind": "mipi"},
+                    "isp": {}, "cnn": None if net is None else {"input": "uint8"}, "digital": {"node_nm": cfg.node_nm}}
+    tech, scaling = TechTable.load(), Scaling.load()
+    out: dict[str, Any] = {}
+    for data in (loggrad, conventional):
+        pcfg = pipeline_from_dict(data, where="energy")
+        spec = _net_for(net[0], pcfg) if net is not None else None
+        out[pcfg.name] = energy(pcfg, tech, scaling, analytic_activity(pcfg, net=spec)).to_json()
+    return out
+
+
+def _net_for(spec: Any, pcfg: Any) -> Any:
+    """The run's NetSpec with its input as the pipeline feeds it (codes from the RDC, or uint8 from the ISP)."""
+    from logcam.nn.netspec import NetSpec
+
+    d = spec.model_dump()
+    if pcfg.cnn.input == "codes":
+        d["input"].update(format="codes", levels=pcfg.readout.levels, channels=2 if pcfg.readout.mode == "hv" else 1)
+    else:
+        d["input"].update(format="uint8", levels=None, channels=1)
+    return validate(NetSpec, d, where="net")
 
 
 def _classify(net: tuple[Any, Any], codes: Any, scenes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -73,6 +73,12 @@ def test_default_network_labels_every_frame_with_the_golden_cnn(tmp_path: Path) 
     assert [s["label"] for s in scenes] == want
     assert summary["cnn"]["objects_correct"] == sum(s["label"] == s["true_label"] for s in scenes[1:])
     assert {s["label_name"] for s in scenes} <= set(spec.classes)
+    e = summary["energy"]
+    assert set(e["loggrad"]["stages"]) == {"sensor", "readout", "link", "cnn"}  # no ISP on the log-gradient chip
+    assert "isp" in e["conventional"]["stages"]
+    front = {name: sum(e[name]["stages"][s]["nj_per_pixel"] for s in ("readout", "link")) for name in e}
+    assert front["loggrad"] < front["conventional"]  # 2-bit codes vs 10-bit DN: less readout and link energy
+    assert e["loggrad"]["pixels"] == cfg.frame.width * cfg.frame.height
 
 
 def test_network_that_does_not_fit_the_rdc_is_refused(tmp_path: Path) -> None:

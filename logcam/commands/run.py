@@ -79,6 +79,19 @@ def _report(summary: dict, console) -> None:
     d = summary["data"]
     out.print(f"data per pixel: RAW {d['raw_bits_per_pixel']} bits → RDC codes {d['code_bits_per_pixel']} bits "
               f"({d['code_information_bits_per_pixel']} bits of information)")
+    energy = summary.get("energy", {})
+    if energy:
+        stages = sorted({st for e in energy.values() for st in e["stages"]},
+                        key=["sensor", "readout", "link", "isp", "cnn"].index)
+        et = Table(title=f"energy, nJ/pixel (analytic activity × sourced tech table; {summary['config']['node_nm']} nm "
+                         f"digital, {summary['config']['fps']:g} fps) — details: logcam energy --help",
+                   title_justify="left")
+        for col in ("pipeline", *stages, "total", "mW"):
+            et.add_column(col, justify="left" if col == "pipeline" else "right")
+        for name, e in energy.items():
+            et.add_row(name, *[f"{e['stages'][st]['nj_per_pixel']:.4f}" if st in e["stages"] else "—"
+                               for st in stages], f"{e['total_nj_per_pixel']:.4f}", f"{e['mw']:.4g}")
+        out.print(et)
     if cnn:
         out.print(f"CNN {cnn['net']}: {cnn['macs_per_frame']:,} MACs per frame; synthetic objects labelled "
                   f"correctly: {cnn['objects_correct']}/{cnn['objects']} (✓/✗ above; scenes have no true label)")

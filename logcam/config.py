@@ -101,3 +101,20 @@ def embedded_config(name: str) -> Path:
     if not path.exists():
         raise InputError(f"no embedded config named {name!r}")
     return path
+
+
+def parse_sets(items: tuple[str, ...] | list[str], example: str) -> dict[str, object]:
+    """``NAME=VALUE`` command-line overrides (VALUE parsed as YAML: 0.5, 12, null) → a dict.
+
+    ``example`` shows a valid item in the error, e.g. ``gain_dn_per_e=0.5``.
+    """
+    over: dict[str, object] = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise ConfigError(f"--set: expected NAME=VALUE, e.g. {example} (got {item!r})")
+        try:
+            over[name.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {name.strip()}: cannot read {value!r} as a value") from None
+    return over

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from logcam.sim.sensor import SensorSpec
 
 from logcam.errors import ConfigError, InputError
+from logcam.sim.sensor import SensorSpec
 
 Gamma = Literal["srgb", "2.2", "linear"]
 GAMMAS: tuple[str, ...] = ("srgb", "2.2", "linear")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from logcam.sim.isp import isp, white_level_dn
-from logcam.sim.sensor import Sensor, load_sensor, with_overrides
 
 from logcam.errors import ConfigError, InputError
+from logcam.sim.isp import isp, white_level_dn
+from logcam.sim.sensor import Sensor, load_sensor, with_overrides
 
 SPEC = load_sensor()  # black 16 DN; white = 16 + 0.1 DN/e⁻ · 10 000 e⁻ = 1016 DN
 

@@ -167,11 +167,16 @@ def test_bundle_save_load_round_trip(tmp_path, spec_arrays) -> None:
 
 def test_random_bundle_fits_its_spec(spec_arrays) -> None:
     spec, _ = spec_arrays
+    weights = []
     for seed in range(3):
         b = random_bundle(spec, seed)
         arrays = {f"layer{i}.{f}": getattr(lp, f) for i, lp in enumerate(b.layers)
                   for f in ("weight", "bias", "mult", "shift")}
-        Bundle.from_arrays(spec, arrays)  # validates shapes and ranges
+        checked = Bundle.from_arrays(spec, arrays)  # raises on a shape or range the NetSpec does not allow
+        assert len(checked.layers) == len(spec.layers)
+        assert all((lp.mult > 0).all() for lp in checked.layers)
+        weights.append(b.layers[0].weight)
+    assert not np.array_equal(weights[0], weights[1])  # the seed matters
 
 
 def test_check_input_values() -> None:

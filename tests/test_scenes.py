@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from logcam.sim.scenes import PHOTOGRAPHS, SCENE_KINDS, flat_field, render_scene, scene_names
 
 from logcam.errors import ConfigError
+from logcam.sim.scenes import PHOTOGRAPHS, SCENE_KINDS, flat_field, render_scene, scene_names
 
 
 def srgb_decode(v: np.ndarray) -> np.ndarray:

@@ -357,7 +357,7 @@ def test_cli_set_overrides_a_parameter_and_rejects_unknown_fields():
     assert data["spec"]["read_noise_e"] == 1.5 and data["spec"]["adc_bits"] == 12
     with pytest.raises(ConfigError, match="unknown field 'foo'"):
         run_cli("info", "--set", "foo=1")
-    with pytest.raises(ConfigError, match="FIELD=VALUE"):
+    with pytest.raises(ConfigError, match="NAME=VALUE"):
         run_cli("info", "--set", "gain")
 
 

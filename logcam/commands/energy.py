@@ -23,18 +23,10 @@ PIPELINES = ("conventional", "loggrad", "optical")
 
 
 def _tech(tech: str | None, scaling: str | None, sets: tuple[str, ...] = ()):
-    import yaml
-
+    from logcam.config import parse_sets
     from logcam.energy.tech import Scaling, TechTable
-    from logcam.errors import ConfigError
 
-    over: dict[str, object] = {}
-    for item in sets:
-        name, eq, value = item.partition("=")
-        if not eq or not name.strip():
-            raise ConfigError(f"--set: expected ENTRY=VALUE (entry unit), e.g. adc_walden_fom=10 (got {item!r})")
-        over[name.strip()] = yaml.safe_load(value)
-    return TechTable.load(tech, over), Scaling.load(scaling)
+    return TechTable.load(tech, parse_sets(sets, "adc_walden_fom=10 (in the entry's unit)")), Scaling.load(scaling)
 
 
 def _out_dir(out_dir: str) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from logcam.errors import ConfigError
+from logcam.config import parse_sets
 from logcam.files import atomic_write
 
 PRESET_HELP = "sensor preset name (configs/sensors/) or a YAML path; default tinyml_cmos"
@@ -16,15 +16,7 @@ PRESET_HELP = "sensor preset name (configs/sensors/) or a YAML path; default tin
 
 def _parse_sets(items: tuple[str, ...]) -> dict[str, object]:
     """``FIELD=VALUE`` pairs (VALUE parsed as YAML: 0.5, 12, null) → overrides."""
-    import yaml
-
-    over: dict[str, object] = {}
-    for item in items:
-        field, eq, value = item.partition("=")
-        if not eq or not field.strip():
-            raise ConfigError(f"--set: expected FIELD=VALUE, e.g. gain_dn_per_e=0.5 (got {item!r})")
-        over[field.strip()] = yaml.safe_load(value)
-    return over
+    return parse_sets(items, "gain_dn_per_e=0.5")
 
 
 def _spec(preset: str, exposure_s: float | None, binning: int | None, sets: tuple[str, ...] = ()):

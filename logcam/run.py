@@ -26,7 +26,11 @@ from pydantic import Field
 from logcam import __version__
 from logcam.config import StrictModel, embedded_config, load_model, validate
 from logcam.errors import ConfigError, InputError
+from logcam.nn.golden.rdc import fp_loggrad, rdc_codes
 from logcam.rdcspec import RdcSpec
+from logcam.sim.isp import isp
+from logcam.sim.scenes import render_scene, scene_names
+from logcam.sim.sensor import Sensor, SensorSpec, emva_figures, load_sensor
 
 
 class FrameConfig(StrictModel):
@@ -166,11 +170,6 @@ def _overview(path: Path, rows: list[dict[str, Any]], spec: RdcSpec) -> None:
 
 def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
     """Run the main job into ``out_dir`` (created; must not exist). Returns the summary dict."""
-    from logcam.nn.golden.rdc import fp_loggrad, rdc_codes
-    from logcam.sim.isp import isp
-    from logcam.sim.scenes import render_scene, scene_names
-    from logcam.sim.sensor import Sensor, emva_figures, load_sensor
-
     say = progress or (lambda _msg: None)
     for i, name in enumerate(cfg.scenes):
         if name not in scene_names():
@@ -184,8 +183,7 @@ def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        summary = _run_into(cfg, rdc, sensor_spec, net, tmp, say, render_scene, Sensor, isp, rdc_codes,
-                            fp_loggrad, emva_figures)
+        summary = _run_into(cfg, rdc, sensor_spec, net, tmp, say)
         summary["wall_s"] = round(time.perf_counter() - t0, 3)
         summary["out_dir"] = str(out_dir)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -196,7 +194,7 @@ def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None
     return summary
 
 
-def _illuminance(cfg: RunConfig, render_scene) -> list[tuple[str, np.ndarray, int | None]]:
+def _illuminance(cfg: RunConfig) -> list[tuple[str, np.ndarray, int | None]]:
     """(name, lux map, true label or None) of every frame: the scenes, then the synthetic objects."""
     h, w = cfg.frame.height, cfg.frame.width
     out: list[tuple[str, np.ndarray, int | None]] = [
@@ -213,13 +211,13 @@ def _illuminance(cfg: RunConfig, render_scene) -> list[tuple[str, np.ndarray, in
     return out
 
 
-def _run_into(cfg, rdc, sensor_spec, net, tmp, say, render_scene, Sensor, isp, rdc_codes, fp_loggrad,
-              emva_figures) -> dict[str, Any]:
+def _run_into(cfg: RunConfig, rdc: RdcSpec, sensor_spec: SensorSpec, net: tuple[Any, Any] | None, tmp: Path,
+              say: Progress) -> dict[str, Any]:
     sensor = Sensor(sensor_spec, seed=cfg.seed)
     rows: list[dict[str, Any]] = []
     scenes: list[dict[str, Any]] = []
     raws = []
-    frames_lux = _illuminance(cfg, render_scene)
+    frames_lux = _illuminance(cfg)
     for i, (name, lux, truth) in enumerate(frames_lux):
         say(f"frame {i + 1}/{len(frames_lux)}: {name}")
         raw = sensor.capture(lux, exposure_s=cfg.exposure_s, rng=np.random.default_rng([cfg.seed, i]))

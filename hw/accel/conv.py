@@ -70,10 +70,8 @@ class ConvLayer(wiring.Component):
         else:
             self.pool = None
             self.out_h, self.out_w = self.conv_h, self.conv_w
-        self.requant = Requantizer(mult=params.mult.tolist(), shift=params.shift.tolist(), pe=layer.pe,
-                                   acc_bits=self.acc_bits, act_bits=quant.act_bits, mult_bits=quant.mult_bits,
-                                   rounding=quant.rounding, zero_point=quant.zero_point, lo=clamp[0], hi=clamp[1],
-                                   const_mult=code_max is not None)
+        self.requant = Requantizer.for_layer(params, quant, pe=layer.pe, acc_bits=self.acc_bits, clamp=clamp,
+                                             const_mult=code_max is not None)
         super().__init__({
             "i": In(stream.Signature(act_layout(c, value_shape))),
             "o": Out(stream.Signature(act_layout(layer.out_channels, signed(quant.act_bits)))),

@@ -46,10 +46,8 @@ class FcLayer(wiring.Component):
         self.groups = n // layer.pe
         self.slices = c // layer.simd
         self.acc_bits = acc_bits_for(params.bias, c * h * w, max_abs)
-        self.requant = Requantizer(mult=params.mult.tolist(), shift=params.shift.tolist(), pe=layer.pe,
-                                   acc_bits=self.acc_bits, act_bits=quant.act_bits, mult_bits=quant.mult_bits,
-                                   rounding=quant.rounding, zero_point=quant.zero_point, lo=clamp[0], hi=clamp[1],
-                                   const_mult=code_max is not None)
+        self.requant = Requantizer.for_layer(params, quant, pe=layer.pe, acc_bits=self.acc_bits, clamp=clamp,
+                                             const_mult=code_max is not None)
         super().__init__({
             "i": In(stream.Signature(act_layout(c, value_shape))),
             "o": Out(stream.Signature(act_layout(n, signed(quant.act_bits)))),

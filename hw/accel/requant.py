@@ -14,6 +14,10 @@ Two register stages (product, then round/clamp), advancing when ``en`` is high. 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from logcam.nn.netspec import LayerParams, QuantSpec
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
@@ -56,6 +60,14 @@ def const_product(x: Value, value: int) -> Value:
 
 class Requantizer(wiring.Component):
     """``pe`` parallel requantizer lanes for the channels of one layer (2-stage pipeline)."""
+
+    @classmethod
+    def for_layer(cls, params: LayerParams, quant: QuantSpec, *, pe: int, acc_bits: int, clamp: tuple[int, int],
+                  const_mult: bool) -> Requantizer:
+        """The requantizer of one layer: its bundle's mult/shift, the NetSpec's quantization and clamp."""
+        return cls(mult=params.mult.tolist(), shift=params.shift.tolist(), pe=pe, acc_bits=acc_bits,
+                   act_bits=quant.act_bits, mult_bits=quant.mult_bits, rounding=quant.rounding,
+                   zero_point=quant.zero_point, lo=clamp[0], hi=clamp[1], const_mult=const_mult)
 
     def __init__(self, *, mult: Sequence[int], shift: Sequence[int], pe: int, acc_bits: int, act_bits: int,
                  mult_bits: int, rounding: str, zero_point: int, lo: int, hi: int,

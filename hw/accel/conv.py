@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 from logcam.hw.accel.layout import act_layout, stats_layout
 from logcam.hw.accel.mac import adder_tree, product
 from logcam.hw.accel.pool import MaxPool2
-from logcam.hw.accel.requant import Requantizer
+from logcam.hw.accel.requant import Requantizer, collect_groups
 from logcam.hw.accel.rom import acc_bits_for, counter, select, table, weight_rom
 from logcam.hw.accel.window import WindowGen
 from logcam.nn.netspec import ConvSpec, LayerParams, QuantSpec
@@ -165,19 +165,14 @@ class ConvLayer(wiring.Component):
         ox = counter(self.conv_w)
         with m.If(advance):
             m.d.sync += co.valid.eq(rq.o_valid & (rq.o_group == groups - 1))
-            with m.If(rq.o_valid):
-                for gi in range(groups):
-                    hit = rq.o_group == gi
-                    for lane in range(pe):
-                        slot = co.payload.data[gi * pe + lane]
-                        m.d.sync += slot.eq(Mux(hit, rq.o_q[lane], slot))
-                with m.If(rq.o_group == groups - 1):
-                    m.d.sync += [co.payload.first.eq((oy == 0) & (ox == 0)),
-                                 co.payload.last.eq(ox == self.conv_w - 1)]
-                    with m.If(ox == self.conv_w - 1):
-                        m.d.sync += [ox.eq(0), oy.eq(Mux(oy == self.conv_h - 1, 0, oy + 1))]
-                    with m.Else():
-                        m.d.sync += ox.eq(ox + 1)
+            collect_groups(m, rq, co.payload.data, groups, pe)
+            with m.If(rq.o_valid), m.If(rq.o_group == groups - 1):
+                m.d.sync += [co.payload.first.eq((oy == 0) & (ox == 0)),
+                             co.payload.last.eq(ox == self.conv_w - 1)]
+                with m.If(ox == self.conv_w - 1):
+                    m.d.sync += [ox.eq(0), oy.eq(Mux(oy == self.conv_h - 1, 0, oy + 1))]
+                with m.Else():
+                    m.d.sync += ox.eq(ox + 1)
 
         pool_access = Signal()
         if self.pool is not None:

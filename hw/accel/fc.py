@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from logcam.hw.accel.layout import act_layout, stats_layout
 from logcam.hw.accel.mac import adder_tree, product
-from logcam.hw.accel.requant import Requantizer
+from logcam.hw.accel.requant import Requantizer, collect_groups
 from logcam.hw.accel.rom import acc_bits_for, counter, select, table, weight_rom
 from logcam.nn.netspec import FcSpec, LayerParams, QuantSpec
 
@@ -148,12 +148,7 @@ class FcLayer(wiring.Component):
         with m.If(advance):
             m.d.sync += co.valid.eq(rq.o_valid & (rq.o_group == groups - 1))
             m.d.sync += [co.payload.first.eq(1), co.payload.last.eq(1)]
-            with m.If(rq.o_valid):
-                for gi in range(groups):
-                    hit = rq.o_group == gi
-                    for lane in range(pe):
-                        slot = co.payload.data[gi * pe + lane]
-                        m.d.sync += slot.eq(Mux(hit, rq.o_q[lane], slot))
+            collect_groups(m, rq, co.payload.data, groups, pe)
 
         st = self.stats
         with m.If(work):

@@ -153,3 +153,14 @@ class Requantizer(wiring.Component):
                 m.d.comb += r.eq(q + zp)
                 m.d.sync += self.o_q[lane].eq(Mux(r < lo, lo, Mux(r > hi, hi, r)))
         return m
+
+
+def collect_groups(m: Module, rq: Requantizer, data: Value, groups: int, pe: int) -> None:
+    """Store each requantized group of ``pe`` channels (``rq.o_q``) in its slots of ``data`` (sync domain),
+    inside the caller's ``m.If(advance)``: the output beat is complete after group ``groups − 1``."""
+    with m.If(rq.o_valid):
+        for gi in range(groups):
+            hit = rq.o_group == gi
+            for lane in range(pe):
+                slot = data[gi * pe + lane]
+                m.d.sync += slot.eq(Mux(hit, rq.o_q[lane], slot))

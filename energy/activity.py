@@ -35,6 +35,7 @@ class Activity:
     sram_read_bits: int = 0
     sram_write_bits: int = 0
     link_bits: int = 0  # bits moved sensor → processor
+    dram_bits: int = 0  # bits read + written in off-chip DRAM (frame buffers, frame hand-off between IP blocks)
     cycles: int = 0
 
     def to_json(self) -> dict:
@@ -152,6 +153,8 @@ ISP_OPS: dict[str, dict[str, object]] = {
     "gamma": {"lut_reads": 1},  # 8-bit output LUT read (small SRAM)
     "denoise": {"adds": {16: 8}, "lb_reads": 2, "lb_writes": 1},  # 3×3 box filter
     "jpeg": {"adds": {16: 16}, "mults": {16: 17}, "lb_reads": 7, "lb_writes": 1},  # separable 8×8 DCT + quant
+    # temporal (3D) denoise: blend with the previous output frame, which lives in DRAM (read + write 1 frame)
+    "temporal_denoise": {"adds": {16: 2}, "mults": {16: 1}, "dram_reads": 1, "dram_writes": 1},
 }
 
 
@@ -169,6 +172,7 @@ def isp_activity(width: int, height: int, steps: list[str], in_bits: int) -> Act
             act.mults[b] = act.mults.get(b, 0) + c * n
         act.sram_read_bits += n * (int(op.get("lb_reads", 0)) * in_bits + int(op.get("lut_reads", 0)) * 8)
         act.sram_write_bits += n * int(op.get("lb_writes", 0)) * in_bits
+        act.dram_bits += n * (int(op.get("dram_reads", 0)) + int(op.get("dram_writes", 0))) * in_bits
     return act
 
 

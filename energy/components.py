@@ -3,7 +3,8 @@
 Analog: pixel V·I·t per read; ADC Walden FoM × 2^bits per conversion; RDC comparator per decision.
 Digital: add(n) linear in n between Horowitz's 8- and 32-bit adds; mult(a, w) ∝ a·w (array multiplier),
 anchored at the 8-bit multiply (gives 3.2 pJ at 32 bits vs Horowitz's 3.1); SRAM per bit = 64-bit read / 64,
-writes costed as reads (assumption). Link: bytes × pJ/byte.
+writes costed as reads (assumption). Link: bytes × pJ/byte. Off-chip DRAM: bits × pJ/bit (interface energy,
+not logic-scaled): LPDDR4 8 pJ/bit or Horowitz's DRAM access 1.3 nJ per 64 bits (≈ 20 pJ/bit).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from logcam.energy.activity import Activity
 from logcam.energy.tech import TechTable
 
 SRAM_KINDS = ("sram8k_read64", "sram32k_read64", "sram1m_read64")
+#: DRAM kinds a pipeline may name → the table entry and its bits per unit (pJ/bit entries: 1; per 64-bit access: 64).
+DRAM_KINDS: dict[str, tuple[str, int]] = {"lpddr4": ("lpddr4_bit", 1), "ddr_horowitz": ("dram_read64", 64)}
 
 
 def add_pj(t: TechTable, bits: int) -> float:
@@ -38,6 +41,14 @@ def analog_pj(act: Activity, t: TechTable, link: str = "mipi_byte") -> dict[str,
     if act.link_bits:
         out["link"] = act.link_bits / 8 * t[link]
     return out
+
+
+def dram_pj(act: Activity, t: TechTable, kind: str = "lpddr4") -> dict[str, float]:
+    """Energy per frame (pJ) of the off-chip DRAM traffic of ``act`` (reads and writes costed alike)."""
+    if not act.dram_bits:
+        return {}
+    entry, per = DRAM_KINDS[kind]
+    return {"dram": act.dram_bits * t[entry] / per}
 
 
 def digital_pj(act: Activity, t: TechTable, scale: float, sram: str = "sram8k_read64") -> dict[str, float]:

@@ -19,7 +19,7 @@ from logcam.energy.activity import (
     rdc_activity,
     sensor_activity,
 )
-from logcam.energy.components import SRAM_KINDS, analog_pj, digital_pj
+from logcam.energy.components import SRAM_KINDS, analog_pj, digital_pj, dram_pj
 from logcam.energy.tech import Scaling, TechTable
 from logcam.errors import ConfigError, InputError
 
@@ -47,6 +47,9 @@ class LinkCfg(StrictModel):
 
 class IspCfg(StrictModel):
     steps: list[str] = Field(default_factory=lambda: ["black_level", "demosaic", "white_balance", "gamma"])
+    output: Literal["stream", "dram"] = Field(
+        "stream", description="stream: the CNN takes the ISP's pixels as they come; dram: the ISP writes its "
+                              "8-bit frame to DRAM and the CNN reads it back (separate IP blocks of an SoC)")
 
     @model_validator(mode="after")
     def _check(self) -> IspCfg:
@@ -60,6 +63,11 @@ class CnnCfg(StrictModel):
     net: str | None = Field(None, description="NetSpec YAML path (relative to the pipeline file); default 2conv1fc")
     input: Literal["codes", "uint8"] = "uint8"
     sram: Literal["sram8k_read64", "sram32k_read64", "sram1m_read64"] = "sram8k_read64"
+
+
+class MemoryCfg(StrictModel):
+    dram: Literal["lpddr4", "ddr_horowitz"] = Field(
+        "lpddr4", description="off-chip DRAM for frame buffers: lpddr4 (8 pJ/bit) or ddr_horowitz (1.3 nJ/64 bit)")
 
 
 class DigitalCfg(StrictModel):
@@ -76,6 +84,7 @@ class PipelineCfg(StrictModel):
     isp: IspCfg | None = None
     cnn: CnnCfg | None = CnnCfg()
     digital: DigitalCfg = DigitalCfg()
+    memory: MemoryCfg = MemoryCfg()
     leakage_uw: dict[str, float] = Field(default_factory=dict, description="stage → leakage power in µW")
 
     @model_validator(mode="after")
@@ -178,7 +187,13 @@ def analytic_activity(cfg: PipelineCfg, base: Path | None = None, net=None) -> d
     if cfg.isp is not None:
         acts["isp"] = isp_activity(w, h, cfg.isp.steps, 16)
     if cfg.cnn is not None:
-        acts["cnn"] = cnn_activity(net if net is not None else resolve_net(cfg, base))
+        spec = net if net is not None else resolve_net(cfg, base)
+        acts["cnn"] = cnn_activity(spec)
+        if cfg.isp is not None and cfg.isp.output == "dram":
+            # frame hand-off through DRAM: the ISP writes its 8-bit frame, the CNN reads its input window back
+            acts["isp"].dram_bits += w * h * 8
+            i = spec.input
+            acts["cnn"].dram_bits += i.channels * i.height * i.width * 8
     return acts
 
 
@@ -197,6 +212,7 @@ def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, 
             raise ConfigError(f"activity stage {s!r}: unknown (allowed: {', '.join(STAGES)})")
         comp = analog_pj(act, tech, link)
         comp.update(digital_pj(act, tech, scale, sram))
+        comp.update(dram_pj(act, tech, cfg.memory.dram))
         leak = cfg.leakage_uw.get(s, 0.0)
         if leak:
             comp["leakage"] = leak * 1e-6 / cfg.sensor.fps * 1e12

@@ -11,13 +11,13 @@ import numpy as np
 from logcam.config import read_yaml
 from logcam.errors import ConfigError
 
-#: Units an entry may carry, with the factor to the model's base unit (pJ, pJ/byte, pJ/step, A, s, V).
+#: Units an entry may carry, with the factor to the model's base unit (pJ, pJ/byte, pJ/bit, pJ/step, A, s, V).
 UNITS: dict[str, float] = {
-    "pJ": 1.0, "fJ": 1e-3, "nJ": 1e3, "pJ/byte": 1.0, "fJ/step": 1e-3, "pJ/step": 1.0,
+    "pJ": 1.0, "fJ": 1e-3, "nJ": 1e3, "pJ/byte": 1.0, "pJ/bit": 1.0, "fJ/step": 1e-3, "pJ/step": 1.0,
     "uA": 1e-6, "us": 1e-6, "V": 1.0,
 }
 REQUIRED = ("add8", "add32", "mult8", "mult32", "sram8k_read64", "sram32k_read64", "sram1m_read64",
-            "dram_read64", "adc_walden_fom", "comparator_decision", "mipi_byte", "utsv_byte",
+            "dram_read64", "lpddr4_bit", "adc_walden_fom", "comparator_decision", "mipi_byte", "utsv_byte",
             "pixel_bias", "pixel_settle", "pixel_vdda")
 
 
@@ -98,6 +98,11 @@ class NodeCoeffs:
     vnom: float
     vmin: float
     vmax: float
+    area: float | None = None  # area of a fixed circuit relative to the table's largest node (plausibility check)
+
+
+#: Shipped scaling tables by name (``--scaling hp|lp``).
+SCALING_TABLES = {"hp": "scaling.yaml", "lp": "scaling_lp.yaml"}
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,9 @@ class Scaling:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Scaling:
-        p = Path(path) if path is not None else data_path("scaling.yaml")
+        """Read a scaling table: a YAML path, or a shipped one by name (``hp``, the default, or ``lp``)."""
+        name = "hp" if path is None else str(path)
+        p = data_path(SCALING_TABLES[name]) if name in SCALING_TABLES else Path(name)
         data = read_yaml(p)
         if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
             raise ConfigError(f"{p.name}.nodes: expected a mapping node_nm → {{a, b, c, vnom, vmin, vmax}}")
@@ -118,9 +125,14 @@ class Scaling:
         nodes = {}
         for n, c in data["nodes"].items():
             try:
-                nodes[int(n)] = NodeCoeffs(**{k: float(c[k]) for k in ("a", "b", "c", "vnom", "vmin", "vmax")})
+                kw = {k: float(c[k]) for k in ("a", "b", "c", "vnom", "vmin", "vmax")}
+                area = float(c["area"]) if c.get("area") is not None else None
+                nodes[int(n)] = NodeCoeffs(**kw, area=area)
             except (KeyError, TypeError, ValueError):
-                raise ConfigError(f"{p.name}.nodes.{n}: needs numbers a, b, c, vnom, vmin, vmax") from None
+                raise ConfigError(f"{p.name}.nodes.{n}: needs numbers a, b, c, vnom, vmin, vmax "
+                                  "(area optional)") from None
+            if not kw["vmin"] <= kw["vnom"] <= kw["vmax"]:
+                raise ConfigError(f"{p.name}.nodes.{n}.vnom: must lie in vmin…vmax")
         return cls(nodes, data["source"])
 
     def check(self, node_nm: int, vdd: float | None, field: str = "node_nm") -> float:
@@ -143,6 +155,22 @@ class Scaling:
     def ratio(self, src: tuple[int, float], dst: tuple[int, float | None]) -> float:
         """Energy of a fixed circuit at ``dst`` relative to ``src`` ((node_nm, vdd) pairs)."""
         return self.factor(*dst) / self._factor_any(*src)
+
+    def step_checks(self) -> list[tuple[int, int, float]]:
+        """Plausibility of each step between neighbouring nodes at nominal supply.
+
+        Returns (larger node, smaller node, q) with q = E ratio / (sqrt(area ratio) · (Vnom ratio)²): the energy
+        step divided by what a C·V² model predicts when capacitance follows linear dimensions. A row shifted by
+        one node, or a mistyped coefficient, shows as a q far from its neighbours' (see scaling.yaml).
+        """
+        ns = sorted((n for n in self.nodes if self.nodes[n].area is not None), reverse=True)
+        out = []
+        for big, small in zip(ns, ns[1:]):
+            a, b = self.nodes[big], self.nodes[small]
+            e = self.factor(big) / self.factor(small)
+            proxy = (a.area / b.area) ** 0.5 * (a.vnom / b.vnom) ** 2  # type: ignore[operator]
+            out.append((big, small, e / proxy))
+        return out
 
     def _factor_any(self, node_nm: int, vdd: float) -> float:
         # The reference point of a table (e.g. Horowitz 45 nm at 0.9 V) must itself lie in the table.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from logcam.config import read_yaml
 from logcam.energy.activity import Activity
-from logcam.energy.components import analog_pj, digital_pj
+from logcam.energy.components import analog_pj, digital_pj, dram_pj
 from logcam.energy.tech import Scaling, TechTable, data_path
 from logcam.errors import ConfigError
 
@@ -70,6 +70,7 @@ def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> Chi
             scaling.check(node, chip.get("vdd"), field=f"{where}.model_node_nm")
             scale = scaling.factor(node, chip.get("vdd")) / scaling.factor(tech.node_nm, tech.vdd)
             comp.update(digital_pj(act, tech, scale))
+        comp.update(dram_pj(act, tech))
         total += sum(comp.values()) * float(cal.get(s, 1.0))
     unit = rep["unit"]
     model = {"pJ/pixel": total / (w * h), "nJ/pixel": total / (w * h) * 1e-3, "uJ/frame": total * 1e-6,

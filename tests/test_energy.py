@@ -55,8 +55,8 @@ def test_bad_table_is_one_line_naming_the_field(tmp_path, mutate, field):
 
 
 def test_scaling_outside_table_is_an_error():
-    with pytest.raises(ConfigError, match="180 nm is outside"):
-        SCALING.factor(180)
+    with pytest.raises(ConfigError, match="28 nm is outside"):
+        SCALING.factor(28)  # between two rows: still an error, not an interpolation
     with pytest.raises(ConfigError, match="vdd"):
         SCALING.factor(45, 2.0)
     # energy falls monotonically with the node at nominal supply, and rises with supply at one node
@@ -64,6 +64,25 @@ def test_scaling_outside_table_is_an_error():
     f = [SCALING.factor(n) for n in nodes]
     assert all(a > b for a, b in zip(f, f[1:]))
     assert SCALING.factor(45, 1.05) > SCALING.factor(45, 0.8)
+
+
+@pytest.mark.parametrize("flavor", ["hp", "lp"])
+def test_scaling_rows_are_plausible_and_a_shifted_row_is_caught(flavor, tmp_path):
+    # q = energy step / (sqrt(area step) · V² step) between neighbouring nodes (Scaling.step_checks)
+    table = Scaling.load(flavor)
+    qs = {(a, b): q for a, b, q in table.step_checks()}
+    assert len(qs) == len(table.nodes) - 1
+    # the LP 32→20 step (q 2.3) is flagged in scaling_lp.yaml; every other step lies within 0.85…1.6
+    assert all(0.85 <= q <= 1.6 for k, q in qs.items() if (flavor, k) != ("lp", (32, 20))), qs
+    # the same check catches a transcription shifted by one row (each node given its larger neighbour's a, b, c)
+    data = yaml.safe_load(data_path("scaling.yaml").read_text())
+    nodes = sorted(data["nodes"], reverse=True)
+    for big, small in reversed(list(zip(nodes, nodes[1:]))):
+        data["nodes"][small].update({k: data["nodes"][big][k] for k in "abc"})
+    p = tmp_path / "shifted.yaml"
+    p.write_text(yaml.safe_dump(data))
+    shifted = [q for _, _, q in Scaling.load(p).step_checks()]
+    assert max(shifted) > 1.6 or min(shifted) < 0.85
 
 
 def test_rdc_decisions_count_two_m_per_channel():
@@ -227,7 +246,7 @@ def test_cli_set_overrides_an_entry():
 @pytest.mark.parametrize("args, exc, text", [
     (("--set", "adc_walden_fom=-1"), ConfigError, "adc_walden_fom"),
     (("--set", "warp_drive=1"), ConfigError, "warp_drive"),
-    (("--node", "180"), ConfigError, "180 nm"),
+    (("--node", "28"), ConfigError, "28 nm"),
     (("--activity", "rtl"), InputError, "--activity-file"),
     (("no_such.yaml",), InputError, "no_such"),
 ])

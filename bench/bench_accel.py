@@ -6,7 +6,10 @@ bit-exact against the golden model, and prints cycles per frame (between success
 (slowest layer's MACs / (pe·simd)), their ratio, the build time and the simulated frames per wall second,
 plus golden-model frames per second on the CPU.
 
-    .venv/bin/python bench/bench_accel.py [--frames 3] [--sizes 96,224] [--json]
+    .venv/bin/python bench/bench_accel.py [--frames 3] [--sizes 96,224] [--json] [--activity-out accel.json]
+
+``--activity-out F`` writes each size's layer counters as logcam-activity/1 JSON (cnn stage, totals over the
+frames) to F, or to F's stem + ``_<size>`` when several sizes run.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
 from logcam.commands._accel_cli import load_net, random_frames
+from logcam.energy.rtl_activity import from_verify, write_activity
 from logcam.nn.golden.accel import run as golden_run
 from logcam.nn.netspec import NetSpec
 from logcam.sim.rtl.accel_verify import verify_accel
@@ -35,10 +40,13 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--sizes", default="96,224")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--activity-out", type=Path, default=None,
+                    help="logcam-activity/1 JSON of the layer counters (per size: F's stem + _<size>)")
     args = ap.parse_args()
     base, _ = load_net(None, None)
     rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
+    sizes = [int(s) for s in args.sizes.split(",")]
+    for size in sizes:
         spec = resized(base, size)
         bundle = load_net(None, None)[1] if size == base.input.height else None
         if bundle is None:
@@ -53,6 +61,11 @@ def main() -> None:
             reps += 1
         golden_fps = reps * len(x) / (time.perf_counter() - t0)
         r = verify_accel(spec, bundle, x, sim="verilator", seed=0)
+        if args.activity_out is not None and r.passed:
+            out = args.activity_out
+            if len(sizes) > 1:
+                out = out.with_name(f"{out.stem}_{size}{out.suffix}")
+            write_activity(out, from_verify(r, net=spec))
         rows.append({"size": size, "passed": r.passed, "frames": r.frames,
                      "cycles_per_frame": r.extra["cycles_per_frame"], "bound_cycles": r.extra["bound_cycles"],
                      "ratio": r.extra["cycles_per_bound"], "expected_per_layer": r.extra["expected_cycles_per_layer"],

@@ -6,6 +6,7 @@ its output is checked against the golden model too, so both numbers are for *ver
 Also reports cycles per frame against the ideal H·W/lanes.
 
 Run:  .venv/bin/python bench/bench_rdc.py [--frames 4] [--lanes 4] [--mode sum] [--levels 3] [--json]
+      [--activity-out rdc_activity.json]   # the cocotb run's counters as logcam-activity/1 (readout stage)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from logcam.energy.rtl_activity import from_verify, write_activity
 from logcam.hw.rdc import LATENCY, Rdc
 from logcam.hw.stream import describe_layout
 from logcam.nn.golden.rdc import rdc_codes
@@ -69,7 +71,8 @@ def build_harness(verilog: str) -> Path:
     return exe
 
 
-def bench(spec: RdcSpec, n_frames: int, seed: int, workdir: Path) -> dict[str, object]:
+def bench(spec: RdcSpec, n_frames: int, seed: int, workdir: Path,
+          activity_out: Path | None = None) -> dict[str, object]:
     frames = frames_for(spec, n_frames, seed)
     golden = rdc_codes(frames, spec).numpy()
     pixels = frames.size
@@ -81,6 +84,8 @@ def bench(spec: RdcSpec, n_frames: int, seed: int, workdir: Path) -> dict[str, o
     res = verify_rdc(spec, frames, p_valid=1.0, p_ready=1.0, seed=seed)
     assert res.mismatches == 0, res.summary()
     cocotb_loop = float(res.extra["sim_loop_s"])
+    if activity_out is not None:
+        write_activity(activity_out, from_verify(res, rdc=spec))
 
     # Bare C++ harness.
     dut = Rdc(spec)
@@ -134,9 +139,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/logcam-bench-rdc"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--activity-out", type=Path, default=None,
+                    help="write the cocotb run's RDC counters as logcam-activity/1 JSON (logcam energy --activity rtl)")
     a = ap.parse_args()
     spec = RdcSpec(width=a.width, height=a.height, lanes=a.lanes, mode=a.mode, levels=a.levels)
-    r = bench(spec, a.frames, a.seed, a.workdir)
+    r = bench(spec, a.frames, a.seed, a.workdir, a.activity_out)
     if a.json:
         print(json.dumps(r, indent=2))
         return

@@ -1,13 +1,18 @@
 """Activity records (action counts per frame) — analytic from configs, or read from an RTL bench's JSON.
 
-JSON format an RTL bench writes (``--activity rtl --activity-file F``), one object per stage::
+JSON format an RTL run writes (``logcam verify rdc|accel|top --activity-out F``, read back by
+``logcam energy --activity rtl --activity-file F``), one object per stage::
 
-    {"format": "logcam-activity/1",
+    {"format": "logcam-activity/1", "frames": 4, "width": 96, "height": 96,
      "stages": {"readout": {"comparator_decisions": 1234, "cycles": 9216, ...},
                 "cnn": {"macs": {"8x8": 460800, "2x8": 230400}, "adds": {"16": 100},
                         "sram_read_bits": 1000, "sram_write_bits": 800, "cycles": 9216}}}
 
 Keys of an Activity not given are 0. ``macs`` keys are "<input bits>x<weight bits>"; ``adds`` keys are bits.
+``frames`` (optional, default 1): the counts are totals over that many frames; :func:`load_activity`
+returns per-frame counts (floats where they do not divide). ``width``/``height`` (optional, together):
+the sensor frame the counts belong to, checked against the pipeline's. Other top-level keys (``source``)
+are ignored. energy/rtl_activity.py builds these files from the RTL's counters.
 """
 
 from __future__ import annotations
@@ -82,8 +87,13 @@ def _count(v: object, where: str) -> int:
     return v
 
 
-def load_activity(path: str | Path) -> dict[str, Activity]:
-    """Read an RTL bench's activity JSON: stage name → Activity."""
+def load_activity(path: str | Path, *, width: int | None = None,
+                  height: int | None = None) -> dict[str, Activity]:
+    """Read an RTL activity JSON: stage name → per-frame Activity.
+
+    Counts in the file are totals over its ``frames`` (default 1); they are divided by it. If the file
+    names its frame geometry and ``width``/``height`` (the pipeline's sensor) are given, they must match.
+    """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"--activity-file {p}: no such file")
@@ -96,7 +106,36 @@ def load_activity(path: str | Path) -> dict[str, Activity]:
     stages = data.get("stages")
     if not isinstance(stages, dict):
         raise InputError(f"{p}.stages: expected an object stage → counts")
-    return {s: Activity.from_json(c, f"{p.name}.stages.{s}") for s, c in stages.items()}
+
+    def positive(key: str) -> int | None:
+        v = data.get(key)
+        if v is None and key not in data:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"{p.name}.{key}: a positive integer is required (got {v!r})")
+        return v
+
+    frames = positive("frames") or 1
+    fw, fh = positive("width"), positive("height")
+    if (fw is None) != (fh is None):
+        raise InputError(f"{p.name}.{'height' if fh is None else 'width'}: width and height go together")
+    if fw is not None and width is not None and height is not None and (fw, fh) != (width, height):
+        raise InputError(f"{p.name}: counts of a {fw}×{fh} frame (width×height), the pipeline's sensor is "
+                         f"{width}×{height}; use --set sensor.width={fw} --set sensor.height={fh}")
+    acts = {s: Activity.from_json(c, f"{p.name}.stages.{s}") for s, c in stages.items()}
+    if frames == 1:
+        return acts
+
+    def per_frame(n: int) -> int | float:
+        q, r = divmod(n, frames)
+        return n / frames if r else q
+
+    out = {}
+    for s, a in acts.items():
+        d = {k: ({w: per_frame(n) for w, n in v.items()} if isinstance(v, dict) else per_frame(v))
+             for k, v in vars(a).items()}
+        out[s] = Activity(**d)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Analytic activity (energy/activity.py) agrees with what the RTL counts while it runs.
 
 The energy model counts actions from the spec alone; the RDC and the accelerator count the same actions
-in hardware counters during simulation. Both are compared here on the same configurations.
+in hardware counters during simulation. Both are compared here on the same configurations, raw and
+through energy/rtl_activity.py (the converter behind ``logcam verify … --activity-out``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from logcam.energy.activity import cnn_activity, rdc_activity
+from logcam.energy.rtl_activity import cnn_activity_measured, layer_memory_per_frame, readout_activity
 from logcam.nn.netspec import NetSpec, random_bundle
 from logcam.rdcspec import RdcSpec
 from logcam.sim.rtl.accel_verify import verify_accel
@@ -28,6 +30,9 @@ def test_rdc_comparator_decisions_measured_equal_analytic(levels: int, mode: str
     analytic = rdc_activity(spec.width, spec.height, spec.levels, spec.channels)
     assert measured["comparisons"] == 3 * analytic.comparator_decisions
     assert measured["pixels"] == 3 * spec.width * spec.height
+    readout = readout_activity(spec, r.extra["stats"])
+    assert readout.comparator_decisions == 3 * analytic.comparator_decisions
+    assert readout.cycles == 3 * spec.height * spec.width // spec.lanes  # input beats
 
 
 def test_accelerator_mac_work_measured_equals_analytic() -> None:
@@ -47,3 +52,9 @@ def test_accelerator_mac_work_measured_equals_analytic() -> None:
     # the energy model's per-frame totals: adds for the code layer (±1 codes: one add per MAC), 8×8 MACs after
     assert sum(analytic.adds.values()) == shapes[0].macs
     assert analytic.macs == {"8x8": shapes[1].macs}
+    # the converter keeps those conventions: 2 frames of measured work = 2 × the analytic per-frame counts
+    conv = cnn_activity_measured(spec, r.extra["stats"])
+    assert conv.adds == {b: 2 * n for b, n in analytic.adds.items()}
+    assert conv.macs == {k: 2 * n for k, n in analytic.macs.items()} and conv.cycles == 2 * analytic.cycles
+    assert [r.extra["stats"][f"stats{i}"]["lb_access"] for i in range(2)] == \
+        [2 * sum(layer_memory_per_frame(spec, i)) for i in range(2)]

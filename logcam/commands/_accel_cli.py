@@ -115,14 +115,16 @@ def scene_dn(rdc: Any, n: int, seed: int, mean_lux: float = 300.0) -> np.ndarray
 @WEIGHTS
 @common_options
 def accel(net: Path | None, weights: Path | None, config: Path | None, n_frames: int, seed: int, sim: str,
-          p_valid: float, p_ready: float, keep: Path | None, as_json: bool) -> None:
+          p_valid: float, p_ready: float, keep: Path | None, as_json: bool, activity_out: Path | None) -> None:
     """Stream frames through the accelerator RTL; every layer, the logits and the labels vs the golden model.
 
     Frames are seeded random inputs over the NetSpec's range (codes ±m or uint8). Cycles per frame are
     meaningful at --p-valid 1 --p-ready 1 (compare with the bound: the slowest layer's MACs / (pe·simd)).
     Exit 1 on any mismatch.
 
-    Example: logcam verify accel --frames 3 --p-valid 1 --p-ready 1 --json
+    With --activity-out F the layer counters go to F as the cnn stage (per inference, no sensor frame).
+
+    Example: logcam verify accel --frames 3 --p-valid 1 --p-ready 1 --json --activity-out accel_activity.json
     """
     from logcam.sim.rtl.accel_verify import verify_accel
 
@@ -132,7 +134,7 @@ def accel(net: Path | None, weights: Path | None, config: Path | None, n_frames:
     x = random_frames(spec, n_frames, seed)
     with status(f"accel: {n_frames} frame(s) of {'×'.join(map(str, spec.input.shape))} on {sim}", as_json):
         result = verify_accel(spec, bundle, x, sim=sim, seed=seed, p_valid=p_valid, p_ready=p_ready, workdir=keep)
-    report(result, as_json)
+    report(result, as_json, activity_out, net=spec)
 
 
 @click.command("top")
@@ -142,14 +144,17 @@ def accel(net: Path | None, weights: Path | None, config: Path | None, n_frames:
               help="RDC columns per clock (must divide the width); the accelerator takes one pixel per clock.")
 @common_options
 def top(net: Path | None, weights: Path | None, lanes: int, config: Path | None, n_frames: int, seed: int, sim: str,
-        p_valid: float, p_ready: float, keep: Path | None, as_json: bool) -> None:
+        p_valid: float, p_ready: float, keep: Path | None, as_json: bool, activity_out: Path | None) -> None:
     """DN frames through RDC → accelerator (hw/top.py): codes, every layer, logits and labels vs the golden models.
 
     The RDC is the one whose codes are the NetSpec's input (mode hv for 2 channels, else sum; 10-bit DN).
     DN frames: seeded scenes (procedural and photographs, 300 lux mean at the sensor plane) captured by
     the default EMVA 1288 sensor preset. Exit 1 on any mismatch.
 
-    Example: logcam verify top --frames 2 --lanes 4 --json
+    With --activity-out F the RDC's and the accelerator's counters go to F (readout and cnn stages, the
+    RDC's width×height as the sensor frame) for `logcam energy --activity rtl --activity-file F`.
+
+    Example: logcam verify top --frames 2 --lanes 4 --json --activity-out top_activity.json
     """
     from logcam.sim.rtl.accel_verify import verify_top
 
@@ -160,4 +165,4 @@ def top(net: Path | None, weights: Path | None, lanes: int, config: Path | None,
     dn = scene_dn(rdc, n_frames, seed)
     with status(f"top: {n_frames} DN frame(s) of {rdc.height}×{rdc.width} on {sim}", as_json):
         result = verify_top(rdc, spec, bundle, dn, sim=sim, seed=seed, p_valid=p_valid, p_ready=p_ready, workdir=keep)
-    report(result, as_json)
+    report(result, as_json, activity_out, rdc=rdc, net=spec)

@@ -22,11 +22,41 @@ from logcam.errors import InputError
 PIPELINES = ("conventional", "loggrad", "optical")
 
 
-def _tech(tech: str | None, scaling: str | None, sets: tuple[str, ...] = ()):
-    from logcam.config import parse_sets
+def _tech(tech: str | None, scaling: str | None, sets: dict[str, object] | None = None):
     from logcam.energy.tech import Scaling, TechTable
 
-    return TechTable.load(tech, parse_sets(sets, "adc_walden_fom=10 (in the entry's unit)")), Scaling.load(scaling)
+    return TechTable.load(tech, sets or {}), Scaling.load(scaling)
+
+
+def _split_sets(sets: tuple[str, ...]) -> tuple[dict[str, object], dict[str, object]]:
+    """``--set`` items → (tech-table entries, pipeline fields): a dotted name whose first part is a
+    pipeline section (sensor.width, readout.levels, cnn.net, …) sets the pipeline, anything else a table entry."""
+    from logcam.config import parse_sets
+    from logcam.energy.pipeline import PipelineCfg
+
+    over = parse_sets(sets, "adc_walden_fom=10 (in the entry's unit) or sensor.width=96")
+    pipe = {k: v for k, v in over.items() if "." in k and k.split(".")[0] in PipelineCfg.model_fields}
+    return {k: v for k, v in over.items() if k not in pipe}, pipe
+
+
+def _with_sets(cfg, sets: dict[str, object]):
+    """The pipeline config with dotted ``--set`` overrides applied (validated again: one line per problem)."""
+    from logcam.energy.pipeline import pipeline_from_dict
+
+    if not sets:
+        return cfg
+    d = cfg.model_dump()
+    for name, value in sets.items():
+        *path, leaf = name.split(".")
+        node = d
+        for part in path:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict):
+                raise InputError(f"--set {name}: {part} is not a section")
+        node[leaf] = value
+    return pipeline_from_dict(d, where="--set")
 
 
 def _out_dir(out_dir: str) -> Path:
@@ -35,20 +65,32 @@ def _out_dir(out_dir: str) -> Path:
     return p
 
 
-def _breakdown(pipeline: str, tech, scaling, node: int | None, activity: str, activity_file: str | None):
-    from logcam.energy.activity import load_activity
-    from logcam.energy.pipeline import analytic_activity, energy, load_pipeline
+def _breakdown(pipeline: str, tech, scaling, node: int | None, activity: str, activity_file: str | None,
+               sets: dict[str, object] | None = None):
+    """(Breakdown, measured stage names) of a pipeline; with ``activity == "rtl"`` the stages in
+    ``activity_file`` replace the analytic ones (see :func:`_activities`); ``sets``: pipeline overrides."""
+    from logcam.energy.pipeline import energy, load_pipeline
 
     cfg, base = load_pipeline(pipeline)
+    cfg = _with_sets(cfg, sets or {})
+    acts, measured = _activities(cfg, base, activity, activity_file)
+    return energy(cfg, tech, scaling, acts, node_nm=node), measured
+
+
+def _activities(cfg, base, activity: str, activity_file: str | None):
+    """(stage → Activity, measured stage names): analytic activity of every stage; with ``--activity rtl`` the
+    stages present in the file (per frame, its geometry checked against the sensor's) replace theirs."""
+    from logcam.energy.activity import load_activity
+    from logcam.energy.pipeline import analytic_activity
+
+    if activity == "rtl" and activity_file is None:
+        raise InputError("--activity-file: required with --activity rtl (a logcam-activity/1 JSON)")
+    measured = {}
     if activity == "rtl":
-        if activity_file is None:
-            raise InputError("--activity-file: required with --activity rtl (a logcam-activity/1 JSON)")
-        acts = load_activity(activity_file)
-    else:
-        acts = analytic_activity(cfg, base)
-    return energy(cfg, tech, scaling, acts, node_nm=node)
-
-
+        measured = load_activity(activity_file, width=cfg.sensor.width, height=cfg.sensor.height)
+    acts = analytic_activity(cfg, base)
+    acts.update(measured)
+    return acts, sorted(measured)
 tech_opt = click.option("--tech", type=click.Path(), default=None,
                         help="technology table YAML (default: the shipped Horowitz/CamJ table)")
 scaling_opt = click.option("--scaling", type=click.Path(), default=None,
@@ -86,19 +128,32 @@ def cli():
 @click.option("--activity", type=click.Choice(["analytic", "rtl"]), default="analytic", show_default=True,
               help="analytic counts from the configs, or counts an RTL bench wrote (--activity-file)")
 @click.option("--activity-file", type=click.Path(), default=None, help="logcam-activity/1 JSON (with --activity rtl)")
-@click.option("--set", "sets", multiple=True, metavar="ENTRY=VALUE",
-              help="override a table entry in its own unit, e.g. --set adc_walden_fom=10 (fJ/step)")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="override a table entry in its own unit, e.g. --set adc_walden_fom=10 (fJ/step), or a "
+                   "pipeline field, e.g. --set sensor.width=96 --set cnn.net=my_net.yaml")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def show(pipeline, tech, scaling, node, activity, activity_file, sets, as_json):
     """Per-stage nJ/pixel of PIPELINE (YAML path or conventional/loggrad/optical), µJ/frame, mW.
+
+    With --activity rtl the stages in --activity-file (written by `logcam verify rdc|accel|top
+    --activity-out`) are measured, the others analytic; the output says which.
 
     Example: logcam energy loggrad --node 16 --json
     """
     from logcam.energy.report import breakdown_text
 
-    t, s = _tech(tech, scaling, sets)
-    b = _breakdown(pipeline, t, s, node, activity, activity_file)
-    click.echo(json.dumps(b.to_json(), indent=2) if as_json else breakdown_text(b))
+    tech_sets, pipe_sets = _split_sets(sets)
+    t, s = _tech(tech, scaling, tech_sets)
+    b, measured = _breakdown(pipeline, t, s, node, activity, activity_file, pipe_sets)
+    source = {"measured": measured, "analytic": sorted(set(b.stages) - set(measured)),
+              **({"file": str(activity_file)} if activity == "rtl" else {})}
+    if as_json:
+        click.echo(json.dumps({**b.to_json(), "activity": source}, indent=2))
+    else:
+        click.echo(breakdown_text(b))
+        if activity == "rtl":
+            click.echo(f"activity: measured (RTL, {activity_file}): {', '.join(measured) or 'none'}; "
+                       f"analytic: {', '.join(source['analytic']) or 'none'}")
 
 
 @cli.command()
@@ -115,7 +170,7 @@ def compare(tech, scaling, out_dir, as_json):
     from logcam.energy.report import breakdown_text, plot_stacked, write_compare_csv
 
     t, s = _tech(tech, scaling)
-    rows = [_breakdown(p, t, s, None, "analytic", None) for p in PIPELINES]
+    rows = [_breakdown(p, t, s, None, "analytic", None)[0] for p in PIPELINES]
     out = _out_dir(out_dir)
     write_compare_csv(out / "compare.csv", rows)
     plot_stacked(out / "compare.png", rows)

@@ -41,6 +41,9 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Keep the simulation directory here (inputs .npy, params.json, result.json, sim.log)."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object."),
+        click.option("--activity-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write the RTL-counted activity (logcam-activity/1 JSON, totals over the frames) for "
+                          "`logcam energy --activity rtl --activity-file`; written only if the run passes."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -59,8 +62,20 @@ def status(message: str, as_json: bool) -> Any:
     return console.status(message)
 
 
-def report(result: Any, as_json: bool) -> None:
-    """Print a VerifyResult (text or JSON) and exit 1 if anything mismatched."""
+def report(result: Any, as_json: bool, activity_out: Path | None = None, *, rdc: Any = None,
+           net: Any = None) -> None:
+    """Print a VerifyResult (text or JSON), write its activity file, and exit 1 if anything mismatched.
+
+    ``activity_out``: where to write the counters as a logcam-activity/1 JSON
+    (:func:`logcam.energy.rtl_activity.from_verify`; ``rdc``/``net`` the specs of the run), only when it passed.
+    """
+    if activity_out is not None:
+        if result.passed:
+            from logcam.energy.rtl_activity import from_verify, write_activity
+
+            write_activity(activity_out, from_verify(result, rdc=rdc, net=net))
+        else:
+            click.echo(f"--activity-out {activity_out}: not written, the run did not pass", err=True)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -146,14 +161,15 @@ def cli() -> None:
 @click.option("--source", type=click.Choice(["mixed", "random", "corners", "scenes"]), default="mixed",
               show_default=True, help="Generated frames: corner cases, sensor-model scenes, uniform random DN.")
 def rdc(config: Path | None, n_frames: int, seed: int, sim: str, p_valid: float, p_ready: float,
-        keep: Path | None, as_json: bool, image: Path | None, lanes: int | None, source: str) -> None:
+        keep: Path | None, as_json: bool, activity_out: Path | None, image: Path | None, lanes: int | None,
+        source: str) -> None:
     """The column-parallel RDC against logcam's RDC golden model (rdc_codes).
 
     Frames (default: corner cases, scenes through the sensor model and uniform random DN, in
     equal shares) stream in with randomised valid and out with randomised ready; --json prints
     mismatches, pixels, frames, cycles, ideal_cycles (frames·H·W/lanes), wall_s and more.
 
-    Example: logcam verify rdc --frames 8 --lanes 2 --json
+    Example: logcam verify rdc --frames 8 --lanes 2 --json --activity-out rdc_activity.json
     """
     from logcam.hw.rdc import load_rdc_spec
     from logcam.sim.rtl.rdc_verify import verify_rdc
@@ -171,4 +187,4 @@ def rdc(config: Path | None, n_frames: int, seed: int, sim: str, p_valid: float,
                 f"(a new configuration builds first)…", as_json):
         result = verify_rdc(spec, frames, n_frames=n_frames, seed=seed, sim=sim, p_valid=p_valid,
                             p_ready=p_ready, source=source, workdir=keep)
-    report(result, as_json)
+    report(result, as_json, activity_out, rdc=spec)

@@ -86,7 +86,7 @@ async def run_stream_bench(dut: Any) -> None:
     np.save(out_dir / "out_label_cycles.npy", np.asarray(sink.cycles, dtype=np.int64))
     stats: dict[str, dict[str, int]] = {}
     for name in fields:
-        if name.startswith("stats"):
+        if "stats" in name:  # stats{i} of the layers, rdc_stats of the top (as port_fields lists them)
             vals = codecs[name].unpack([int(getattr(dut, name).value)])
             stats[name] = {k: int(v[0]) for k, v in vals.items()}
     bench_write_result({"timed_out": timed_out, "cycles": sink.cycle, "labels": len(sink.beats),

@@ -148,6 +148,8 @@ def _amaranth_run(dut: Any, fields: dict[str, list[dict[str, Any]]], beats: dict
     watch = [name for name in fields if name.startswith("tap") or name == "o"]
     seen: dict[str, list[int]] = {name: [] for name in watch}
     label_cycles: list[int] = []
+    stat_ports = [name for name in fields if "stats" in name]
+    stats: dict[str, dict[str, int]] = {}
     state = {"cycles": 0, "done": False}
     rng_v, rng_r = random.Random(seed), random.Random(seed + 1)
 
@@ -183,13 +185,20 @@ def _amaranth_run(dut: Any, fields: dict[str, list[dict[str, Any]]], beats: dict
             if p_ready < 1.0:
                 ctx.set(dut.o.ready, int(rng_r.random() < p_ready))
 
+    async def watcher_then_stats(ctx: Any) -> None:
+        await watcher(ctx)
+        await ctx.tick().repeat(2)  # the activity counters two cycles later, as the cocotb bench reads them
+        for name in stat_ports:
+            word = int(ctx.get(getattr(dut, name).as_value()))
+            stats[name] = {k: int(v[0]) for k, v in codecs[name].unpack([word]).items()}
+
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(source, background=True)
-    sim.add_testbench(watcher)
+    sim.add_testbench(watcher_then_stats)
     sim.run()
     streams = {name: codecs[name].unpack(words) if words else {} for name, words in seen.items()}
-    return Capture(streams, np.asarray(label_cycles, dtype=np.int64), timed_out=not state["done"],
+    return Capture(streams, np.asarray(label_cycles, dtype=np.int64), stats=stats, timed_out=not state["done"],
                    sim_cycles=state["cycles"])
 
 

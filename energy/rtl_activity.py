@@ -1,0 +1,173 @@
+"""RTL-measured activity: the counters of a verification run → per-stage :class:`Activity` → JSON.
+
+The RDC and the accelerator count their actions in hardware while they run (``stats`` ports, see
+:func:`logcam.hw.rdc.stats_layout` and :func:`logcam.hw.accel.layout.stats_layout`). This module turns
+those counters into the same per-stage records the analytic model builds (energy/activity.py), with the
+same conventions, and writes them as a ``logcam-activity/1`` file for ``logcam energy --activity rtl``:
+
+readout (:func:`readout_activity`)
+    ``comparator_decisions``: the comparisons of :func:`logcam.hw.rdc.activity` (2·m per pixel and
+    channel, as :func:`~logcam.energy.activity.rdc_activity`); ``cycles``: input beats (cycles the
+    comparator array worked, ``lanes`` pixels each). The RTL's line memory and its ``sum``-mode squaring
+    emulate what the analog RDC does in the pixel array; like the analytic model they are not charged
+    (their counts are in ``logcam verify rdc --json``, ``extra.activity``).
+cnn (:func:`cnn_activity_measured`)
+    per layer, MACs = ``mac_cycles``·pe·simd; a first layer on RDC codes is counted as additions at the
+    accumulator width (the multiplier-free convention of :func:`~logcam.energy.activity.cnn_activity`),
+    the other layers as "<in bits>x8" MACs; ``cycles``: Σ ``mac_cycles`` (the analytic Σ ideal cycles).
+    Memory is what the RTL moves, counters × word widths: per line-buffer step one read and one write of
+    (k−1)·C_in values (hw/accel/window.py), per pool access one C_out-value word (hw/accel/pool.py;
+    writes on even rows, reads on odd ones), per weight-ROM read pe·simd 8-bit weights, and the last
+    layer's output beats (logits). So MAC work agrees with the analytic count exactly, memory traffic
+    does not (the analytic model is an idealised line buffer: inputs written once, read k times).
+
+Files hold totals over the run plus ``"frames"`` (counts are divided by it when loaded) and, where a
+sensor frame exists (``verify rdc`` and ``verify top``), its ``"width"`` and ``"height"``; ``verify
+accel`` has none, its cnn counts are per inference whatever the sensor. ``"source"`` records where the
+counts came from (target, simulator, NetSpec name and input shape) and is not read back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from logcam.energy.activity import FORMAT, Activity, cnn_activity
+from logcam.errors import InputError
+
+#: Counters are COUNTER_BITS wide in the RTL and wrap; a run that could reach this is refused.
+COUNTER_LIMIT = 1 << 32
+
+
+def readout_activity(rdc: Any, stats: dict[str, int]) -> Activity:
+    """Readout stage from the RDC's counters (``beats``, ``nonzero``) of an :class:`RdcSpec` ``rdc``."""
+    from logcam.hw.rdc import activity
+
+    counts = activity(rdc, _counter(stats, "beats", "rdc stats"), _counter(stats, "nonzero", "rdc stats"))
+    return Activity(comparator_decisions=counts["comparisons"], cycles=stats["beats"])
+
+
+def layer_memory_per_frame(spec: Any, index: int) -> tuple[int, int, int]:
+    """Per frame of layer ``index``: (line-buffer steps, pool-memory writes, pool-memory reads).
+
+    The window generator steps (H+pad)·(W+pad) times (no line buffer for k = 1); the 2×2 pool touches
+    its line memory at every odd column of the conv output: writes on even rows, reads on odd ones.
+    Their sum is what the layer's ``lb_access`` counter adds per frame.
+    """
+    s = spec.layer_shapes()[index]
+    layer = spec.layers[index]
+    if s.kind != "conv":
+        return 0, 0, 0
+    _, h, w = s.in_shape
+    steps = (h + layer.pad) * (w + layer.pad) if layer.kernel > 1 else 0
+    if layer.pool != 2:
+        return steps, 0, 0
+    _, ch, cw = s.conv_shape
+    return steps, (ch + 1) // 2 * (cw // 2), ch // 2 * (cw // 2)
+
+
+def cnn_activity_measured(spec: Any, stats: dict[str, dict[str, int]]) -> Activity:
+    """CNN stage from the accelerator's per-layer counters ``stats{i}`` of a NetSpec ``spec``."""
+    shapes = spec.layer_shapes()
+    analytic = cnn_activity(spec)
+    act = Activity()
+    act_bits = spec.quant.act_bits
+    for s, layer in zip(shapes, spec.layers):
+        name = f"stats{s.index}"
+        if name not in stats:
+            raise InputError(f"stats.{name}: layer {s.index}'s counters are missing (a Verilator or Amaranth run "
+                             "of the accelerator reports them)")
+        c = stats[name]
+        mac_cycles = _counter(c, "mac_cycles", name)
+        macs = mac_cycles * layer.pe * layer.simd
+        act.cycles += mac_cycles
+        if s.index == 0 and spec.input.format == "codes":
+            # the analytic code-layer convention: shifted additions per MAC at the accumulator width
+            ((acc_bits, adds),) = analytic.adds.items()
+            act.adds[acc_bits] = act.adds.get(acc_bits, 0) + macs * (adds // s.macs)
+        else:
+            key = f"{s.in_bits}x8"
+            act.macs[key] = act.macs.get(key, 0) + macs
+        act.sram_read_bits += _counter(c, "rom_reads", name) * layer.pe * layer.simd * 8
+        steps_pf, pw_pf, pr_pf = layer_memory_per_frame(spec, s.index)
+        per_frame = steps_pf + pw_pf + pr_pf
+        lb = _counter(c, "lb_access", name)
+        if per_frame:
+            # one counter adds line-buffer steps and pool accesses; split it in their per-frame proportion
+            # (exact for whole frames)
+            steps = round(lb * steps_pf / per_frame)
+            pool_w = round(lb * pw_pf / per_frame)
+            pool_r = lb - steps - pool_w
+            lb_word = (layer.kernel - 1) * s.in_shape[0] * s.in_bits
+            pool_word = s.conv_shape[0] * act_bits
+            act.sram_read_bits += steps * lb_word + pool_r * pool_word
+            act.sram_write_bits += steps * lb_word + pool_w * pool_word
+        if s.index == len(shapes) - 1:
+            act.sram_write_bits += _counter(c, "out_beats", name) * s.out_shape[0] * act_bits
+    return act
+
+
+def activity_document(frames: int, stages: dict[str, Activity], *, width: int | None = None,
+                      height: int | None = None, source: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``logcam-activity/1`` object: totals over ``frames`` frames, geometry of the sensor frame if any."""
+    doc: dict[str, Any] = {"format": FORMAT, "frames": int(frames)}
+    if width is not None and height is not None:
+        doc.update(width=int(width), height=int(height))
+    if source:
+        doc["source"] = source
+    doc["stages"] = {name: act.to_json() for name, act in stages.items()}
+    return doc
+
+
+def from_verify(result: Any, *, rdc: Any = None, net: Any = None) -> dict[str, Any]:
+    """The activity document of a :class:`~logcam.sim.rtl.check.VerifyResult` of ``verify rdc|accel|top``.
+
+    ``rdc``: the RdcSpec (targets rdc and top), ``net``: the NetSpec (accel and top). Counters that could
+    have wrapped (≥ 2^32 over the run) are refused: verify fewer frames.
+    """
+    stats = result.extra.get("stats") or {}
+    stages: dict[str, Activity] = {}
+    geometry: dict[str, int] = {}
+    source: dict[str, Any] = {"target": result.target, "sim": result.sim}
+    n = result.frames
+    if result.target == "rdc":
+        _check_wrap(n * rdc.height * rdc.width // rdc.lanes, "rdc beats")
+        stages["readout"] = readout_activity(rdc, stats)
+    elif result.target in ("accel", "top"):
+        _check_wrap(n * max(max(net.ideal_cycles()), *(sum(layer_memory_per_frame(net, i))
+                                                      for i in range(len(net.layers)))), "accelerator counters")
+        if result.target == "top":
+            if "rdc_stats" not in stats:
+                raise InputError("stats.rdc_stats: the top's RDC counters are missing from the run")
+            stages["readout"] = readout_activity(rdc, stats["rdc_stats"])
+        stages["cnn"] = cnn_activity_measured(net, stats)
+        source.update(net=net.name, net_input=list(net.input.shape), net_format=net.input.format)
+    else:
+        raise InputError(f"activity: no counters for verify target {result.target!r} (rdc, accel, top)")
+    if rdc is not None:
+        geometry = {"width": rdc.width, "height": rdc.height}
+        source.update(rdc_levels=rdc.levels, rdc_mode=rdc.mode, lanes=rdc.lanes)
+    return activity_document(n, stages, source=source, **geometry)
+
+
+def write_activity(path: str | Path, doc: dict[str, Any]) -> None:
+    """Write an activity document atomically (a missing folder is one InputError line)."""
+    from logcam.files import atomic_write
+
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(doc, indent=2) + "\n"))
+
+
+def _counter(d: dict[str, int], key: str, where: str) -> int:
+    if key not in d:
+        raise InputError(f"{where}.{key}: counter missing from the run")
+    return int(d[key])
+
+
+def _check_wrap(total: int, what: str) -> None:
+    if total >= COUNTER_LIMIT:
+        raise InputError(f"--activity-out: the {what} would reach {total} ≥ 2^32 and wrap; verify fewer frames")
+
+
+__all__ = ["COUNTER_LIMIT", "activity_document", "cnn_activity_measured", "from_verify", "layer_memory_per_frame",
+           "readout_activity", "write_activity"]

@@ -215,19 +215,42 @@ def isp_activity(width: int, height: int, steps: list[str], in_bits: int) -> Act
     return act
 
 
+def layer_memory_per_frame(spec, index: int) -> tuple[int, int, int]:
+    """Per frame of layer ``index`` of the streaming accelerator: (line-buffer steps, pool writes, pool reads).
+
+    The window generator (hw/accel/window.py) steps (H+pad)·(W+pad) times, each step reading and writing
+    one word of (k−1)·C_in values (no line buffer for k = 1); the 2×2 pool (hw/accel/pool.py) touches its
+    line memory at every odd column of the conv output: writes on even rows, reads on odd ones. Their sum
+    is what the layer's ``lb_access`` counter adds per frame.
+    """
+    s = spec.layer_shapes()[index]
+    layer = spec.layers[index]
+    if s.kind != "conv":
+        return 0, 0, 0
+    _, h, w = s.in_shape
+    steps = (h + layer.pad) * (w + layer.pad) if layer.kernel > 1 else 0
+    if layer.pool != 2:
+        return steps, 0, 0
+    _, ch, cw = s.conv_shape
+    return steps, (ch + 1) // 2 * (cw // 2), ch // 2 * (cw // 2)
+
+
 def cnn_activity(spec) -> Activity:
-    """Analytic CNN activity from a NetSpec (``logcam.nn.netspec.NetSpec``), via its ``layer_shapes()``.
+    """Analytic CNN activity of the streaming accelerator (hw/accel) running a NetSpec, per frame.
 
     Per layer: MACs keyed by (input bits × 8-bit weights); a first layer on RDC codes is multiplier-free:
     each MAC is counted as the worst-case number of shifted additions of a code value, max popcount of
     1..hi (1 for ±1 and ±2 — a shift is free — and 2 for ±3), at the accumulator width.
-    Memory (computed here from the layer fields; NetSpec gives no memory counts):
-    conv inputs are written once to a line buffer and read k times (once per kernel row, the window
-    registers reuse them along the row); every MAC reads its 8-bit weight; outputs written once.
+    Memory is the accelerator's own traffic, from the layer geometry and folding (pe, simd): line-buffer
+    words and pool-memory words (:func:`layer_memory_per_frame`); one weight-ROM word of pe·simd 8-bit
+    weights per MAC cycle, except in a conv layer whose weights fit one word (G·I = 1: constants, no ROM);
+    the last (fc) layer's one beat of logits per frame. The RTL counts
+    the same actions (tests/test_rtl_activity_json.py: equal under Verilator).
     """
     act = Activity(cycles=sum(spec.ideal_cycles()))
     shapes = spec.layer_shapes()
-    for s, layer in zip(shapes, spec.layers):
+    act_bits = spec.quant.act_bits
+    for s, layer, cycles in zip(shapes, spec.layers, spec.ideal_cycles()):
         acc_bits = s.in_bits + 8 + math.ceil(math.log2(max(s.fan_in, 2)))
         if s.index == 0 and spec.input.format == "codes":
             per = max(bin(v).count("1") for v in range(1, max(spec.input.hi, 1) + 1))
@@ -235,10 +258,16 @@ def cnn_activity(spec) -> Activity:
         else:
             key = f"{s.in_bits}x8"
             act.macs[key] = act.macs.get(key, 0) + s.macs
-        n_in = s.in_shape[0] * s.in_shape[1] * s.in_shape[2]
-        reads = layer.kernel if s.kind == "conv" else 1
-        act.sram_write_bits += n_in * s.in_bits
-        act.sram_read_bits += n_in * reads * s.in_bits + s.macs * 8
-        out = s.out_shape[0] * s.out_shape[1] * s.out_shape[2]
-        act.sram_write_bits += out * spec.quant.act_bits if s.index == len(shapes) - 1 else 0
+        word = layer.pe * layer.simd
+        rom_words = s.fan_in // layer.simd * (s.out_shape[0] // layer.pe)  # G·I words of pe·simd weights
+        if s.kind == "fc" or rom_words > 1:
+            act.sram_read_bits += cycles * word * 8
+        steps, pool_w, pool_r = layer_memory_per_frame(spec, s.index)
+        if steps or pool_w or pool_r:
+            lb_word = (layer.kernel - 1) * s.in_shape[0] * s.in_bits
+            pool_word = s.conv_shape[0] * act_bits
+            act.sram_read_bits += steps * lb_word + pool_r * pool_word
+            act.sram_write_bits += steps * lb_word + pool_w * pool_word
+        if s.index == len(shapes) - 1:  # always fc: one beat of logits per frame
+            act.sram_write_bits += s.out_shape[0] * act_bits
     return act

@@ -18,8 +18,8 @@ cnn (:func:`cnn_activity_measured`)
     Memory is what the RTL moves, counters × word widths: per line-buffer step one read and one write of
     (k−1)·C_in values (hw/accel/window.py), per pool access one C_out-value word (hw/accel/pool.py;
     writes on even rows, reads on odd ones), per weight-ROM read pe·simd 8-bit weights, and the last
-    layer's output beats (logits). So MAC work agrees with the analytic count exactly, memory traffic
-    does not (the analytic model is an idealised line buffer: inputs written once, read k times).
+    layer's output beats (logits). MAC work and memory traffic both equal the analytic counts of
+    :func:`~logcam.energy.activity.cnn_activity`, which models this accelerator's architecture.
 
 Files hold totals over the run plus ``"frames"`` (counts are divided by it when loaded) and, where a
 sensor frame exists (``verify rdc`` and ``verify top``), its ``"width"`` and ``"height"``; ``verify
@@ -33,7 +33,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from logcam.energy.activity import FORMAT, Activity, cnn_activity
+from logcam.energy.activity import FORMAT, Activity, cnn_activity, layer_memory_per_frame
 from logcam.errors import InputError
 
 #: Counters are COUNTER_BITS wide in the RTL and wrap; a run that could reach this is refused.
@@ -46,25 +46,6 @@ def readout_activity(rdc: Any, stats: dict[str, int]) -> Activity:
 
     counts = activity(rdc, _counter(stats, "beats", "rdc stats"), _counter(stats, "nonzero", "rdc stats"))
     return Activity(comparator_decisions=counts["comparisons"], cycles=stats["beats"])
-
-
-def layer_memory_per_frame(spec: Any, index: int) -> tuple[int, int, int]:
-    """Per frame of layer ``index``: (line-buffer steps, pool-memory writes, pool-memory reads).
-
-    The window generator steps (H+pad)·(W+pad) times (no line buffer for k = 1); the 2×2 pool touches
-    its line memory at every odd column of the conv output: writes on even rows, reads on odd ones.
-    Their sum is what the layer's ``lb_access`` counter adds per frame.
-    """
-    s = spec.layer_shapes()[index]
-    layer = spec.layers[index]
-    if s.kind != "conv":
-        return 0, 0, 0
-    _, h, w = s.in_shape
-    steps = (h + layer.pad) * (w + layer.pad) if layer.kernel > 1 else 0
-    if layer.pool != 2:
-        return steps, 0, 0
-    _, ch, cw = s.conv_shape
-    return steps, (ch + 1) // 2 * (cw // 2), ch // 2 * (cw // 2)
 
 
 def cnn_activity_measured(spec: Any, stats: dict[str, dict[str, int]]) -> Activity:

@@ -134,6 +134,25 @@ def test_loggrad_pipeline_is_cheaper_and_isp_free():
     assert b.mw == pytest.approx(b.uj_per_frame * 30 * 1e-3)
 
 
+def test_dram_frame_handoff_and_temporal_denoise_are_counted_in_bits():
+    cfg, base = load_pipeline("conventional_soc")
+    acts = analytic_activity(cfg, base)
+    w, h = cfg.sensor.width, cfg.sensor.height
+    spec_in = 96 * 96  # the default network's input window
+    # ISP: temporal denoise reads + writes a 16-bit frame, the hand-off writes the 8-bit output frame
+    assert acts["isp"].dram_bits == w * h * (16 + 16 + 8)
+    assert acts["cnn"].dram_bits == spec_in * 8
+    b = energy(cfg, TECH, SCALING, acts)
+    assert b.stages["isp"]["dram"] == pytest.approx(acts["isp"].dram_bits * 8.0)  # LPDDR4 8 pJ/bit
+    horowitz = energy(pipeline_from_dict({**cfg.model_dump(), "memory": {"dram": "ddr_horowitz"}}),
+                      TECH, SCALING, acts)
+    assert horowitz.stages["isp"]["dram"] == pytest.approx(acts["isp"].dram_bits * 1300.0 / 64)
+    # DRAM is an interface: not moved by node scaling
+    assert energy(cfg, TECH, SCALING, acts, node_nm=7).stages["isp"]["dram"] == b.stages["isp"]["dram"]
+    plain = analytic_activity(load_pipeline("conventional")[0])
+    assert plain["isp"].dram_bits == 0 and plain["cnn"].dram_bits == 0
+
+
 def test_node_scaling_moves_only_digital_stages():
     cfg, base = load_pipeline("conventional")
     acts = analytic_activity(cfg, base)
@@ -225,8 +244,9 @@ def test_cli(tmp_path):
     assert math.isclose(j["total_nj_per_pixel"], sum(s["nj_per_pixel"] for s in j["stages"].values()))
     r = _run("compare", "--json", "--out-dir", str(tmp_path))
     assert r.exception is None, r.output
-    assert [p["name"] for p in json.loads(r.output)["pipelines"]] == ["conventional", "loggrad", "optical"]
-    assert (tmp_path / "compare.png").stat().st_size > 0 and (tmp_path / "compare.csv").read_text().count("\n") == 4
+    names = [p["name"] for p in json.loads(r.output)["pipelines"]]
+    assert names == ["conventional", "conventional_soc", "loggrad", "optical"]
+    assert (tmp_path / "compare.png").stat().st_size > 0 and (tmp_path / "compare.csv").read_text().count("\n") == 5
     r = _run("validate", "--json")
     assert r.exception is None and "mean_abs_error" in json.loads(r.output)
     grid = tmp_path / "g.yaml"

@@ -19,7 +19,7 @@ import click
 
 from logcam.errors import InputError
 
-PIPELINES = ("conventional", "loggrad", "optical")
+PIPELINES = ("conventional", "conventional_soc", "loggrad", "optical")
 
 
 def _tech(tech: str | None, scaling: str | None, sets: dict[str, object] | None = None):
@@ -94,7 +94,7 @@ def _activities(cfg, base, activity: str, activity_file: str | None):
 tech_opt = click.option("--tech", type=click.Path(), default=None,
                         help="technology table YAML (default: the shipped Horowitz/CamJ table)")
 scaling_opt = click.option("--scaling", type=click.Path(), default=None,
-                           help="node-scaling table YAML (default: Stillmaker & Baas)")
+                           help="node-scaling table: hp (default) or lp (Stillmaker & Baas rows), or a YAML path")
 
 
 class _DefaultGroup(click.Group):
@@ -163,7 +163,7 @@ def show(pipeline, tech, scaling, node, activity, activity_file, sets, as_json):
               help="folder for compare.csv and compare.png")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def compare(tech, scaling, out_dir, as_json):
-    """The three shipped pipelines side by side: stacked nJ/pixel bars per stage and a CSV.
+    """The shipped pipelines side by side: stacked nJ/pixel bars per stage and a CSV.
 
     Example: logcam energy compare --out-dir runs/energy
     """

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from logcam.config import StrictModel, load_model
 from logcam.energy.activity import Activity
-from logcam.energy.components import analog_pj, digital_pj
+from logcam.energy.components import SRAM_KINDS, analog_pj, digital_pj, dram_pj
 from logcam.energy.pipeline import STAGES, PipelineCfg, analytic_activity, load_pipeline, resolve_net
 from logcam.energy.tech import Scaling, TechTable
 from logcam.errors import ConfigError, InputError
@@ -104,10 +104,12 @@ def run_sweep(grid: GridCfg, base_dir: Path | None = None, tech: TechTable | Non
             net = _with_c1(net0, c1) if net0 is not None else None
             acts = analytic_activity(cfg, pdir, net=net)
             link = "utsv_byte" if cfg.link.kind == "utsv" else "mipi_byte"
+            sram = cfg.cnn.sram if cfg.cnn is not None else SRAM_KINDS[0]
             for s, name in enumerate(STAGES):
-                act = acts.get(name, Activity())
-                ana[s, i, j] = sum(analog_pj(act, tech, link).values())
-                dig[s, i, j] = sum(digital_pj(act, tech, 1.0).values())
+                act = acts.get(name, Activity())  # analog, links and DRAM do not scale with the node
+                ana[s, i, j] = (sum(analog_pj(act, tech, link).values())
+                                + sum(dram_pj(act, tech, cfg.memory.dram).values()))
+                dig[s, i, j] = sum(digital_pj(act, tech, 1.0, sram).values())
             if net is not None:
                 macs[i, j] = net.macs()
                 flb[i, j] = net.layer_shapes()[0].in_bits

@@ -208,16 +208,17 @@ def test_chip_without_source_is_an_error(tmp_path):
         validate_chips(p)
 
 
-def test_sweep_matches_pointwise_model():
-    grid = GridCfg.model_validate({"pipeline": "loggrad", "axes": {"readout": ["adc10", "rdc5"], "c1": [2, 4],
-                                                                    "node_nm": [65, 16], "fps": [10, 30]}})
+@pytest.mark.parametrize("pipeline", ["loggrad", "conventional_soc"])  # the latter has DRAM traffic
+def test_sweep_matches_pointwise_model(pipeline):
+    grid = GridCfg.model_validate({"pipeline": pipeline, "axes": {"readout": ["adc10", "rdc5"], "c1": [2, 4],
+                                                                   "node_nm": [65, 16], "fps": [10, 30]}})
     r = run_sweep(grid)
     assert r.points == 16
     # a point of the sweep equals the pointwise model of the same design (adc10, c1=4, 16 nm)
     from logcam.energy.pipeline import resolve_net
     from logcam.energy.sweep import _variant, _with_c1
 
-    base_cfg, pdir = load_pipeline("loggrad")
+    base_cfg, pdir = load_pipeline(pipeline)
     v = _variant(base_cfg, "adc10", 4)
     net = _with_c1(resolve_net(v, pdir), 4)
     want = energy(v, TECH, SCALING, analytic_activity(v, pdir, net=net), node_nm=16).total_nj_per_pixel

@@ -91,6 +91,8 @@ def _activities(cfg, base, activity: str, activity_file: str | None):
     acts = analytic_activity(cfg, base)
     acts.update(measured)
     return acts, sorted(measured)
+
+
 tech_opt = click.option("--tech", type=click.Path(), default=None,
                         help="technology table YAML (default: the shipped Horowitz/CamJ table)")
 scaling_opt = click.option("--scaling", type=click.Path(), default=None,
@@ -133,7 +135,7 @@ def cli():
                    "pipeline field, e.g. --set sensor.width=96 --set cnn.net=my_net.yaml")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def show(pipeline, tech, scaling, node, activity, activity_file, sets, as_json):
-    """Per-stage nJ/pixel of PIPELINE (YAML path or conventional/loggrad/optical), µJ/frame, mW.
+    """Per-stage nJ/pixel of PIPELINE (YAML path or conventional/conventional_soc/loggrad/optical), µJ/frame, mW.
 
     With --activity rtl the stages in --activity-file (written by `logcam verify rdc|accel|top
     --activity-out`) are measured, the others analytic; the output says which.

@@ -249,7 +249,6 @@ def cnn_activity(spec) -> Activity:
     """
     act = Activity(cycles=sum(spec.ideal_cycles()))
     shapes = spec.layer_shapes()
-    act_bits = spec.quant.act_bits
     for s, layer, cycles in zip(shapes, spec.layers, spec.ideal_cycles()):
         acc_bits = s.in_bits + 8 + math.ceil(math.log2(max(s.fan_in, 2)))
         if s.index == 0 and spec.input.format == "codes":
@@ -258,16 +257,24 @@ def cnn_activity(spec) -> Activity:
         else:
             key = f"{s.in_bits}x8"
             act.macs[key] = act.macs.get(key, 0) + s.macs
-        word = layer.pe * layer.simd
         rom_words = s.fan_in // layer.simd * (s.out_shape[0] // layer.pe)  # G·I words of pe·simd weights
-        if s.kind == "fc" or rom_words > 1:
-            act.sram_read_bits += cycles * word * 8
         steps, pool_w, pool_r = layer_memory_per_frame(spec, s.index)
-        if steps or pool_w or pool_r:
-            lb_word = (layer.kernel - 1) * s.in_shape[0] * s.in_bits
-            pool_word = s.conv_shape[0] * act_bits
-            act.sram_read_bits += steps * lb_word + pool_r * pool_word
-            act.sram_write_bits += steps * lb_word + pool_w * pool_word
-        if s.index == len(shapes) - 1:  # always fc: one beat of logits per frame
-            act.sram_write_bits += s.out_shape[0] * act_bits
+        add_layer_memory(act, spec, s.index, rom_reads=cycles if s.kind == "fc" or rom_words > 1 else 0,
+                         steps=steps, pool_writes=pool_w, pool_reads=pool_r,
+                         out_beats=1 if s.index == len(shapes) - 1 else 0)  # last layer (fc): 1 beat of logits
     return act
+
+
+def add_layer_memory(act: Activity, spec, index: int, *, rom_reads: int, steps: int, pool_writes: int,
+                     pool_reads: int, out_beats: int) -> None:
+    """Add layer ``index``'s memory traffic to ``act``: its action counts × the accelerator's word widths.
+
+    Weight ROM: pe·simd 8-bit weights per read; line buffer: one read and one write of (k−1)·C_in input
+    values per step; pool memory: C_out activations per access; output beats: C_out activations each.
+    The one definition of these widths, for analytic counts and RTL counters alike.
+    """
+    s, layer, act_bits = spec.layer_shapes()[index], spec.layers[index], spec.quant.act_bits
+    lb_word = (layer.kernel - 1) * s.in_shape[0] * s.in_bits if s.kind == "conv" else 0
+    c_out_word = s.out_shape[0] * act_bits
+    act.sram_read_bits += rom_reads * layer.pe * layer.simd * 8 + steps * lb_word + pool_reads * c_out_word
+    act.sram_write_bits += steps * lb_word + (pool_writes + out_beats) * c_out_word

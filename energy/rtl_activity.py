@@ -33,7 +33,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from logcam.energy.activity import FORMAT, Activity, cnn_activity, layer_memory_per_frame
+from logcam.energy.activity import FORMAT, Activity, add_layer_memory, cnn_activity, layer_memory_per_frame
 from logcam.errors import InputError
 
 #: Counters are COUNTER_BITS wide in the RTL and wrap; a run that could reach this is refused.
@@ -53,7 +53,6 @@ def cnn_activity_measured(spec: Any, stats: dict[str, dict[str, int]]) -> Activi
     shapes = spec.layer_shapes()
     analytic = cnn_activity(spec)
     act = Activity()
-    act_bits = spec.quant.act_bits
     for s, layer in zip(shapes, spec.layers):
         name = f"stats{s.index}"
         if name not in stats:
@@ -70,22 +69,20 @@ def cnn_activity_measured(spec: Any, stats: dict[str, dict[str, int]]) -> Activi
         else:
             key = f"{s.in_bits}x8"
             act.macs[key] = act.macs.get(key, 0) + macs
-        act.sram_read_bits += _counter(c, "rom_reads", name) * layer.pe * layer.simd * 8
         steps_pf, pw_pf, pr_pf = layer_memory_per_frame(spec, s.index)
         per_frame = steps_pf + pw_pf + pr_pf
         lb = _counter(c, "lb_access", name)
+        steps = pool_w = pool_r = 0
         if per_frame:
             # one counter adds line-buffer steps and pool accesses; split it in their per-frame proportion
             # (exact for whole frames)
             steps = round(lb * steps_pf / per_frame)
             pool_w = round(lb * pw_pf / per_frame)
             pool_r = lb - steps - pool_w
-            lb_word = (layer.kernel - 1) * s.in_shape[0] * s.in_bits
-            pool_word = s.conv_shape[0] * act_bits
-            act.sram_read_bits += steps * lb_word + pool_r * pool_word
-            act.sram_write_bits += steps * lb_word + pool_w * pool_word
-        if s.index == len(shapes) - 1:
-            act.sram_write_bits += _counter(c, "out_beats", name) * s.out_shape[0] * act_bits
+        last = s.index == len(shapes) - 1
+        add_layer_memory(act, spec, s.index, rom_reads=_counter(c, "rom_reads", name), steps=steps,
+                         pool_writes=pool_w, pool_reads=pool_r,
+                         out_beats=_counter(c, "out_beats", name) if last else 0)
     return act
 
 

@@ -123,3 +123,12 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
     assert r.returncode == 2 and "invalid YAML at line" in r.stderr and "Traceback" not in r.stderr
     r = _logcam("run", "missing.yaml", cwd=tmp_path)
     assert r.returncode == 2 and "missing.yaml: no such file" in r.stderr
+
+
+def test_a_key_given_twice_is_an_error_not_a_silent_override(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys; a config that says frame.height twice must be refused instead."""
+    (tmp_path / "twice.yaml").write_text("seed: 1\nframe:\n  height: 32\n  height: 48\n")
+    r = _logcam("run", "twice.yaml", "-o", "out", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "line 4" in r.stderr and "'height' is given twice" in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists()

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from logcam.config import read_yaml
 from logcam.energy.activity import Activity
-from logcam.energy.components import analog_pj, digital_pj, dram_pj
+from logcam.energy.components import SRAM_KINDS, analog_pj, digital_pj, dram_pj
 from logcam.energy.tech import Scaling, TechTable, data_path
 from logcam.errors import ConfigError
 
 REPORTED_UNITS = ("pJ/pixel", "nJ/pixel", "uJ/frame", "mW")
+
+
+#: Keys a chip entry may have (anything else is a typo and an error).
+CHIP_KEYS = ("name", "source", "node_nm", "model_node_nm", "model_node_why", "vdd", "sram", "width", "height",
+             "fps", "reported", "facts", "activity_note", "stages", "calibration", "paper_factors", "configured",
+             "why")
 
 
 @dataclass
@@ -23,6 +29,9 @@ class ChipResult:
     model: float | None  # None when the chip is not configured
     calibration: dict[str, float]
     why: str = ""
+    stages: dict[str, float] = field(default_factory=dict)  # stage → model energy in ``unit``
+    paper_factors: dict[str, float] = field(default_factory=dict)  # stage → factor the paper states
+    node_note: str = ""  # how the chip's node maps onto the scaling table
 
     @property
     def error(self) -> float | None:
@@ -31,7 +40,8 @@ class ChipResult:
 
     def to_json(self) -> dict:
         return {"name": self.name, "source": self.source, "unit": self.unit, "reported": self.reported,
-                "model": self.model, "error": self.error, "calibration": self.calibration, "why": self.why}
+                "model": self.model, "error": self.error, "stages": self.stages, "calibration": self.calibration,
+                "paper_factors": self.paper_factors, "node_note": self.node_note, "why": self.why}
 
 
 def _num(v: object, where: str, positive: bool = True) -> float:
@@ -40,12 +50,50 @@ def _num(v: object, where: str, positive: bool = True) -> float:
     return float(v)
 
 
+def _in_unit(pj_per_frame: float, unit: str, w: int, h: int, fps: float) -> float:
+    """Energy per frame (pJ) in one of REPORTED_UNITS."""
+    return {"pJ/pixel": pj_per_frame / (w * h), "nJ/pixel": pj_per_frame / (w * h) * 1e-3,
+            "uJ/frame": pj_per_frame * 1e-6, "mW": pj_per_frame * 1e-12 * fps * 1e3}[unit]
+
+
+def _paper_factors(chip: dict, stages: dict, where: str) -> dict[str, float]:
+    """``paper_factors``: stage → {factor, source}: a ratio the chip's paper states (not fitted to its energy)."""
+    out: dict[str, float] = {}
+    for s, entry in (chip.get("paper_factors") or {}).items():
+        f = f"{where}.paper_factors.{s}"
+        if s not in stages:
+            raise ConfigError(f"{f}: no such stage in this chip (stages: {', '.join(stages)})")
+        if not isinstance(entry, dict) or not isinstance(entry.get("source"), str) or not entry["source"].strip():
+            raise ConfigError(f"{f}.source: required (a paper factor must say where the paper states it)")
+        out[s] = _num(entry.get("factor"), f"{f}.factor")
+    return out
+
+
+def _node_scale(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> tuple[float, str]:
+    """Digital-energy factor of the chip's node and supply against the table's, and a note when the node is a proxy."""
+    if "model_node_nm" not in chip:
+        raise ConfigError(f"{where}.model_node_nm: required for digital activity (a scaling-table node)")
+    node = int(_num(chip["model_node_nm"], f"{where}.model_node_nm"))
+    scaling.check(node, chip.get("vdd"), field=f"{where}.model_node_nm")
+    note = ""
+    if chip.get("node_nm") != node:
+        why = chip.get("model_node_why")
+        if not isinstance(why, str) or not why.strip():
+            raise ConfigError(f"{where}.model_node_why: required when model_node_nm ({node}) differs from node_nm "
+                              f"({chip.get('node_nm')}): say why that table row stands in for the chip's node")
+        note = f"{chip.get('node_nm')} nm modelled at {node} nm: {why}"
+    return scaling.factor(node, chip.get("vdd")) / scaling.factor(tech.node_nm, tech.vdd), note
+
+
 def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> ChipResult:
     """Evaluate one chip entry of chips.yaml with the shared table."""
     for key in ("name", "source"):
         if not isinstance(chip.get(key), str) or not chip[key].strip():
             raise ConfigError(f"{where}.{key}: required (every chip needs its {key})")
     where = f"{where}({chip['name']})"
+    for key in chip:
+        if key not in CHIP_KEYS:
+            raise ConfigError(f"{where}.{key}: unknown key (allowed: {', '.join(CHIP_KEYS)})")
     rep = chip.get("reported")
     if not isinstance(rep, dict) or rep.get("unit") not in REPORTED_UNITS:
         raise ConfigError(f"{where}.reported.unit: one of {', '.join(REPORTED_UNITS)} is required")
@@ -58,24 +106,25 @@ def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> Chi
     stages = chip.get("stages")
     if not isinstance(stages, dict) or not stages:
         raise ConfigError(f"{where}.stages: activity counts per stage are required")
-    total = 0.0
+    sram = chip.get("sram", SRAM_KINDS[0])
+    if sram not in SRAM_KINDS:
+        raise ConfigError(f"{where}.sram: one of {', '.join(SRAM_KINDS)} is required (got {sram!r})")
+    factors = _paper_factors(chip, stages, where)
+    per_stage: dict[str, float] = {}
+    node_note = ""
     for s, counts in stages.items():
         act = Activity.from_json(counts, f"{where}.stages.{s}")
         comp = analog_pj(act, tech)
-        digital = act.macs or act.adds or act.mults or act.sram_read_bits or act.sram_write_bits
-        if digital:
-            if "model_node_nm" not in chip:
-                raise ConfigError(f"{where}.model_node_nm: required for digital activity (a scaling-table node)")
-            node = int(chip["model_node_nm"])
-            scaling.check(node, chip.get("vdd"), field=f"{where}.model_node_nm")
-            scale = scaling.factor(node, chip.get("vdd")) / scaling.factor(tech.node_nm, tech.vdd)
-            comp.update(digital_pj(act, tech, scale))
+        if act.macs or act.adds or act.mults or act.sram_read_bits or act.sram_write_bits:
+            scale, node_note = _node_scale(chip, tech, scaling, where)
+            comp.update(digital_pj(act, tech, scale, sram))
         comp.update(dram_pj(act, tech))
-        total += sum(comp.values()) * float(cal.get(s, 1.0))
+        per_stage[s] = sum(comp.values()) * float(cal.get(s, 1.0)) * factors.get(s, 1.0)
     unit = rep["unit"]
-    model = {"pJ/pixel": total / (w * h), "nJ/pixel": total / (w * h) * 1e-3, "uJ/frame": total * 1e-6,
-             "mW": total * 1e-12 * fps * 1e3}[unit]
-    return ChipResult(chip["name"], chip["source"], unit, value, model, cal)
+    model = _in_unit(sum(per_stage.values()), unit, w, h, fps)
+    return ChipResult(chip["name"], chip["source"], unit, value, model, cal,
+                      stages={s: _in_unit(e, unit, w, h, fps) for s, e in per_stage.items()},
+                      paper_factors=factors, node_note=node_note)
 
 
 def validate_chips(path: str | Path | None = None, tech: TechTable | None = None,

@@ -247,7 +247,13 @@ def validate(chips, tech, scaling, as_json):
     for r in res:
         if r.model is None:
             click.echo(f"{r.name:<22} {r.unit:<9} {r.reported:>9.4g} {'n/a':>9} {'':>8}  not configured: {r.why}")
-        else:
-            cal = ", ".join(f"{k}={v}" for k, v in r.calibration.items()) or "none"
-            click.echo(f"{r.name:<22} {r.unit:<9} {r.reported:>9.4g} {r.model:>9.4g} {r.error:>+8.1%}  {cal}")
+            continue
+        cal = ", ".join(f"{k}={v}" for k, v in r.calibration.items()) or "none"
+        click.echo(f"{r.name:<22} {r.unit:<9} {r.reported:>9.4g} {r.model:>9.4g} {r.error:>+8.1%}  {cal}")
+        if len(r.stages) > 1:
+            click.echo(f"{'':<24}stages: " + ", ".join(f"{k} {v:.4g}" for k, v in r.stages.items()))
+        for k, v in r.paper_factors.items():
+            click.echo(f"{'':<24}paper factor on {k}: ×{v:.4g} (stated in the paper, not fitted)")
+        if r.node_note:
+            click.echo(f"{'':<24}node: {r.node_note}")
     click.echo(f"mean absolute error over {sum(r.model is not None for r in res)} chips: {mae:.1%}")

@@ -1,0 +1,106 @@
+"""Validation against published chips: the tolerance, the counts behind each chip, and bad chip entries."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from logcam.config import read_yaml
+from logcam.energy.tech import data_path
+from logcam.energy.validate import mean_abs_error, validate_chips
+from logcam.errors import ConfigError
+
+
+def _chips() -> list[dict]:
+    return read_yaml(data_path("chips.yaml"))["chips"]
+
+
+def _chip(name: str) -> dict:
+    return next(c for c in _chips() if c["name"] == name)
+
+
+def test_validation_mean_error_within_tolerance():
+    """Tolerance: mean |error| < 40 %, every chip within a factor 4 (|error| < 75 %).
+
+    Why not CamJ's 7.5 %: one shared, uncalibrated table (ADC at CamJ's generic 100 fJ/step, Horowitz's
+    45 nm arithmetic and SRAM, Stillmaker node scaling) and counts from stated facts only, where CamJ fits
+    per-chip circuit parameters. The model has no control, clock-tree, wire or leakage term. On a large
+    accelerator whose energy is its MACs and buffers (Eyeriss) that leaves it within 6 %; on the always-on
+    binary CNN (Bankman) those terms are most of the chip: the paper's own ratios (neuron array 12.9x better
+    than digital, 4x at system level) put 75 % of its 3.8 uJ outside the neuron array, and the model finds
+    only SRAM reads there. The bounds hold the present errors (37 % mean, 72 % worst) with little room, so a
+    change that makes any chip worse fails here."""
+    res = validate_chips()
+    assert sum(r.model is not None for r in res) >= 4
+    assert mean_abs_error(res) < 0.40
+    assert all(abs(r.error) < 0.75 for r in res if r.error is not None)
+
+
+def test_every_configured_chip_states_its_stages_and_their_sum():
+    for r in validate_chips():
+        if r.model is not None:
+            assert r.stages and sum(r.stages.values()) == pytest.approx(r.model), r.name
+
+
+def _binary_net_counts(size: int = 32, filters: int = 256, layers: int = 8, pool_after: tuple[int, ...] = (4, 6),
+                       classes: int = 10) -> dict[str, int]:
+    """Counts of the BinarEye-style network (2x2 binary convs, no padding, 2x2 pools) written from its description."""
+    fan_in = 2 * 2 * filters
+    evals = xnor = adds1 = adds11 = w_bits = rd_bits = wr_bits = 0
+    for i in range(1, layers + 1):
+        out = size - 1
+        rd_bits += filters * size * size
+        evals += filters * out * out
+        w_bits += fan_in * filters
+        size = out // 2 if i in pool_after else out
+        wr_bits += filters * size * size
+    fc_in = size * size * filters
+    tree = {n: 2 ** (n.bit_length()) - (n.bit_length() - 1) - 2 for n in (fan_in, fc_in)}  # popcount full adders
+    xnor = evals * fan_in + classes * fc_in
+    adds1 = evals * tree[fan_in] + classes * tree[fc_in]
+    adds11 = evals
+    w_bits += fc_in * classes
+    rd_bits += fc_in
+    return {"xnor": xnor, "adds1": adds1, "adds11": adds11, "read": w_bits + rd_bits, "write": wr_bits}
+
+
+def test_bankman_counts_follow_from_the_stated_topology():
+    c = _binary_net_counts()
+    assert c["adds11"] == 983_040  # 3840 output pixels x 256 filters
+    st = _chip("bankman_bcnn")["stages"]
+    assert st["neuron_array"]["mults"] == {"1": c["xnor"]}
+    assert st["neuron_array"]["adds"] == {"1": c["adds1"], "11": c["adds11"]}
+    assert st["memory"] == {"sram_read_bits": c["read"], "sram_write_bits": c["write"]}
+
+
+def test_paper_factor_is_applied_and_shown_not_fitted():
+    res = {r.name: r for r in validate_chips()}
+    b = res["bankman_bcnn"]
+    assert b.paper_factors == {"neuron_array": pytest.approx(1 / 12.9, rel=1e-3)}
+    assert "32 nm" in b.node_note and b.calibration == {}
+
+
+def _write(tmp_path, chip: dict):
+    p = tmp_path / "chips.yaml"
+    p.write_text(yaml.safe_dump({"chips": [chip]}))
+    return p
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda c: c.pop("source"), r"chips\[0\]\.source: required"),
+    (lambda c: c.update(colour="red"), r"\(bankman_bcnn\)\.colour: unknown key"),
+    (lambda c: c.pop("model_node_why"), r"model_node_why: required when model_node_nm \(32\) differs"),
+    (lambda c: c.update(model_node_nm=28), r"28 nm is outside the scaling table"),
+    (lambda c: c.update(vdd=0.6), r"vdd: 0.6 V is outside the 32 nm range"),
+    (lambda c: c.update(sram="sram64k"), r"sram: one of sram8k_read64"),
+    (lambda c: c["paper_factors"]["neuron_array"].pop("source"), r"paper_factors\.neuron_array\.source: required"),
+    (lambda c: c["paper_factors"].update(pixels={"factor": 2, "source": "x"}), r"paper_factors\.pixels: no such"),
+    (lambda c: c["paper_factors"]["neuron_array"].update(factor=-1), r"neuron_array\.factor: a positive number"),
+])
+def test_bad_chip_entry_is_one_line_naming_the_field(tmp_path, edit, needle):
+    chip = copy.deepcopy(_chip("bankman_bcnn"))
+    edit(chip)
+    with pytest.raises(ConfigError, match=needle):
+        validate_chips(_write(tmp_path, chip))

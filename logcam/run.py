@@ -26,6 +26,7 @@ from pydantic import Field
 from logcam import __version__
 from logcam.config import StrictModel, embedded_config, load_model, validate
 from logcam.errors import ConfigError, InputError
+from logcam.files import user_mode
 from logcam.nn.golden.rdc import fp_loggrad, rdc_codes
 from logcam.rdcspec import RdcSpec
 from logcam.sim.isp import isp
@@ -187,6 +188,7 @@ def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None
         summary["wall_s"] = round(time.perf_counter() - t0, 3)
         summary["out_dir"] = str(out_dir)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        user_mode(tmp, directory=True)
         tmp.rename(out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

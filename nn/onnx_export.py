@@ -34,6 +34,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from logcam.errors import InputError
+from logcam.files import user_mode
 from logcam.nn.netspec import Bundle, ConvSpec, NetSpec
 
 OPSET = 19
@@ -131,6 +132,7 @@ def save_model(spec: NetSpec, bundle: Bundle, path: str | Path) -> Path:
     os.close(fd)
     try:
         onnx.save_model(model, tmp)
+        user_mode(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

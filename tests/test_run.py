@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +50,9 @@ def test_run_folder_is_complete_and_consistent(tmp_path: Path) -> None:
     hist = saved["scenes"][0]["code_histogram"]
     assert sum(hist.values()) == 2 * 24 * 32 and set(hist) == {"-2", "-1", "0", "1", "2"}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left behind"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask, "run folder kept mkdtemp's 0700"
 
 
 def test_same_seed_same_frames_other_seed_differs(tmp_path: Path) -> None:

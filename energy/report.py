@@ -88,3 +88,33 @@ def plot_pareto(path: Path, cost: np.ndarray, other: np.ndarray, mask: np.ndarra
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".") or "png"))
     plt.close(fig)
+
+
+def plot_validation(path: Path, results: list) -> None:
+    """Model ÷ reported per configured chip, the model's bar stacked by stage; 1.0 is the chip's measurement."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if r.model is not None]
+    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.6 * len(rows)))
+    names = [r.name for r in rows]
+    left = np.zeros(len(rows))
+    colours: dict[str, str] = {}
+    for i, r in enumerate(rows):
+        for stage, v in r.stages.items():
+            c = colours.setdefault(stage, f"C{len(colours) % 10}")
+            shown = stage in ax.get_legend_handles_labels()[1]
+            ax.barh(i, v / r.reported, left=left[i], color=c, label=None if shown else stage)
+            left[i] += v / r.reported
+        ax.text(left[i] + 0.02, i, f"{r.error:+.0%}", va="center")
+    ax.axvline(1.0, color="k", lw=1, ls="--", label="reported")
+    ax.set_yticks(range(len(rows)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("model ÷ reported energy (1 = the chip's published number)")
+    ax.set_xlim(0, max(1.3, float(left.max()) + 0.25))
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".") or "png"))
+    plt.close(fig)

@@ -6,11 +6,13 @@ import copy
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from logcam.cli import cli
 from logcam.config import read_yaml
 from logcam.energy.tech import data_path
 from logcam.energy.validate import mean_abs_error, validate_chips
-from logcam.errors import ConfigError
+from logcam.errors import ConfigError, InputError
 
 
 def _chips() -> list[dict]:
@@ -104,3 +106,13 @@ def test_bad_chip_entry_is_one_line_naming_the_field(tmp_path, edit, needle):
     edit(chip)
     with pytest.raises(ConfigError, match=needle):
         validate_chips(_write(tmp_path, chip))
+
+
+def test_cli_validate_prints_stages_factors_and_plots(tmp_path):
+    r = CliRunner().invoke(cli, ["energy", "validate", "--plot", str(tmp_path / "v.png")])
+    assert r.exit_code == 0, r.output
+    assert "paper factor on neuron_array: ×0.07752" in r.output and "28 nm modelled at 32 nm" in r.output
+    assert "stages: neuron_array" in r.output and "mean absolute error over 4 chips" in r.output
+    assert (tmp_path / "v.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = CliRunner().invoke(cli, ["energy", "validate", "--plot", str(tmp_path / "no" / "v.png")])
+    assert isinstance(r.exception, InputError) and "--plot: folder" in str(r.exception)  # the CLI's exit 2

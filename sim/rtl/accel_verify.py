@@ -160,7 +160,11 @@ def _amaranth_run(dut: Any, fields: dict[str, list[dict[str, Any]]], beats: dict
                 await ctx.tick()
             ctx.set(dut.i.payload.as_value(), word)
             ctx.set(dut.i.valid, 1)
-            await ctx.tick().until(dut.i.ready)
+            # the loop form of ``ctx.tick().until(dut.i.ready)``: a background process still waiting here when
+            # the run ends is closed by the simulator, and ``until``'s own clean-up then raises inside amaranth
+            # ("aclose(): asynchronous generator is already running")
+            while not (await ctx.tick().sample(dut.i.ready))[-1]:
+                pass
         ctx.set(dut.i.valid, 0)
 
     async def watcher(ctx: Any) -> None:

@@ -110,6 +110,12 @@ def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> Chi
     if sram not in SRAM_KINDS:
         raise ConfigError(f"{where}.sram: one of {', '.join(SRAM_KINDS)} is required (got {sram!r})")
     factors = _paper_factors(chip, stages, where)
+    if not isinstance(cal, dict):
+        raise ConfigError(f"{where}.calibration: expected stage → multiplier")
+    for s, v in cal.items():
+        if s not in stages:
+            raise ConfigError(f"{where}.calibration.{s}: no such stage in this chip (stages: {', '.join(stages)})")
+        _num(v, f"{where}.calibration.{s}")
     per_stage: dict[str, float] = {}
     node_note = ""
     for s, counts in stages.items():

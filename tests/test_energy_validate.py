@@ -100,6 +100,8 @@ def _write(tmp_path, chip: dict):
     (lambda c: c["paper_factors"]["neuron_array"].pop("source"), r"paper_factors\.neuron_array\.source: required"),
     (lambda c: c["paper_factors"].update(pixels={"factor": 2, "source": "x"}), r"paper_factors\.pixels: no such"),
     (lambda c: c["paper_factors"]["neuron_array"].update(factor=-1), r"neuron_array\.factor: a positive number"),
+    (lambda c: c.update(calibration={"memory": "x2"}), r"calibration\.memory: a positive number"),
+    (lambda c: c.update(calibration={"dsp": 2}), r"calibration\.dsp: no such stage"),
 ])
 def test_bad_chip_entry_is_one_line_naming_the_field(tmp_path, edit, needle):
     chip = copy.deepcopy(_chip("bankman_bcnn"))
@@ -116,3 +118,13 @@ def test_cli_validate_prints_stages_factors_and_plots(tmp_path):
     assert (tmp_path / "v.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = CliRunner().invoke(cli, ["energy", "validate", "--plot", str(tmp_path / "no" / "v.png")])
     assert isinstance(r.exception, InputError) and "--plot: folder" in str(r.exception)  # the CLI's exit 2
+
+
+def test_a_calibration_constant_scales_its_stage_and_is_reported(tmp_path):
+    chip = copy.deepcopy(_chip("bankman_bcnn"))
+    base = validate_chips(_write(tmp_path, chip))[0]
+    chip["calibration"] = {"memory": 2.0}
+    cal = validate_chips(_write(tmp_path, chip))[0]
+    assert cal.stages["memory"] == pytest.approx(2 * base.stages["memory"])
+    assert cal.stages["neuron_array"] == pytest.approx(base.stages["neuron_array"])
+    assert cal.calibration == {"memory": 2.0} and cal.to_json()["calibration"] == {"memory": 2.0}

@@ -104,9 +104,9 @@ def plot_validation(path: Path, results: list) -> None:
     colours: dict[str, str] = {}
     for i, r in enumerate(rows):
         for stage, v in r.stages.items():
+            first = stage not in colours  # label each stage once in the legend
             c = colours.setdefault(stage, f"C{len(colours) % 10}")
-            shown = stage in ax.get_legend_handles_labels()[1]
-            ax.barh(i, v / r.reported, left=left[i], color=c, label=None if shown else stage)
+            ax.barh(i, v / r.reported, left=left[i], color=c, label=stage if first else None)
             left[i] += v / r.reported
         ax.text(left[i] + 0.02, i, f"{r.error:+.0%}", va="center")
     ax.axvline(1.0, color="k", lw=1, ls="--", label="reported")

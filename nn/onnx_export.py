@@ -24,8 +24,6 @@ significant bits; |acc·m| < 2^24 is sufficient) — see :func:`ort_exact` and d
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +32,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from logcam.errors import InputError
-from logcam.files import user_mode
+from logcam.files import atomic_write
 from logcam.nn.netspec import Bundle, ConvSpec, NetSpec
 
 OPSET = 19
@@ -125,18 +123,8 @@ def build_model(spec: NetSpec, bundle: Bundle) -> onnx.ModelProto:
 def save_model(spec: NetSpec, bundle: Bundle, path: str | Path) -> Path:
     """Build and write the ONNX model atomically (temp file in the same folder, then rename)."""
     path = Path(path)
-    if not path.parent.exists():
-        raise InputError(f"{path}: folder {path.parent} does not exist")
     model = build_model(spec, bundle)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    try:
-        onnx.save_model(model, tmp)
-        user_mode(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: onnx.save_model(model, str(tmp)))  # a missing folder is one InputError line
     return path
 
 

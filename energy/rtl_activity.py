@@ -1,7 +1,7 @@
 """RTL-measured activity: the counters of a verification run → per-stage :class:`Activity` → JSON.
 
 The RDC and the accelerator count their actions in hardware while they run (``stats`` ports, see
-:func:`logcam.hw.rdc.stats_layout` and :func:`logcam.hw.accel.layout.stats_layout`). This module turns
+:func:`logcam.hw.stream.rdc_stats_layout` and :func:`logcam.hw.stream.layer_stats_layout`). This module turns
 those counters into the same per-stage records the analytic model builds (energy/activity.py), with the
 same conventions, and writes them as a ``logcam-activity/1`` file for ``logcam energy --activity rtl``:
 

@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from logcam.config import read_yaml, validate
 from logcam.errors import ConfigError
-from logcam.hw.stream import code_layout, pixel_layout
+from logcam.hw.stream import code_layout, pixel_layout, rdc_stats_layout
 from logcam.rdcspec import RdcSpec
 
 if TYPE_CHECKING:
@@ -36,20 +36,6 @@ if TYPE_CHECKING:
 
 #: Pipeline latency in cycles from an accepted input beat to its output beat being valid.
 LATENCY = 3
-
-#: Width of the activity counters (wrap around after 2^32 events).
-COUNTER_BITS = 32
-
-
-def stats_layout() -> data.StructLayout:
-    """Activity counters for the energy model (events since reset, wrapping at 2^32).
-
-    ``beats``: input beats accepted (= line-memory writes = line-memory reads, ``lanes`` pixels
-    each); ``nonzero``: output codes ≠ 0 (over lanes and channels, counted when taken);
-    ``stalls``: cycles with a valid output that the sink did not take.
-    """
-    return data.StructLayout({"beats": COUNTER_BITS, "nonzero": COUNTER_BITS, "stalls": COUNTER_BITS})
-
 
 def activity(spec: RdcSpec, beats: int, nonzero: int) -> dict[str, int]:
     """Action counts for the energy model from the RTL counters (``stats``) of a run.
@@ -88,7 +74,7 @@ class Rdc(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(pixel_layout(spec.lanes, spec.adc_bits))),
             "o": Out(stream.Signature(code_layout(spec.lanes, spec.code_bits, spec.channels))),
-            "stats": Out(stats_layout()),
+            "stats": Out(rdc_stats_layout()),
         })
 
     @property

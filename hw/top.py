@@ -13,12 +13,19 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from logcam.errors import ConfigError
-from logcam.hw.accel.layout import act_layout, input_shape, label_layout, stats_layout, tap_signature
 from logcam.hw.accel.net import Accelerator
 from logcam.hw.accel.rom import select
 from logcam.hw.rdc import Rdc
-from logcam.hw.rdc import stats_layout as rdc_stats_layout
-from logcam.hw.stream import code_layout, pixel_layout
+from logcam.hw.stream import (
+    act_layout,
+    code_layout,
+    input_shape,
+    label_layout,
+    layer_stats_layout,
+    pixel_layout,
+    rdc_stats_layout,
+    tap_signature,
+)
 from logcam.nn.netspec import Bundle, NetSpec
 from logcam.rdcspec import RdcSpec
 
@@ -82,7 +89,7 @@ class Top(wiring.Component):
         }
         for idx, comp in enumerate(self.accel.layers):
             members[f"tap{idx}"] = Out(tap_signature(comp.o.payload.shape()))
-            members[f"stats{idx}"] = Out(stats_layout())
+            members[f"stats{idx}"] = Out(layer_stats_layout())
         super().__init__(members)
 
     def elaborate(self, platform: object) -> Module:

@@ -6,7 +6,7 @@ from amaranth.hdl import Const, Module, Mux, ShapeCastable
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from logcam.hw.accel.layout import act_layout, label_layout
+from logcam.hw.stream import act_layout, label_layout
 
 
 class Argmax(wiring.Component):

@@ -16,10 +16,10 @@ from amaranth.hdl import Module, Mux, ShapeCastable, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from logcam.hw.accel.layout import act_layout, stats_layout
 from logcam.hw.accel.mac import adder_tree, product
 from logcam.hw.accel.requant import Requantizer, collect_groups
 from logcam.hw.accel.rom import acc_bits_for, counter, select, table, weight_rom
+from logcam.hw.stream import act_layout, layer_stats_layout
 from logcam.nn.netspec import FcSpec, LayerParams, QuantSpec
 
 
@@ -51,7 +51,7 @@ class FcLayer(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(act_layout(c, value_shape))),
             "o": Out(stream.Signature(act_layout(n, signed(quant.act_bits)))),
-            "stats": Out(stats_layout()),
+            "stats": Out(layer_stats_layout()),
         })
 
     @property

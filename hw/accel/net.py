@@ -16,8 +16,8 @@ from amaranth.lib.wiring import In, Out
 from logcam.hw.accel.argmax import Argmax
 from logcam.hw.accel.conv import ConvLayer
 from logcam.hw.accel.fc import FcLayer
-from logcam.hw.accel.layout import act_layout, input_shape, label_layout, stats_layout, tap_signature
 from logcam.hw.accel.mac import MAX_CODE
+from logcam.hw.stream import act_layout, input_shape, label_layout, layer_stats_layout, tap_signature
 from logcam.nn.netspec import Bundle, ConvSpec, NetSpec
 
 
@@ -64,7 +64,7 @@ class Accelerator(wiring.Component):
         }
         for idx, comp in enumerate(self.layers):
             members[f"tap{idx}"] = Out(tap_signature(comp.o.payload.shape()))
-            members[f"stats{idx}"] = Out(stats_layout())
+            members[f"stats{idx}"] = Out(layer_stats_layout())
         super().__init__(members)
 
     @property

@@ -11,8 +11,8 @@ from amaranth.hdl import Module, Mux, ShapeCastable, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from logcam.hw.accel.layout import act_layout
 from logcam.hw.accel.rom import counter
+from logcam.hw.stream import act_layout
 
 
 def vmax(a: object, b: object, channels: int) -> list:

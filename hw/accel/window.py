@@ -21,7 +21,7 @@ from amaranth.hdl import Const, Module, Mux, ShapeCastable, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from logcam.hw.accel.layout import act_layout
+from logcam.hw.stream import act_layout
 
 
 class WindowGen(wiring.Component):

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from logcam.errors import InputError
-from logcam.hw.rdc import LATENCY, Rdc, activity, stats_layout
-from logcam.hw.stream import code_layout, describe_layout, pixel_layout
+from logcam.hw.rdc import LATENCY, Rdc, activity
+from logcam.hw.stream import code_layout, describe_layout, pixel_layout, rdc_stats_layout
 from logcam.nn.golden.rdc import check_frames, rdc_codes
 from logcam.rdcspec import RdcSpec
 from logcam.sim.rtl.check import MAX_REPORTED, VerifyResult, mismatch_from_json
@@ -68,7 +68,7 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
     geo = RdcGeometry.of(spec)
     in_codec = PayloadCodec(describe_layout(pixel_layout(spec.lanes, spec.adc_bits)))
     out_codec = PayloadCodec(describe_layout(code_layout(spec.lanes, spec.code_bits, spec.channels)))
-    stats_codec = PayloadCodec(describe_layout(stats_layout()))
+    stats_codec = PayloadCodec(describe_layout(rdc_stats_layout()))
     n = p.shape[0]
     build_s = 0.0
     t0 = time.perf_counter()

@@ -88,7 +88,7 @@ def test_default_config_reproduces_the_bundled_network(tmp_path: Path) -> None:
 
     from logcam.config import embedded_config
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     main(["train", str(root / "configs" / "train" / "default.yaml"), "--export", str(tmp_path / "2conv1fc"),
           "--json"])
     with np.load(embedded_config("nets/2conv1fc.npz")) as want, np.load(tmp_path / "2conv1fc.npz") as got:

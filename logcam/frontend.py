@@ -1,0 +1,63 @@
+"""Front-ends and the one contract between a front-end and the network it feeds.
+
+A *front-end* turns the scene into what the network reads: the RDC (signed log-gradient codes), a
+conventional sensor + ISP (an 8-bit image), or — later — PhlatCam optics + sensor (N feature maps).
+Each states the NetSpec input it produces through one function here (:func:`rdc_input`,
+:func:`image_input`); :func:`check_feeds` is the one check that a front-end feeds a network, and
+:func:`retarget` the one way to point a network at another front-end (the energy model and sweeps
+cost the same network behind an ADC + ISP or behind the RDC). ``run``, ``verify top``, the RTL top,
+the energy model and training all call these; nothing else spells the contract out.
+"""
+
+from __future__ import annotations
+
+from logcam.config import validate
+from logcam.errors import ConfigError
+from logcam.nn.netspec import InputSpec, NetSpec
+from logcam.rdcspec import RdcSpec
+
+#: Fields of an InputSpec that say what a front-end delivers (the size may be cropped or scaled).
+KIND_FIELDS = ("format", "levels", "channels")
+#: All fields a front-end and a network must agree on to be wired together as they are.
+ALL_FIELDS = (*KIND_FIELDS, "height", "width")
+
+
+def rdc_input(rdc: RdcSpec) -> InputSpec:
+    """The network input the RDC produces: codes of ``rdc.levels`` levels, 2 channels for ``hv``, else 1."""
+    return InputSpec(format="codes", levels=rdc.levels, channels=rdc.channels, height=rdc.height, width=rdc.width)
+
+
+def image_input(height: int, width: int, channels: int = 1) -> InputSpec:
+    """The network input a conventional sensor + ISP produces: an 8-bit image (uint8, ``channels`` planes)."""
+    return InputSpec(format="uint8", levels=None, channels=channels, height=height, width=width)
+
+
+def check_feeds(produced: InputSpec, net: NetSpec, *, source: str, where: str = "net",
+                fields: tuple[str, ...] = ALL_FIELDS) -> None:
+    """Raise one ConfigError line unless ``produced`` (from ``source``, e.g. "the RDC") is ``net``'s input.
+
+    ``fields``: what must agree (default all; :data:`KIND_FIELDS` when only the kind of input matters).
+    """
+    want = net.input
+    for field in fields:
+        got, need = getattr(produced, field), getattr(want, field)
+        if got != need:
+            raise ConfigError(f"{where}: input.{field} is {need}, but {source} gives {got}")
+
+
+def retarget(net: NetSpec, produced: InputSpec, *, keep_size: bool = True, where: str = "net") -> NetSpec:
+    """``net`` with its input replaced by what a front-end produces (kind only when ``keep_size``)."""
+    d = net.model_dump()
+    fields = KIND_FIELDS if keep_size else ALL_FIELDS
+    d["input"].update({f: getattr(produced, f) for f in fields})
+    return validate(NetSpec, d, where=where)
+
+
+def rdc_feeding(net: NetSpec, *, lanes: int = 1, adc_bits: int = 10) -> RdcSpec:
+    """The RdcSpec whose codes are exactly ``net``'s input (mode ``hv`` for 2 channels, else ``sum``)."""
+    inp = net.input
+    if inp.format != "codes" or inp.channels > 2:
+        raise ConfigError(f"net: the RDC feeds a network on codes with 1 or 2 channels; this one takes "
+                          f"{inp.format} with {inp.channels} channel(s)")
+    return validate(RdcSpec, {"width": inp.width, "height": inp.height, "levels": inp.levels, "lanes": lanes,
+                              "adc_bits": adc_bits, "mode": "hv" if inp.channels == 2 else "sum"}, where="rdc")

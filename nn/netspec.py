@@ -353,6 +353,31 @@ def random_bundle(spec: NetSpec, seed: int = 0) -> Bundle:
     return Bundle(tuple(layers), {})
 
 
+def load_net(net: str | Path | None = None, weights: str | Path | None = None,
+             random_weights: int | None = None) -> tuple[NetSpec, Bundle, str]:
+    """(NetSpec, Bundle, where the weights came from): the one rule every command follows.
+
+    ``net``: a NetSpec YAML (default: the embedded 2conv1fc). Weights: ``weights`` (a bundle .npz), or
+    seeded random int8 weights with ``random_weights`` (a seed), or else the bundle beside the YAML
+    (same stem, .npz); no bundle there is one error line that says how to choose.
+    """
+    from logcam.config import embedded_config
+
+    net_path = Path(net) if net is not None else embedded_config("nets/2conv1fc.yaml")
+    spec = NetSpec.load(net_path)
+    if weights is not None and random_weights is not None:
+        raise InputError("give either --weights or --random-weights, not both")
+    if weights is not None:
+        return spec, Bundle.load(spec, weights), str(weights)
+    if random_weights is not None:
+        return spec, random_bundle(spec, seed=random_weights), f"random (seed {random_weights})"
+    sibling = net_path.with_suffix(".npz")
+    if sibling.is_file():
+        return spec, Bundle.load(spec, sibling), str(sibling)
+    raise InputError(f"{net_path.name}: no weights bundle ({sibling.name} not found); "
+                     f"pass --weights W.npz, or --random-weights SEED for random int8 weights")
+
+
 def check_input_values(x: np.ndarray, spec: NetSpec) -> None:
     """Raise InputError if an input batch (numpy or torch) has the wrong shape or values outside the input format."""
     if not isinstance(x, np.ndarray):
@@ -367,4 +392,4 @@ def check_input_values(x: np.ndarray, spec: NetSpec) -> None:
 
 
 __all__ = ["INPUT_FORMATS", "ROUNDING_MODES", "Bundle", "ConfigError", "ConvSpec", "FcSpec", "InputSpec",
-           "LayerParams", "LayerShape", "NetSpec", "QuantSpec", "check_input_values", "random_bundle"]
+           "LayerParams", "LayerShape", "NetSpec", "QuantSpec", "check_input_values", "load_net", "random_bundle"]

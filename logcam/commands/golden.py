@@ -140,25 +140,6 @@ def rdc_cmd(in_path: Path, out_path: Path, config: Path | None, section: str | N
                    f"{fmt}); histogram {hist}")
 
 
-def _net_and_bundle(net: Path | None, weights: Path | None, random_weights: int | None):
-    from logcam.config import embedded_config
-    from logcam.nn.netspec import Bundle, NetSpec, random_bundle
-
-    net_path = net if net is not None else embedded_config("nets/2conv1fc.yaml")
-    spec = NetSpec.load(net_path)
-    if weights is not None and random_weights is not None:
-        raise InputError("give either --weights or --random-weights, not both")
-    if weights is not None:
-        return spec, Bundle.load(spec, weights), str(weights)
-    if random_weights is not None:
-        return spec, random_bundle(spec, seed=random_weights), f"random (seed {random_weights})"
-    sibling = Path(net_path).with_suffix(".npz")
-    if sibling.is_file():
-        return spec, Bundle.load(spec, sibling), str(sibling)
-    raise InputError(f"{Path(net_path).name}: no weights bundle ({sibling.name} not found); "
-                     f"pass --weights W.npz, or --random-weights SEED for random int8 weights")
-
-
 @cli.command("accel")
 @click.argument("in_path", metavar="IN.npy", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path),
@@ -187,7 +168,9 @@ def accel_cmd(in_path: Path, out_path: Path, net: Path | None, weights: Path | N
     from logcam.nn.golden.accel import as_input_batch, run
 
     t0 = time.perf_counter()
-    spec, bundle, wsrc = _net_and_bundle(net, weights, random_weights)
+    from logcam.nn.netspec import load_net
+
+    spec, bundle, wsrc = load_net(net, weights, random_weights)
     x = load_npy(in_path)
     xb = as_input_batch(spec, x)
     n = xb.shape[0]
@@ -276,7 +259,9 @@ def onnx_cmd(out_path: Path, net: Path | None, weights: Path | None, random_weig
     from logcam.nn.onnx_export import OPSET, ort_exact, run_onnxruntime, save_model
 
     t0 = time.perf_counter()
-    spec, bundle, wsrc = _net_and_bundle(net, weights, random_weights)
+    from logcam.nn.netspec import load_net
+
+    spec, bundle, wsrc = load_net(net, weights, random_weights)
     save_model(spec, bundle, out_path)
     summary: dict = {"command": "golden onnx", "net": spec.name, "weights": wsrc, "output": str(out_path),
                      "opset": OPSET, "rounding": "half_even", "netspec_rounding": spec.quant.rounding}

@@ -9,12 +9,16 @@ not logic-scaled): LPDDR4 8 pJ/bit or Horowitz's DRAM access 1.3 nJ per 64 bits 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from logcam.energy.activity import Activity
-from logcam.energy.tech import TechTable
+from logcam.energy.tech import Scaling, TechTable
 
 SRAM_KINDS = ("sram8k_read64", "sram32k_read64", "sram1m_read64")
 #: DRAM kinds a pipeline may name → the table entry and its bits per unit (pJ/bit entries: 1; per 64-bit access: 64).
 DRAM_KINDS: dict[str, tuple[str, int]] = {"lpddr4": ("lpddr4_bit", 1), "ddr_horowitz": ("dram_read64", 64)}
+#: Link kinds a pipeline may name → the table entry (pJ/byte). ``none`` moves no bits (its entry is never charged).
+LINK_KINDS: dict[str, str] = {"mipi": "mipi_byte", "utsv": "utsv_byte", "none": "mipi_byte"}
 
 
 def add_pj(t: TechTable, bits: int) -> float:
@@ -29,8 +33,8 @@ def mult_pj(t: TechTable, a_bits: int, w_bits: int) -> float:
     return t["mult8"] * a_bits * w_bits / 64
 
 
-def analog_pj(act: Activity, t: TechTable, link: str = "mipi_byte") -> dict[str, float]:
-    """Energy per frame (pJ) of the analog and link components of ``act``."""
+def analog_pj(act: Activity, t: TechTable, link: str = "mipi") -> dict[str, float]:
+    """Energy per frame (pJ) of the analog and link components of ``act`` (``link``: a :data:`LINK_KINDS` key)."""
     out: dict[str, float] = {}
     if act.pixel_reads:
         out["pixel"] = act.pixel_reads * t["pixel_vdda"] * t["pixel_bias"] * t["pixel_settle"] * 1e12
@@ -39,7 +43,7 @@ def analog_pj(act: Activity, t: TechTable, link: str = "mipi_byte") -> dict[str,
     if act.comparator_decisions:
         out["comparators"] = act.comparator_decisions * t["comparator_decision"]
     if act.link_bits:
-        out["link"] = act.link_bits / 8 * t[link]
+        out["link"] = act.link_bits / 8 * t[LINK_KINDS[link]]
     return out
 
 
@@ -51,19 +55,73 @@ def dram_pj(act: Activity, t: TechTable, kind: str = "lpddr4") -> dict[str, floa
     return {"dram": act.dram_bits * t[entry] / per}
 
 
-def digital_pj(act: Activity, t: TechTable, scale: float, sram: str = "sram8k_read64") -> dict[str, float]:
-    """Energy per frame (pJ) of the digital components of ``act``, times the node factor ``scale``."""
+def digital_pj(act: Activity, t: TechTable, sram: str = "sram8k_read64") -> dict[str, float]:
+    """Energy per frame (pJ) of the digital components of ``act`` at the table's node."""
     out: dict[str, float] = {}
     if act.macs:
         e = 0.0
         for key, n in act.macs.items():
             a, _, w = key.partition("x")
             e += n * (mult_pj(t, int(a), int(w)) + add_pj(t, int(a) + int(w) + 8))
-        out["macs"] = e * scale
+        out["macs"] = e
     if act.adds:
-        out["adds"] = sum(n * add_pj(t, b) for b, n in act.adds.items()) * scale
+        out["adds"] = sum(n * add_pj(t, b) for b, n in act.adds.items())
     if act.mults:
-        out["mults"] = sum(n * mult_pj(t, b, b) for b, n in act.mults.items()) * scale
+        out["mults"] = sum(n * mult_pj(t, b, b) for b, n in act.mults.items())
     if act.sram_read_bits or act.sram_write_bits:
-        out["sram"] = (act.sram_read_bits + act.sram_write_bits) * t[sram] / 64 * scale
+        out["sram"] = (act.sram_read_bits + act.sram_write_bits) * t[sram] / 64
     return out
+
+
+@dataclass(frozen=True)
+class StageEnergy:
+    """Energy per frame (pJ) of one stage by component, digital components at the table's own node.
+
+    ``components`` keeps the report order (analog and link, digital, DRAM); ``digital`` names the ones
+    that scale with the node. :meth:`at` gives the components at a node factor, :attr:`fixed_pj` and
+    :attr:`digital_pj` the two sums a sweep broadcasts: E(scale) = fixed + digital·scale.
+    """
+
+    components: dict[str, float]
+    digital: frozenset[str]
+
+    def at(self, scale: float) -> dict[str, float]:
+        """Components (pJ/frame) with the digital ones times the node factor ``scale``."""
+        return {k: v * scale if k in self.digital else v for k, v in self.components.items()}
+
+    @property
+    def fixed_pj(self) -> float:
+        """Node-independent part (pixel, ADC, comparators, link, DRAM), pJ/frame."""
+        return sum(v for k, v in self.components.items() if k not in self.digital)
+
+    @property
+    def digital_pj(self) -> float:
+        """Digital part at the table's node (MACs, adds, mults, SRAM), pJ/frame."""
+        return sum(v for k, v in self.components.items() if k in self.digital)
+
+
+def stage_pj(act: Activity, t: TechTable, *, link: str = "mipi", sram: str = SRAM_KINDS[0],
+             dram: str = "lpddr4") -> StageEnergy:
+    """The one stage model: a stage's activity → its components in pJ/frame (digital ones at ``t``'s node).
+
+    ``link``: a :data:`LINK_KINDS` key, ``sram``: one of :data:`SRAM_KINDS`, ``dram``: a :data:`DRAM_KINDS` key.
+    """
+    comp = analog_pj(act, t, link)
+    digital = digital_pj(act, t, sram)
+    comp.update(digital)
+    comp.update(dram_pj(act, t, dram))
+    return StageEnergy(comp, frozenset(digital))
+
+
+def node_scale(t: TechTable, scaling: Scaling, node_nm: int, vdd: float | None = None,
+               field: str = "node_nm") -> float:
+    """Digital-energy factor of (``node_nm``, ``vdd``; nominal supply when None) against the table's own node."""
+    scaling.check(t.node_nm, t.vdd, field="tech.node_nm")
+    scaling.check(node_nm, vdd, field=field)
+    return scaling.factor(node_nm, vdd) / scaling.factor(t.node_nm, t.vdd)
+
+
+def leakage_pj(uw, fps):
+    """Leakage energy per frame (pJ) of ``uw`` µW at ``fps`` frames per second (scalars or numpy arrays)."""
+    return uw * 1e-6 / fps * 1e12
+

@@ -19,7 +19,7 @@ from logcam.energy.activity import (
     rdc_activity,
     sensor_activity,
 )
-from logcam.energy.components import SRAM_KINDS, analog_pj, digital_pj, dram_pj
+from logcam.energy.components import DRAM_KINDS, LINK_KINDS, SRAM_KINDS, StageEnergy, leakage_pj, node_scale, stage_pj
 from logcam.energy.tech import Scaling, TechTable
 from logcam.errors import ConfigError, InputError
 
@@ -41,7 +41,7 @@ class ReadoutCfg(StrictModel):
 
 
 class LinkCfg(StrictModel):
-    kind: Literal["mipi", "utsv", "none"] = "mipi"
+    kind: Literal[tuple(LINK_KINDS)] = "mipi"  # type: ignore[valid-type]
     bits_per_pixel: int | None = Field(None, ge=1, le=32, description="default: readout output width")
 
 
@@ -62,11 +62,11 @@ class IspCfg(StrictModel):
 class CnnCfg(StrictModel):
     net: str | None = Field(None, description="NetSpec YAML path (relative to the pipeline file); default 2conv1fc")
     input: Literal["codes", "uint8"] = "uint8"
-    sram: Literal["sram8k_read64", "sram32k_read64", "sram1m_read64"] = "sram8k_read64"
+    sram: Literal[SRAM_KINDS] = SRAM_KINDS[0]  # type: ignore[valid-type]
 
 
 class MemoryCfg(StrictModel):
-    dram: Literal["lpddr4", "ddr_horowitz"] = Field(
+    dram: Literal[tuple(DRAM_KINDS)] = Field(  # type: ignore[valid-type]
         "lpddr4", description="off-chip DRAM for frame buffers: lpddr4 (8 pJ/bit) or ddr_horowitz (1.3 nJ/64 bit)")
 
 
@@ -197,24 +197,26 @@ def analytic_activity(cfg: PipelineCfg, base: Path | None = None, net=None) -> d
     return acts
 
 
+def stage_energy(cfg: PipelineCfg, act: Activity, tech: TechTable) -> StageEnergy:
+    """One stage of ``cfg`` at the table's node: :func:`~logcam.energy.components.stage_pj` with the
+    pipeline's link, CNN SRAM and DRAM kinds."""
+    sram = cfg.cnn.sram if cfg.cnn is not None else SRAM_KINDS[0]
+    return stage_pj(act, tech, link=cfg.link.kind, sram=sram, dram=cfg.memory.dram)
+
+
 def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, Activity],
            node_nm: int | None = None) -> Breakdown:
     """Energy per frame of each stage from its activity (``node_nm`` overrides ``digital.node_nm``)."""
     node = node_nm if node_nm is not None else cfg.digital.node_nm
     vdd = cfg.digital.vdd if node_nm is None else None
-    scaling.check(tech.node_nm, tech.vdd, field="tech.node_nm")
-    scale = scaling.factor(node, vdd) / scaling.factor(tech.node_nm, tech.vdd)
-    link = {"mipi": "mipi_byte", "utsv": "utsv_byte", "none": "mipi_byte"}[cfg.link.kind]
-    sram = cfg.cnn.sram if cfg.cnn is not None else SRAM_KINDS[0]
+    scale = node_scale(tech, scaling, node, vdd)
     stages: dict[str, dict[str, float]] = {}
     for s, act in acts.items():
         if s not in STAGES:
             raise ConfigError(f"activity stage {s!r}: unknown (allowed: {', '.join(STAGES)})")
-        comp = analog_pj(act, tech, link)
-        comp.update(digital_pj(act, tech, scale, sram))
-        comp.update(dram_pj(act, tech, cfg.memory.dram))
+        comp = stage_energy(cfg, act, tech).at(scale)
         leak = cfg.leakage_uw.get(s, 0.0)
         if leak:
-            comp["leakage"] = leak * 1e-6 / cfg.sensor.fps * 1e12
+            comp["leakage"] = leakage_pj(leak, cfg.sensor.fps)
         stages[s] = comp
     return Breakdown(cfg.name, cfg.sensor.width * cfg.sensor.height, cfg.sensor.fps, stages)

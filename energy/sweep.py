@@ -16,8 +16,8 @@ from pydantic import Field
 
 from logcam.config import StrictModel, load_model
 from logcam.energy.activity import Activity
-from logcam.energy.components import SRAM_KINDS, analog_pj, digital_pj, dram_pj
-from logcam.energy.pipeline import STAGES, PipelineCfg, analytic_activity, load_pipeline, resolve_net
+from logcam.energy.components import leakage_pj, node_scale
+from logcam.energy.pipeline import STAGES, PipelineCfg, analytic_activity, load_pipeline, resolve_net, stage_energy
 from logcam.energy.tech import Scaling, TechTable
 from logcam.errors import ConfigError, InputError
 
@@ -88,8 +88,7 @@ def run_sweep(grid: GridCfg, base_dir: Path | None = None, tech: TechTable | Non
     for f in ax.fps:
         if f <= 0:
             raise ConfigError(f"axes.fps: {f} must be > 0 frames per second")
-    ref = scaling.factor(tech.node_nm, tech.vdd)
-    scale = np.array([scaling.factor(n) / ref for n in ax.node_nm], dtype=np.float64)  # errors outside table
+    scale = np.array([node_scale(tech, scaling, n, field="axes.node_nm") for n in ax.node_nm], dtype=np.float64)
     fps = np.asarray(ax.fps, dtype=np.float64)
     R, C, S = len(ax.readout), len(ax.c1), len(STAGES)
     ana, dig = np.zeros((S, R, C)), np.zeros((S, R, C))
@@ -103,20 +102,16 @@ def run_sweep(grid: GridCfg, base_dir: Path | None = None, tech: TechTable | Non
         for j, c1 in enumerate(ax.c1):
             net = _with_c1(net0, c1) if net0 is not None else None
             acts = analytic_activity(cfg, pdir, net=net)
-            link = "utsv_byte" if cfg.link.kind == "utsv" else "mipi_byte"
-            sram = cfg.cnn.sram if cfg.cnn is not None else SRAM_KINDS[0]
             for s, name in enumerate(STAGES):
-                act = acts.get(name, Activity())  # analog, links and DRAM do not scale with the node
-                ana[s, i, j] = (sum(analog_pj(act, tech, link).values())
-                                + sum(dram_pj(act, tech, cfg.memory.dram).values()))
-                dig[s, i, j] = sum(digital_pj(act, tech, 1.0, sram).values())
+                st = stage_energy(cfg, acts.get(name, Activity()), tech)
+                ana[s, i, j], dig[s, i, j] = st.fixed_pj, st.digital_pj  # analog, links and DRAM do not scale
             if net is not None:
                 macs[i, j] = net.macs()
                 flb[i, j] = net.layer_shapes()[0].in_bits
     pixels = base.sensor.width * base.sensor.height
     # pJ/frame per stage: (S, R, C, N, F) by broadcasting
     e = (ana[:, :, :, None, None] + dig[:, :, :, None, None] * scale[None, None, None, :, None]
-         + leak[:, None, None, None, None] * 1e6 / fps[None, None, None, None, :])
+         + leakage_pj(leak[:, None, None, None, None], fps[None, None, None, None, :]))
     shape = (R, C, len(scale), len(fps))
     idx = np.indices(shape).reshape(4, -1)
     cols: dict[str, np.ndarray] = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from logcam.config import read_yaml
 from logcam.energy.activity import Activity
-from logcam.energy.components import SRAM_KINDS, analog_pj, digital_pj, dram_pj
+from logcam.energy.components import SRAM_KINDS, node_scale, stage_pj
 from logcam.energy.tech import Scaling, TechTable, data_path
 from logcam.errors import ConfigError
 
@@ -74,7 +74,7 @@ def _node_scale(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> tu
     if "model_node_nm" not in chip:
         raise ConfigError(f"{where}.model_node_nm: required for digital activity (a scaling-table node)")
     node = int(_num(chip["model_node_nm"], f"{where}.model_node_nm"))
-    scaling.check(node, chip.get("vdd"), field=f"{where}.model_node_nm")
+    scale = node_scale(tech, scaling, node, chip.get("vdd"), field=f"{where}.model_node_nm")
     note = ""
     if chip.get("node_nm") != node:
         why = chip.get("model_node_why")
@@ -82,7 +82,7 @@ def _node_scale(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> tu
             raise ConfigError(f"{where}.model_node_why: required when model_node_nm ({node}) differs from node_nm "
                               f"({chip.get('node_nm')}): say why that table row stands in for the chip's node")
         note = f"{chip.get('node_nm')} nm modelled at {node} nm: {why}"
-    return scaling.factor(node, chip.get("vdd")) / scaling.factor(tech.node_nm, tech.vdd), note
+    return scale, note
 
 
 def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> ChipResult:
@@ -120,12 +120,11 @@ def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> Chi
     node_note = ""
     for s, counts in stages.items():
         act = Activity.from_json(counts, f"{where}.stages.{s}")
-        comp = analog_pj(act, tech)
-        if act.macs or act.adds or act.mults or act.sram_read_bits or act.sram_write_bits:
+        stage = stage_pj(act, tech, sram=sram)
+        scale = 1.0
+        if stage.digital:
             scale, node_note = _node_scale(chip, tech, scaling, where)
-            comp.update(digital_pj(act, tech, scale, sram))
-        comp.update(dram_pj(act, tech))
-        per_stage[s] = sum(comp.values()) * float(cal.get(s, 1.0)) * factors.get(s, 1.0)
+        per_stage[s] = sum(stage.at(scale).values()) * float(cal.get(s, 1.0)) * factors.get(s, 1.0)
     unit = rep["unit"]
     model = _in_unit(sum(per_stage.values()), unit, w, h, fps)
     return ChipResult(chip["name"], chip["source"], unit, value, model, cal,

@@ -65,13 +65,20 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="logcam", standalone_mode=False)
     except LogcamError as err:
-        click.echo(f"logcam: error: {err}", err=True)
+        click.echo("logcam: error: " + " ".join(str(err).splitlines()), err=True)  # one line, always
         sys.exit(err.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as err:
+        if isinstance(err.__cause__, EOFError):  # click turns any EOFError into Abort: that is a bug, not Ctrl-C
+            raise err.__cause__ from None
         click.echo("logcam: aborted", err=True)
         sys.exit(130)
-    except click.ClickException as err:
-        err.show()
+    except click.ClickException as err:  # a usage mistake (bad option, missing argument): one line too
+        ctx = getattr(err, "ctx", None)
+        path = ctx.command_path if ctx is not None else "logcam"
+        sub = path.removeprefix("logcam").strip()
+        hint = f"; see '{path} --help'" if isinstance(err, click.UsageError) else ""
+        msg = err.format_message().rstrip(".") if hint else err.format_message()
+        click.echo(f"logcam: error: {sub + ': ' if sub else ''}{msg}{hint}", err=True)
         sys.exit(err.exit_code)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)

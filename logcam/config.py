@@ -19,10 +19,17 @@ from logcam.errors import ConfigError, InputError
 M = TypeVar("M", bound=BaseModel)
 
 
-class StrictModel(BaseModel):
-    """Base for config models: unknown keys are rejected, values are immutable."""
+#: Deepest nesting of mappings and lists a config file may have (PyYAML recurses once per level).
+MAX_YAML_DEPTH = 64
+#: Most aliases (``*name``) one YAML document may use: each one is a reference that validation walks
+#: again, so a few nested ones ("billion laughs") would take forever.
+MAX_YAML_ALIASES = 100
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class StrictModel(BaseModel):
+    """Base for config models: unknown keys are rejected, values are immutable, NaN and ±inf are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _field_path(loc: tuple, data: Any) -> str:
@@ -70,7 +77,26 @@ def validate(model: type[M], data: Any, where: str = "") -> M:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping key given twice (PyYAML silently keeps the last one)."""
+    """SafeLoader that refuses a mapping key given twice (PyYAML silently keeps the last one), nesting deeper
+    than :data:`MAX_YAML_DEPTH` and more than :data:`MAX_YAML_ALIASES` aliases."""
+
+    _depth = 0
+    _aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_YAML_ALIASES} aliases (*name)", self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)  # type: ignore[misc]
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -83,18 +109,48 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file; a missing file, bad YAML or a key given twice becomes one error line."""
+def _yaml_error(where: str, err: yaml.YAMLError) -> ConfigError:
+    mark = getattr(err, "problem_mark", None)
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    return ConfigError(f"{where}: invalid YAML{at}: {problem}")
+
+
+def parse_yaml_text(text: str, where: str) -> Any:
+    """Parse YAML text (safe, keys unique, depth and aliases bounded); a problem is one ConfigError naming ``where``."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise _yaml_error(where, err) from None
+
+
+def read_text_file(path: str | Path, what: str = "file") -> str:
+    """The text of a UTF-8 file (a BOM is dropped); missing, a folder, unreadable or not UTF-8 is one InputError."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; expected a UTF-8 text {what}")
     if not p.is_file():
         raise InputError(f"{p}: no such file")
     try:
-        return yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # SafeLoader subclass
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{p}: invalid YAML{at}: {problem}") from None
+        data = p.read_bytes()
+    except OSError as err:
+        raise InputError(f"{p}: cannot read ({err.strerror or err})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        raise InputError(f"{p}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}"
+                         f"{'; it looks like UTF-16' if utf16 else ''}); save the {what} as UTF-8") from None
+    if "\x00" in text:
+        raise InputError(f"{p}: not a text {what} (it contains NUL bytes)")
+    return text
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; a missing or non-UTF-8 file, bad YAML, a key given twice or nesting deeper than
+    :data:`MAX_YAML_DEPTH` becomes one error line."""
+    p = Path(path)
+    return parse_yaml_text(read_text_file(p, "YAML file"), str(p))
 
 
 def load_model(model: type[M], path: str | Path, section: str | None = None) -> M:
@@ -128,7 +184,7 @@ def parse_sets(items: tuple[str, ...] | list[str], example: str) -> dict[str, ob
         if not eq or not name.strip():
             raise ConfigError(f"--set: expected NAME=VALUE, e.g. {example} (got {item!r})")
         try:
-            over[name.strip()] = yaml.safe_load(value)
+            over[name.strip()] = yaml.load(value, Loader=_UniqueKeyLoader)  # SafeLoader subclass
         except yaml.YAMLError:
             raise ConfigError(f"--set {name.strip()}: cannot read {value!r} as a value") from None
     return over

@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 
 from logcam.config import StrictModel, load_model
 from logcam.errors import ConfigError, InputError
+from logcam.files import atomic_write, load_npz
 from logcam.nn.quant import MAX_SHIFT, ROUNDING_MODES
 
 INPUT_FORMATS = ("codes", "uint8")
@@ -249,15 +250,11 @@ class Bundle:
 
     @classmethod
     def load(cls, spec: NetSpec, path: str | Path) -> Bundle:
+        """Read and check a weights bundle; a missing, corrupt or incomplete .npz is one InputError line."""
         p = Path(path)
-        if not p.is_file():
+        if not p.exists():
             raise InputError(f"{p}: no such weights bundle")
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError) as err:
-            raise InputError(f"{p}: not a readable .npz bundle ({err})") from None
-        return cls.from_arrays(spec, arrays, where=p.name)
+        return cls.from_arrays(spec, load_npz(p), where=p.name)
 
     @classmethod
     def from_arrays(cls, spec: NetSpec, arrays: dict[str, np.ndarray], where: str = "bundle") -> Bundle:
@@ -299,7 +296,10 @@ class Bundle:
             if k.startswith("scale."):
                 if np.asarray(v).size != 1 or np.asarray(v).dtype.kind not in "iuf":
                     raise InputError(f"{where}: {k} must be one number, got shape {np.shape(v)} {np.asarray(v).dtype}")
-                scales[k[len("scale."):]] = float(np.asarray(v).reshape(()))
+                val = float(np.asarray(v).reshape(()))
+                if not np.isfinite(val) or val <= 0:
+                    raise InputError(f"{where}: {k} must be a finite number > 0, got {val}")
+                scales[k[len("scale."):]] = val
         return cls(tuple(layers), scales)
 
     def save(self, path: str | Path) -> None:
@@ -309,14 +309,14 @@ class Bundle:
             arrays.update({f"layer{i}.weight": lp.weight.astype(np.int8), f"layer{i}.bias": lp.bias.astype(np.int32),
                            f"layer{i}.mult": lp.mult.astype(np.int32), f"layer{i}.shift": lp.shift.astype(np.int32)})
         arrays.update({f"scale.{k}": np.float64(v) for k, v in self.scales.items()})
-        p = Path(path)
-        tmp = p.with_name(p.name + ".tmp.npz")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            for key in sorted(arrays):
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.asarray(arrays[key]), allow_pickle=False)
-                zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
-        tmp.replace(p)
+        def write(tmp: Path) -> None:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+                for key in sorted(arrays):
+                    buf = io.BytesIO()
+                    np.lib.format.write_array(buf, np.asarray(arrays[key]), allow_pickle=False)
+                    zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
+
+        atomic_write(path, write)
 
 
 def random_bundle(spec: NetSpec, seed: int = 0) -> Bundle:
@@ -378,16 +378,16 @@ def load_net(net: str | Path | None = None, weights: str | Path | None = None,
                      f"pass --weights W.npz, or --random-weights SEED for random int8 weights")
 
 
-def check_input_values(x: np.ndarray, spec: NetSpec) -> None:
+def check_input_values(x: np.ndarray, spec: NetSpec, name: str = "network input") -> None:
     """Raise InputError if an input batch (numpy or torch) has the wrong shape or values outside the input format."""
     if not isinstance(x, np.ndarray):
         x = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-    if x.dtype.kind not in "iu":
-        raise InputError(f"network input must be integer ({spec.input.format}), got {x.dtype}")
+    if x.dtype.names is not None or x.dtype.kind not in "iu":
+        raise InputError(f"{name}: values must be integers ({spec.input.format}), got dtype {x.dtype}")
     if tuple(x.shape[-3:]) != spec.input.shape:
-        raise InputError(f"network input must be N×{'×'.join(map(str, spec.input.shape))}, got {tuple(x.shape)}")
+        raise InputError(f"{name}: must be N×{'×'.join(map(str, spec.input.shape))}, got {tuple(x.shape)}")
     if x.size and (int(x.min()) < spec.input.lo or int(x.max()) > spec.input.hi):
-        raise InputError(f"network input values must lie in {spec.input.lo}..{spec.input.hi} "
+        raise InputError(f"{name}: values must lie in {spec.input.lo}..{spec.input.hi} "
                          f"({spec.input.format}), got {x.min()}..{x.max()}")
 
 

@@ -10,20 +10,10 @@ import click
 import numpy as np
 
 from logcam.errors import InputError
-from logcam.files import atomic_write
+from logcam.files import load_npy, outputs
 
 json_opt = click.option("--json", "as_json", is_flag=True, help="print a JSON summary instead of text")
 BATCH = 64  # frames per golden-model call (bounds memory: 64 × 96×96 frames of int64 is a few MB per layer)
-
-
-def load_npy(path: Path) -> np.ndarray:
-    """An array from a .npy file; unreadable files become one InputError line."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path}: not a readable .npy array ({str(err).splitlines()[0]})") from None
 
 
 # --- $readmemh text -------------------------------------------------------------------------------
@@ -73,7 +63,14 @@ def _rdc_spec(config: Path | None, section: str | None, frames: np.ndarray):
         raw = read_yaml(config) or {}
         if not isinstance(raw, dict):
             raise InputError(f"{config}: expected a mapping of RdcSpec fields")
-        data = dict(raw.get(section, {}) if section else raw)
+        if section:
+            if section not in raw:
+                raise InputError(f"{config}: no top-level key {section!r} (--section); "
+                                 f"keys: {', '.join(map(str, raw))}")
+            raw = raw[section] or {}
+            if not isinstance(raw, dict):
+                raise InputError(f"{config}:{section}: expected a mapping of RdcSpec fields")
+        data = dict(raw)
         where = config.name + (f":{section}" if section else "")
     h, w = int(frames.shape[-2]), int(frames.shape[-1])
     for key, got in (("height", h), ("width", w)):
@@ -83,6 +80,26 @@ def _rdc_spec(config: Path | None, section: str | None, frames: np.ndarray):
     if "lanes" not in data and w % RdcSpec.model_fields["lanes"].default:
         data["lanes"] = 1  # lanes shapes the RTL only, never the codes
     return validate(RdcSpec, data, where=where)
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, arr)
+
+
+def _rdc_run(in_path: Path, config: Path | None, section: str | None):
+    """(RdcSpec, codes) of the DN frames in ``in_path``."""
+    from logcam.nn.golden.rdc import check_frames, rdc_codes
+
+    frames = load_npy(in_path)
+    if frames.ndim not in (2, 3):
+        raise InputError(f"{in_path}: expected H×W or N×H×W DN frames, got shape {tuple(frames.shape)}")
+    if frames.shape[-1] < 2 or frames.shape[-2] < 2:
+        raise InputError(f"{in_path}: frames must be at least 2×2, got {tuple(frames.shape[-2:])}")
+    spec = _rdc_spec(config, section, frames)
+    check_frames(frames, spec, name=str(in_path))
+    codes = rdc_codes(frames, spec).numpy()
+    return spec, codes[0] if frames.ndim == 2 else codes
 
 
 @cli.command("rdc")
@@ -104,28 +121,14 @@ def rdc_cmd(in_path: Path, out_path: Path, config: Path | None, section: str | N
 
       logcam golden rdc raw.npy -o codes.hex --format hex --config rdc.yaml
     """
-    from logcam.nn.golden.rdc import check_frames, rdc_codes
-
     t0 = time.perf_counter()
-    frames = load_npy(in_path)
-    if frames.ndim not in (2, 3):
-        raise InputError(f"{in_path}: expected H×W or N×H×W DN frames, got shape {tuple(frames.shape)}")
-    if frames.shape[-1] < 2 or frames.shape[-2] < 2:
-        raise InputError(f"{in_path}: frames must be at least 2×2, got {tuple(frames.shape[-2:])}")
-    spec = _rdc_spec(config, section, frames)
-    check_frames(frames, spec, name=str(in_path))
-    codes = rdc_codes(frames, spec).numpy()
-    if frames.ndim == 2:
-        codes = codes[0]
-    if fmt == "hex":
-        text = to_hex(codes, spec.code_bits)
-        atomic_write(out_path, lambda p: p.write_text(text, encoding="ascii"))
-    else:
-        def w(p: Path) -> None:
-            with open(p, "wb") as f:
-                np.save(f, codes)
-
-        atomic_write(out_path, w)
+    with outputs(out_path) as out:
+        spec, codes = _rdc_run(in_path, config, section)
+        if fmt == "hex":
+            text = to_hex(codes, spec.code_bits)
+            out.write(out_path, lambda p: p.write_text(text, encoding="ascii"))
+        else:
+            out.write(out_path, lambda p: _save_npy(p, codes))
     vals, counts = np.unique(codes, return_counts=True)
     summary = {"command": "golden rdc", "input": str(in_path), "output": str(out_path), "format": fmt,
                "shape": list(codes.shape), "code_bits": spec.code_bits,
@@ -138,6 +141,30 @@ def rdc_cmd(in_path: Path, out_path: Path, config: Path | None, section: str | N
         hist = ", ".join(f"{k}: {v}" for k, v in summary["histogram"].items())
         click.echo(f"{out_path}: codes {'×'.join(map(str, codes.shape))} ({spec.levels} levels, mode {spec.mode}, "
                    f"{fmt}); histogram {hist}")
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _accel_layers(spec, bundle, xb, rounding: str | None, progress: bool) -> tuple[dict[str, np.ndarray], int, float]:
+    """Every layer's arrays for the batch ``xb`` (in chunks of BATCH frames), the frame count, the end time."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from logcam.nn.golden.accel import run
+
+    n = int(xb.shape[0])
+    parts = []
+    with Progress(console=Console(stderr=True), transient=True, disable=not progress or n <= BATCH) as bar:
+        task = bar.add_task("golden accel", total=n)
+        for i in range(0, n, BATCH):
+            parts.append(run(spec, bundle, xb[i:i + BATCH], rounding=rounding))  # type: ignore[arg-type]
+            bar.advance(task, min(BATCH, n - i))
+    t_end = time.perf_counter()
+    arrays = {k: np.concatenate([p.arrays()[k] for p in parts]) for k in parts[0].arrays()}
+    return arrays, n, t_end
 
 
 @cli.command("accel")
@@ -162,39 +189,29 @@ def accel_cmd(in_path: Path, out_path: Path, net: Path | None, weights: Path | N
 
     Example: logcam golden accel codes.npy -o layers.npz --random-weights 3 --onnx net.onnx --json
     """
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from logcam.nn.golden.accel import as_input_batch, run
+    from logcam.nn.golden.accel import as_input_batch
 
     t0 = time.perf_counter()
     from logcam.nn.netspec import load_net
 
-    spec, bundle, wsrc = load_net(net, weights, random_weights)
-    x = load_npy(in_path)
-    xb = as_input_batch(spec, x)
-    n = xb.shape[0]
-    parts = []
-    with Progress(console=Console(stderr=True), transient=True, disable=as_json or n <= BATCH) as bar:
-        task = bar.add_task("golden accel", total=n)
-        for i in range(0, n, BATCH):
-            parts.append(run(spec, bundle, xb[i:i + BATCH], rounding=rounding))  # type: ignore[arg-type]
-            bar.advance(task, min(BATCH, n - i))
-    t_run = time.perf_counter() - t0
-    arrays = {k: np.concatenate([p.arrays()[k] for p in parts]) for k in parts[0].arrays()}
-    if x.ndim == 3:
-        arrays = {k: v[0] for k, v in arrays.items()}
+    with outputs(out_path, onnx_path) as out:
+        spec, bundle, wsrc = load_net(net, weights, random_weights)
+        x = load_npy(in_path)
+        xb = as_input_batch(spec, x, name=str(in_path))
+        arrays, n, t_run = _accel_layers(spec, bundle, xb, rounding, progress=not as_json)
+        if x.ndim == 3:
+            arrays = {k: v[0] for k, v in arrays.items()}
+        out.write(out_path, lambda p: _save_npz(p, arrays))
+        if onnx_path is not None:
+            import onnx
 
-    def w(p: Path) -> None:
-        with open(p, "wb") as f:
-            np.savez(f, **arrays)
+            from logcam.nn.onnx_export import build_model
 
-    atomic_write(out_path, w)
-    if onnx_path is not None:
-        from logcam.nn.onnx_export import save_model
-
-        save_model(spec, bundle, onnx_path)
+            model = build_model(spec, bundle)
+            out.write(onnx_path, lambda p: onnx.save_model(model, str(p)))
+    t_run -= t0
     labels = np.atleast_1d(arrays["labels"])
+
     summary = {"command": "golden accel", "net": spec.name, "weights": wsrc, "input": str(in_path),
                "output": str(out_path), "onnx": str(onnx_path) if onnx_path else None,
                "onnx_rounding": "half_even" if onnx_path else None,
@@ -255,27 +272,31 @@ def onnx_cmd(out_path: Path, net: Path | None, weights: Path | None, random_weig
 
       logcam golden onnx -o net.onnx --random-weights 1 --check codes.npy --json
     """
+    import onnx
+
     from logcam.nn.golden.accel import as_input_batch, run
-    from logcam.nn.onnx_export import OPSET, ort_exact, run_onnxruntime, save_model
+    from logcam.nn.onnx_export import OPSET, build_model, ort_exact, run_onnxruntime
 
     t0 = time.perf_counter()
     from logcam.nn.netspec import load_net
 
-    spec, bundle, wsrc = load_net(net, weights, random_weights)
-    save_model(spec, bundle, out_path)
-    summary: dict = {"command": "golden onnx", "net": spec.name, "weights": wsrc, "output": str(out_path),
-                     "opset": OPSET, "rounding": "half_even", "netspec_rounding": spec.quant.rounding}
-    if check_path is not None:
-        import torch
+    summary: dict = {"command": "golden onnx", "output": str(out_path), "opset": OPSET, "rounding": "half_even"}
+    with outputs(out_path) as out:
+        spec, bundle, wsrc = load_net(net, weights, random_weights)
+        summary.update(net=spec.name, weights=wsrc, netspec_rounding=spec.quant.rounding)
+        xb = as_input_batch(spec, load_npy(check_path), name=str(check_path)) if check_path is not None else None
+        model = build_model(spec, bundle)
+        if xb is not None:
+            import torch
 
-        xb = as_input_batch(spec, load_npy(check_path))
-        g = run(spec, bundle, xb, rounding="half_even")
-        o = run_onnxruntime(out_path, xb.numpy())
-        n_bad, first = first_mismatch(g, o)
-        inside = all(bool(ort_exact(a, torch.from_numpy(lp.mult.astype(np.int64))).all())
-                     for a, lp in zip(g.acc, bundle.layers))
-        summary["check"] = {"input": str(check_path), "frames": int(xb.shape[0]), "mismatches": n_bad,
-                            "first_mismatch": first, "inside_float32_exact_condition": inside}
+            g = run(spec, bundle, xb, rounding="half_even")
+            o = run_onnxruntime(model, xb.numpy())
+            n_bad, first = first_mismatch(g, o)
+            inside = all(bool(ort_exact(a, torch.from_numpy(lp.mult.astype(np.int64))).all())
+                         for a, lp in zip(g.acc, bundle.layers))
+            summary["check"] = {"input": str(check_path), "frames": int(xb.shape[0]), "mismatches": n_bad,
+                                "first_mismatch": first, "inside_float32_exact_condition": inside}
+        out.write(out_path, lambda p: onnx.save_model(model, str(p)))
     summary["wall_s"] = round(time.perf_counter() - t0, 4)
     if as_json:
         click.echo(json.dumps(summary, indent=2))

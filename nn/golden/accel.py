@@ -57,14 +57,18 @@ class GoldenResult:
         return out
 
 
-def as_input_batch(spec: NetSpec, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Validate an input (C×H×W or N×C×H×W integers in the NetSpec's input range) → int64 N×C×H×W."""
+def as_input_batch(spec: NetSpec, x: torch.Tensor | np.ndarray, name: str = "network input") -> torch.Tensor:
+    """Validate an input (C×H×W or N×C×H×W integers in the NetSpec's input range, at least one frame)
+    → int64 N×C×H×W; ``name`` names the input in the error."""
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     x = np.asarray(x)
     if x.ndim not in (3, 4):
-        raise InputError(f"network input must be C×H×W or N×C×H×W, got shape {tuple(x.shape)}")
-    check_input_values(x, spec)
+        raise InputError(f"{name}: expected C×H×W or N×C×H×W ({'×'.join(map(str, spec.input.shape))} per frame), "
+                         f"got shape {tuple(x.shape)}")
+    if x.size == 0:
+        raise InputError(f"{name}: no frames (shape {tuple(x.shape)})")
+    check_input_values(x, spec, name=name)
     t = torch.from_numpy(x.astype(np.int64, copy=False))
     return t.unsqueeze(0) if t.dim() == 3 else t
 

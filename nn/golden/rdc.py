@@ -15,6 +15,13 @@ from logcam.rdcspec import RdcSpec
 
 def check_frames(frames: torch.Tensor | np.ndarray, spec: RdcSpec, name: str = "frames") -> torch.Tensor:
     """Validate DN frames (H×W or N×H×W, unsigned integers ≤ 2^adc_bits − 1) → int64 N×H×W tensor."""
+    if not isinstance(frames, torch.Tensor):
+        a = np.asarray(frames)
+        if a.dtype.names is not None or a.dtype.kind not in "biufc":
+            raise InputError(f"{name}: DN frames must be integers (uint8/uint16/int32/int64), got {a.dtype}")
+        if not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))  # torch takes native byte order only
+        frames = a
     t = torch.as_tensor(frames) if not isinstance(frames, torch.Tensor) else frames
     if t.dtype.is_floating_point or t.dtype == torch.bool or t.dtype.is_complex:
         raise InputError(f"{name}: DN frames must be integers (uint8/uint16/int32/int64), got {t.dtype}")

@@ -151,17 +151,47 @@ def adc_activity(width: int, height: int, bits: int) -> Activity:
     return Activity(conversions={bits: width * height}, cycles=height)
 
 
-def rdc_activity(width: int, height: int, levels: int, channels: int) -> Activity:
-    """Comparator decisions of the RDC, worst-case analytic count.
+def rdc_decisions(pixels: int, channels: int, levels: int) -> int:
+    """Comparator decisions of the RDC for ``pixels`` pixels: 2·m per pixel and channel (m = (levels−1)/2).
 
-    Golden semantics (ARCHITECTURE.md): code = +k for the largest k with num·d_k ≥ den·n_k, else −k for the
-    largest k with den·d_k ≥ num·n_k. A search that evaluates all 2·m comparisons per channel gives the
-    result for any input, so we count 2·m decisions per pixel per channel (m = (levels−1)/2) — an upper
-    bound; a data-dependent (early-exit) count is for the RTL to measure. First row/column pixels (code 0
-    by definition) are counted too: the column circuit fires regardless.
+    Golden semantics (:func:`logcam.nn.golden.rdc.quantize_ratio`): code = +k for the largest k with
+    num·d_k ≥ den·n_k, else −k for the largest k with den·d_k ≥ num·n_k. A search that evaluates all 2·m
+    comparisons per channel gives the result for any input, so 2·m decisions per pixel per channel are
+    counted — an upper bound (:func:`rdc_decisions_from_codes` counts an early-exit search). First row/column
+    pixels (code 0 by definition) are counted too: the column circuit fires regardless. The RTL's comparator
+    array evaluates exactly these, so the analytic and the RTL-measured counts both come from here.
     """
-    m = (levels - 1) // 2
-    return Activity(comparator_decisions=width * height * channels * 2 * m, cycles=height)
+    return pixels * channels * 2 * ((levels - 1) // 2)
+
+
+def rdc_activity(width: int, height: int, levels: int, channels: int) -> Activity:
+    """Analytic readout stage of an RDC frame: :func:`rdc_decisions` of every pixel, one row per cycle."""
+    return Activity(comparator_decisions=rdc_decisions(width * height, channels, levels), cycles=height)
+
+
+def rdc_counts(rdc, beats: int, nonzero: int) -> dict[str, int]:
+    """Every action of an RDC run (an :class:`~logcam.rdcspec.RdcSpec` ``rdc``) from its hardware counters.
+
+    The RDC exposes only raw counters — ``beats`` (input beats taken, ``lanes`` pixels each) and ``nonzero``
+    (codes ≠ 0 sent); the action counts are the energy model's. Per beat the RTL reads and writes one
+    line-memory word (lanes·adc_bits bits) and, per lane and channel, makes :func:`rdc_decisions`'s 2·m
+    comparisons after 2 multiplications in ``sum`` mode. Only the comparisons are charged (as
+    ``comparator_decisions``, :func:`logcam.energy.rtl_activity.readout_activity`): the line memory and the
+    squaring emulate what the analog RDC does in the pixel array. The rest is reported, not costed.
+    """
+    pixels = beats * rdc.lanes
+    word_bits = rdc.lanes * rdc.adc_bits
+    return {
+        "pixels": pixels,
+        "line_memory_reads": beats,
+        "line_memory_writes": beats,
+        "line_memory_bits_read": beats * word_bits,
+        "line_memory_bits_written": beats * word_bits,
+        "comparisons": rdc_decisions(pixels, rdc.channels, rdc.levels),
+        "multiplications": pixels * 2 if rdc.mode == "sum" else 0,
+        "codes_out": pixels * rdc.channels,
+        "codes_nonzero": nonzero,
+    }
 
 
 def rdc_decisions_from_codes(codes, m: int) -> int:

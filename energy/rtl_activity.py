@@ -6,11 +6,12 @@ those counters into the same per-stage records the analytic model builds (energy
 same conventions, and writes them as a ``logcam-activity/1`` file for ``logcam energy --activity rtl``:
 
 readout (:func:`readout_activity`)
-    ``comparator_decisions``: the comparisons of :func:`logcam.hw.rdc.activity` (2·m per pixel and
-    channel, as :func:`~logcam.energy.activity.rdc_activity`); ``cycles``: input beats (cycles the
-    comparator array worked, ``lanes`` pixels each). The RTL's line memory and its ``sum``-mode squaring
-    emulate what the analog RDC does in the pixel array; like the analytic model they are not charged
-    (their counts are in ``logcam verify rdc --json``, ``extra.activity``).
+    ``comparator_decisions``: :func:`~logcam.energy.activity.rdc_decisions` of the pixels the RDC took
+    (its ``beats`` counter × ``lanes``; 2·m per pixel and channel, as the analytic
+    :func:`~logcam.energy.activity.rdc_activity`); ``cycles``: input beats (cycles the comparator array
+    worked). The RTL's line memory and its ``sum``-mode squaring emulate what the analog RDC does in the
+    pixel array; like the analytic model they are not charged (:func:`~logcam.energy.activity.rdc_counts`
+    lists them).
 cnn (:func:`cnn_activity_measured`)
     per layer, MACs = ``mac_cycles``·pe·simd; a first layer on RDC codes is counted as additions at the
     accumulator width (the multiplier-free convention of :func:`~logcam.energy.activity.cnn_activity`),
@@ -33,7 +34,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from logcam.energy.activity import FORMAT, Activity, add_layer_memory, cnn_activity, layer_memory_per_frame
+from logcam.energy.activity import (
+    FORMAT,
+    Activity,
+    add_layer_memory,
+    cnn_activity,
+    layer_memory_per_frame,
+    rdc_counts,
+)
 from logcam.errors import InputError
 
 #: Counters are COUNTER_BITS wide in the RTL and wrap; a run that could reach this is refused.
@@ -42,9 +50,7 @@ COUNTER_LIMIT = 1 << 32
 
 def readout_activity(rdc: Any, stats: dict[str, int]) -> Activity:
     """Readout stage from the RDC's counters (``beats``, ``nonzero``) of an :class:`RdcSpec` ``rdc``."""
-    from logcam.hw.rdc import activity
-
-    counts = activity(rdc, _counter(stats, "beats", "rdc stats"), _counter(stats, "nonzero", "rdc stats"))
+    counts = rdc_counts(rdc, _counter(stats, "beats", "rdc stats"), _counter(stats, "nonzero", "rdc stats"))
     return Activity(comparator_decisions=counts["comparisons"], cycles=stats["beats"])
 
 

@@ -37,27 +37,6 @@ if TYPE_CHECKING:
 #: Pipeline latency in cycles from an accepted input beat to its output beat being valid.
 LATENCY = 3
 
-def activity(spec: RdcSpec, beats: int, nonzero: int) -> dict[str, int]:
-    """Action counts for the energy model from the RTL counters (``stats``) of a run.
-
-    Per input beat the RDC reads and writes one line-memory word (lanes·adc_bits bits) and, per
-    lane and channel, evaluates 2·m comparisons (num·d_k ≥ den·n_k and den·d_k ≥ num·n_k) after
-    2 multiplications in ``sum`` mode. ``nonzero`` is the number of codes ≠ 0 that left the RDC.
-    """
-    word_bits = spec.lanes * spec.adc_bits
-    decisions = beats * spec.lanes * spec.channels
-    return {
-        "pixels": beats * spec.lanes,
-        "line_memory_reads": beats,
-        "line_memory_writes": beats,
-        "line_memory_bits_read": beats * word_bits,
-        "line_memory_bits_written": beats * word_bits,
-        "comparisons": decisions * 2 * spec.m,
-        "multiplications": beats * spec.lanes * 2 if spec.mode == "sum" else 0,
-        "codes_out": decisions,
-        "codes_nonzero": nonzero,
-    }
-
 
 class Rdc(wiring.Component):
     """The RDC of ``spec``: ``i`` pixel stream in, ``o`` code stream out, ``stats`` counters out."""

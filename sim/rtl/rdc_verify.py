@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from logcam.errors import InputError
-from logcam.hw.rdc import LATENCY, Rdc, activity
+from logcam.hw.rdc import LATENCY, Rdc
 from logcam.hw.stream import code_layout, describe_layout, pixel_layout, rdc_stats_layout
 from logcam.nn.golden.rdc import check_frames, rdc_codes
 from logcam.rdcspec import RdcSpec
@@ -98,7 +98,7 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
         stats = {k: int(v[0]) for k, v in stats_codec.unpack([run["ports"]["stats"]]).items()}
         extra = {}
     wall_s = time.perf_counter() - t0
-    extra.update({"stats": stats, "activity": activity(spec, stats["beats"], stats["nonzero"]),
+    extra.update({"stats": stats,
                   "timed_out": timed_out, "latency_cycles": LATENCY,
                   "p_valid": p_valid, "p_ready": p_ready, "seed": seed})
     return VerifyResult(target="rdc", sim=sim, frames=n, pixels=n * spec.height * spec.width, cycles=cycles,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from logcam.energy.activity import cnn_activity, rdc_activity
+from logcam.energy.activity import cnn_activity, rdc_activity, rdc_counts
 from logcam.energy.rtl_activity import cnn_activity_measured, layer_memory_per_frame, readout_activity
 from logcam.nn.netspec import NetSpec, random_bundle
 from logcam.rdcspec import RdcSpec
@@ -26,10 +26,13 @@ def test_rdc_comparator_decisions_measured_equal_analytic(levels: int, mode: str
     frames = np.random.default_rng(3).integers(0, 1024, (3, 6, 16), dtype=np.uint16)
     r = verify_rdc(spec, frames, sim="amaranth", seed=3)
     assert r.passed, r.summary()
-    measured = r.extra["activity"]
+    stats = r.extra["stats"]  # the RDC's raw counters; the action counts are the energy model's
+    measured = rdc_counts(spec, stats["beats"], stats["nonzero"])
     analytic = rdc_activity(spec.width, spec.height, spec.levels, spec.channels)
     assert measured["comparisons"] == 3 * analytic.comparator_decisions
     assert measured["pixels"] == 3 * spec.width * spec.height
+    assert measured["codes_out"] == 3 * spec.width * spec.height * spec.channels
+    assert measured["multiplications"] == (2 * measured["pixels"] if mode == "sum" else 0)
     readout = readout_activity(spec, r.extra["stats"])
     assert readout.comparator_decisions == 3 * analytic.comparator_decisions
     assert readout.cycles == 3 * spec.height * spec.width // spec.lanes  # input beats

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "energy": "Energy per pixel per stage from sourced technology tables.",
     "train": "Train a network on a RAW dataset in one input format and export it to int8.",
     "experiment": "The log-gradient paper's experiments (brightness, channels, similarity, reconstruction).",
+    "explore": "Design-space exploration on Dask: train, verify and cost every grid point; Pareto front.",
     "doctor": "Check the toolchain: Verilator, C++ compiler, make, perl, Yosys, torch.",
 }
 

@@ -143,8 +143,21 @@ class Breakdown:
         }
 
 
+def readout_rdc(cfg: PipelineCfg):
+    """The RdcSpec of an ``rdc`` readout: the sensor frame, its ADC bits, the pipeline's levels and mode."""
+    from logcam.rdcspec import RdcSpec
+
+    return validate(RdcSpec, {"width": cfg.sensor.width, "height": cfg.sensor.height, "adc_bits": cfg.sensor.adc_bits,
+                              "levels": cfg.readout.levels, "mode": cfg.readout.mode}, where="readout")
+
+
 def resolve_net(cfg: PipelineCfg, base: Path | None):
-    """The NetSpec of the pipeline's CNN with its input replaced by what the pipeline feeds it."""
+    """The NetSpec of the pipeline's CNN with its input replaced by what the pipeline feeds it.
+
+    The network reads a window of the sensor frame (its own size is kept); the kind of input comes from the
+    front-end through the one contract (:mod:`logcam.frontend`): the RDC's codes, or an 8-bit image.
+    """
+    from logcam.frontend import image_input, rdc_input, retarget
     from logcam.nn.netspec import NetSpec
 
     assert cfg.cnn is not None
@@ -157,20 +170,18 @@ def resolve_net(cfg: PipelineCfg, base: Path | None):
         if not path.is_file():
             raise InputError(f"cnn.net: NetSpec {cfg.cnn.net} does not exist")
     spec = NetSpec.load(path)
-    d = spec.model_dump()
+    i = spec.input
     if cfg.cnn.input == "codes":
         if cfg.readout.kind != "rdc":
             raise ConfigError("cnn.input: codes need readout.kind rdc")
-        d["input"].update(format="codes", levels=cfg.readout.levels, channels=2 if cfg.readout.mode == "hv" else 1)
+        produced = rdc_input(readout_rdc(cfg), window=(i.height, i.width))
     else:
-        d["input"].update(format="uint8", levels=None)
-    return validate(NetSpec, d, where="cnn.net")
+        produced = image_input(i.height, i.width, channels=i.channels)
+    return retarget(spec, produced, keep_size=True, where="cnn.net")
 
 
 def analytic_activity(cfg: PipelineCfg, base: Path | None = None, net=None) -> dict[str, Activity]:
     """Per-stage analytic activity of a pipeline."""
-    from logcam.rdcspec import RdcSpec
-
     w, h = cfg.sensor.width, cfg.sensor.height
     acts: dict[str, Activity] = {"sensor": sensor_activity(w, h)}
     if cfg.readout.kind == "adc":
@@ -178,8 +189,7 @@ def analytic_activity(cfg: PipelineCfg, base: Path | None = None, net=None) -> d
         acts["readout"] = adc_activity(w, h, bits)
         out_bits = bits
     else:
-        rdc = validate(RdcSpec, {"width": w, "height": h, "adc_bits": cfg.sensor.adc_bits,
-                                 "levels": cfg.readout.levels, "mode": cfg.readout.mode}, where="readout")
+        rdc = readout_rdc(cfg)
         acts["readout"] = rdc_activity(w, h, rdc.levels, rdc.channels)
         out_bits = rdc.code_bits * rdc.channels
     if cfg.link.kind != "none":

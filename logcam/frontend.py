@@ -22,9 +22,14 @@ KIND_FIELDS = ("format", "levels", "channels")
 ALL_FIELDS = (*KIND_FIELDS, "height", "width")
 
 
-def rdc_input(rdc: RdcSpec) -> InputSpec:
-    """The network input the RDC produces: codes of ``rdc.levels`` levels, 2 channels for ``hv``, else 1."""
-    return InputSpec(format="codes", levels=rdc.levels, channels=rdc.channels, height=rdc.height, width=rdc.width)
+def rdc_input(rdc: RdcSpec, *, window: tuple[int, int] | None = None) -> InputSpec:
+    """The network input the RDC produces: codes of ``rdc.levels`` levels, 2 channels for ``hv``, else 1.
+
+    ``window``: (height, width) the network reads when it is a window of the frame, not the whole of it
+    (the energy model's QVGA sensor feeding a 96×96 network); the frame itself may exceed a network input.
+    """
+    height, width = window if window is not None else (rdc.height, rdc.width)
+    return InputSpec(format="codes", levels=rdc.levels, channels=rdc.channels, height=height, width=width)
 
 
 def image_input(height: int, width: int, channels: int = 1) -> InputSpec:

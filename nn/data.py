@@ -106,6 +106,10 @@ def split_indices(labels: torch.Tensor, seed: int, fractions: tuple[float, float
 # Synthetic objects
 # ---------------------------------------------------------------------------------------------
 
+#: Largest seed a config may give (torch's generators take at most 64 bits).
+MAX_SEED = (1 << 63) - 1
+
+
 class SyntheticConfig(StrictModel):
     """The synthetic RAW classification set (sizes in pixels, illuminance in lux at the sensor plane)."""
 
@@ -113,20 +117,20 @@ class SyntheticConfig(StrictModel):
     n: int = Field(1500, ge=3, le=200_000, description="images")
     size: int = Field(48, ge=16, le=1024, description="height = width, pixels")
     class_ratio: tuple[float, ...] = Field((1.0, 1.0, 1.0), description="relative class frequencies (3)")
-    lux_min: float = Field(20.0, gt=0, description="lowest mean illuminance at the sensor plane, lux")
-    lux_max: float = Field(300.0, gt=0, description="highest mean illuminance at the sensor plane, lux")
+    lux_min: float = Field(20.0, gt=0, le=1e6, description="lowest mean illuminance at the sensor plane, lux")
+    lux_max: float = Field(300.0, gt=0, le=1e6, description="highest mean illuminance at the sensor plane, lux")
     gradient_decades: float = Field(1.0, ge=0, le=4, description="largest illuminance gradient across the frame")
     shadow_prob: float = Field(0.5, ge=0, le=1)
     clutter: int = Field(3, ge=0, le=12, description="largest number of distractor shapes")
-    brightness: float = Field(1.0, gt=0, description="factor on the illuminance before the sensor")
+    brightness: float = Field(1.0, gt=0, le=1e6, description="factor on the illuminance before the sensor")
     sensor: str = Field("tinyml_cmos", description="sensor preset (logcam.sim.sensor.load_sensor)")
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
     @field_validator("class_ratio")
     @classmethod
     def _ratio(cls, v: tuple[float, ...]) -> tuple[float, ...]:
-        if len(v) != len(CLASS_NAMES) or any(r <= 0 for r in v):
-            raise ValueError(f"class_ratio needs {len(CLASS_NAMES)} positive numbers")
+        if len(v) != len(CLASS_NAMES) or any(not 0 < r <= 1e6 for r in v):
+            raise ValueError(f"class_ratio needs {len(CLASS_NAMES)} numbers in (0, 1e6]")
         return v
 
     @model_validator(mode="after")
@@ -390,6 +394,6 @@ def pascalraw_dataset(root: str | Path, size: int = 48, classes: Sequence[str] =
     return RawDataset(torch.from_numpy(np.stack(frames).astype(np.int32)), torch.tensor(labels), 16, classes)
 
 
-__all__ = ["CLASS_NAMES", "PASCALRAW_CLASSES", "PASCALRAW_COUNTS", "RawDataset", "SyntheticConfig", "class_labels",
-           "folder_dataset", "pascalraw_dataset", "read_linear", "read_voc", "render_objects", "split_indices",
-           "synthetic_dataset"]
+__all__ = ["CLASS_NAMES", "MAX_SEED", "PASCALRAW_CLASSES", "PASCALRAW_COUNTS", "RawDataset", "SyntheticConfig",
+           "class_labels", "folder_dataset", "pascalraw_dataset", "read_linear", "read_voc", "render_objects",
+           "split_indices", "synthetic_dataset"]

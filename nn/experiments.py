@@ -28,7 +28,8 @@ from pydantic import Field, field_validator
 
 from logcam.config import StrictModel
 from logcam.errors import ConfigError
-from logcam.nn.data import RawDataset, SyntheticConfig, split_indices, synthetic_dataset
+from logcam.files import atomic_write, check_folder, make_folder
+from logcam.nn.data import MAX_SEED, RawDataset, SyntheticConfig, split_indices, synthetic_dataset
 from logcam.nn.formats import FORMATS, get_format
 from logcam.nn.train import TrainConfig, TrainResult, accuracy, batches, train_on
 
@@ -36,6 +37,8 @@ EXPERIMENTS = ("brightness", "channels", "similarity", "reconstruction")
 BRIGHTNESS_FORMATS = ("raw16", "jpeg8", "fp_loggrad", "loggrad_q3")
 DEFAULT_BRIGHTNESS = tuple(2.0**k for k in range(-6, 9))
 DEFAULT_C1 = (2, 4, 8, 16, 32)
+#: Largest brightness factor (the synthetic set's own limit, SyntheticConfig.brightness).
+MAX_BRIGHTNESS = 1e6
 
 
 class ExperimentConfig(StrictModel):
@@ -50,7 +53,7 @@ class ExperimentConfig(StrictModel):
     c2: int = Field(8, ge=1, le=512)
     sim_c1: int = Field(16, ge=2, le=512, description="similarity: c1 of the analysed networks")
     class_ratio: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     threads: int = Field(1, ge=1, le=256, description="torch CPU threads")
 
     @field_validator("formats")
@@ -66,17 +69,18 @@ class ExperimentConfig(StrictModel):
     @field_validator("brightness")
     @classmethod
     def _brightness(cls, v: tuple[float, ...]) -> tuple[float, ...]:
-        bad = [b for b in v if not (math.isfinite(b) and b > 0)]
+        bad = [b for b in v if not (math.isfinite(b) and 0 < b <= MAX_BRIGHTNESS)]
         if bad or not v:
-            raise ValueError(f"brightness factors must be finite and > 0, got {bad[0] if bad else 'none'}")
+            raise ValueError(f"brightness factors must be finite, > 0 and ≤ {MAX_BRIGHTNESS:g}, "
+                             f"got {bad[0] if bad else 'none'}")
         return v
 
     @field_validator("c1")
     @classmethod
     def _c1(cls, v: tuple[int, ...]) -> tuple[int, ...]:
-        bad = [c for c in v if c < 1]
+        bad = [c for c in v if not 1 <= c <= 512]
         if bad or not v:
-            raise ValueError(f"c1 values must be ≥ 1, got {bad[0] if bad else 'none'}")
+            raise ValueError(f"c1 values must be 1..512, got {bad[0] if bad else 'none'}")
         return v
 
 
@@ -109,22 +113,24 @@ def _train(cfg: ExperimentConfig, data: RawDataset, fmt: str, widths: Sequence[i
 
 
 def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["empty"])
-        w.writeheader()
-        w.writerows(rows)
-    tmp.replace(path)
+    make_folder(path.parent)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["empty"])
+            w.writeheader()
+            w.writerows(rows)
+
+    atomic_write(path, write)
 
 
 def _save_fig(fig: object, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
-    plt.close(fig)  # type: ignore[arg-type]
-    tmp.replace(path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))  # type: ignore[attr-defined]
+    finally:
+        plt.close(fig)  # type: ignore[arg-type]
 
 
 def _plt():
@@ -324,7 +330,7 @@ def reconstruction(cfg: ExperimentConfig, out: Path, tick: Tick | None = None) -
 
 
 def _finish(name: str, out: Path, rows: list[dict[str, object]], fig: object, summary: dict) -> Outcome:
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     csv_path, png = out / f"{name}.csv", out / f"{name}.png"
     _write_csv(csv_path, rows)
     _save_fig(fig, png)
@@ -349,13 +355,13 @@ def run(name: str, cfg: ExperimentConfig, out: Path, tick: Tick | None = None) -
     """Run one experiment; writes OUT/NAME.csv, OUT/NAME.png and OUT/NAME.json."""
     if name not in RUNNERS:
         raise ConfigError(f"experiment: unknown name {name!r}; choose from {', '.join(EXPERIMENTS)}")
+    check_folder(out)  # before minutes of training, not after
     torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     res = RUNNERS[name](cfg, out, tick)
     res.seconds = time.perf_counter() - t0
-    tmp = out / f"{name}.json.tmp"
-    tmp.write_text(json.dumps({**res.as_dict(), "config": cfg.model_dump(mode="json")}, indent=2))
-    tmp.replace(out / f"{name}.json")
+    text = json.dumps({**res.as_dict(), "config": cfg.model_dump(mode="json")}, indent=2)
+    atomic_write(out / f"{name}.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return res
 
 

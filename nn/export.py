@@ -17,6 +17,7 @@ import torch
 import yaml
 
 from logcam.errors import ConfigError, InputError
+from logcam.files import check_folder, check_writable, make_folder, outputs
 from logcam.nn.formats import InputFormat
 from logcam.nn.models import WMAX, QuantNet, weight_scale
 from logcam.nn.netspec import Bundle, LayerParams, NetSpec
@@ -108,24 +109,41 @@ def netspec_yaml(spec: NetSpec, header: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_export(spec: NetSpec, bundle: Bundle, stem: str | Path, header: str = "") -> tuple[Path, Path]:
-    """Write STEM.yaml (unless an equal NetSpec is already there, so its comments stay) and STEM.npz."""
+def export_paths(stem: str | Path) -> tuple[Path, Path]:
+    """(STEM.yaml, STEM.npz) for an export stem (a trailing .yaml or .npz is dropped)."""
     stem = Path(stem)
     if stem.suffix in (".yaml", ".npz"):
         stem = stem.with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    ypath, npath = stem.with_name(stem.name + ".yaml"), stem.with_name(stem.name + ".npz")
+    return stem.with_name(stem.name + ".yaml"), stem.with_name(stem.name + ".npz")
+
+
+def check_export(stem: str | Path) -> tuple[Path, Path]:
+    """Raise InputError unless both export files can be written (their folder is made if missing)."""
+    ypath, npath = export_paths(stem)
+    check_folder(ypath.parent)
+    if not ypath.parent.exists():
+        return ypath, npath
+    check_writable(ypath)
+    check_writable(npath)
+    return ypath, npath
+
+
+def write_export(spec: NetSpec, bundle: Bundle, stem: str | Path, header: str = "") -> tuple[Path, Path]:
+    """Write STEM.yaml (unless an equal NetSpec is already there, so its comments stay) and STEM.npz, both or
+    neither (staged under temporary names, then renamed); the folder is made if missing."""
+    ypath, npath = check_export(stem)
+    make_folder(ypath.parent)
     keep = False
     if ypath.is_file():
         try:
             keep = NetSpec.load(ypath) == spec
         except (ConfigError, InputError):
             keep = False
-    if not keep:
-        tmp = ypath.with_name(ypath.name + ".tmp")
-        tmp.write_text(netspec_yaml(spec, header), encoding="utf-8")
-        tmp.replace(ypath)
-    bundle.save(npath)
+    with outputs() as out:
+        if not keep:
+            text = netspec_yaml(spec, header)
+            out.write(ypath, lambda p: p.write_text(text, encoding="utf-8"))
+        out.write(npath, bundle.write)
     return ypath, npath
 
 
@@ -143,4 +161,5 @@ def golden_accuracy(spec: NetSpec, bundle: Bundle, x_int: torch.Tensor, labels: 
     return acc, pred
 
 
-__all__ = ["calibrate", "export_bundle", "golden_accuracy", "netspec_yaml", "write_export"]
+__all__ = ["calibrate", "check_export", "export_bundle", "export_paths", "golden_accuracy", "netspec_yaml",
+           "write_export"]

@@ -304,19 +304,20 @@ class Bundle:
 
     def save(self, path: str | Path) -> None:
         """Write the bundle atomically as .npz — byte-identical for identical arrays (fixed zip timestamps)."""
+        atomic_write(path, self.write)
+
+    def write(self, path: Path) -> None:
+        """Write the bundle as .npz to ``path`` directly (no temporary name; :meth:`save` is the atomic one)."""
         arrays: dict[str, np.ndarray] = {}
         for i, lp in enumerate(self.layers):
             arrays.update({f"layer{i}.weight": lp.weight.astype(np.int8), f"layer{i}.bias": lp.bias.astype(np.int32),
                            f"layer{i}.mult": lp.mult.astype(np.int32), f"layer{i}.shift": lp.shift.astype(np.int32)})
         arrays.update({f"scale.{k}": np.float64(v) for k, v in self.scales.items()})
-        def write(tmp: Path) -> None:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-                for key in sorted(arrays):
-                    buf = io.BytesIO()
-                    np.lib.format.write_array(buf, np.asarray(arrays[key]), allow_pickle=False)
-                    zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
-
-        atomic_write(path, write)
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+            for key in sorted(arrays):
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.asarray(arrays[key]), allow_pickle=False)
+                zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
 
 
 def random_bundle(spec: NetSpec, seed: int = 0) -> Bundle:

@@ -22,6 +22,7 @@ from torch import nn
 from logcam.config import StrictModel, load_model
 from logcam.errors import ConfigError
 from logcam.nn.data import (
+    MAX_SEED,
     RawDataset,
     SyntheticConfig,
     folder_dataset,
@@ -72,15 +73,17 @@ class TrainConfig(StrictModel):
     qat_start: int = Field(1, ge=0, description="float epochs before fake-quantization starts")
     standardize: bool | None = Field(None, description="float only: inputs (x − mean)/std of the training split; "
                                                        "default: on without QAT")
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     threads: int = Field(1, ge=1, le=256, description="torch CPU threads (1: robust on a shared machine)")
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         if self.format not in FORMATS:
             raise ValueError(f"format: unknown format {self.format!r}; choose from {', '.join(FORMATS)}")
-        if any(c < 1 for c in self.widths):
-            raise ValueError(f"widths: every conv layer needs ≥ 1 channel, got {self.widths}")
+        if any(not 1 <= c <= 512 for c in self.widths):
+            raise ValueError(f"widths: every conv layer needs 1..512 channels, got {self.widths}")
+        if any(f < 0 for f in self.split) or not math.isclose(sum(self.split), 1.0, abs_tol=1e-6):
+            raise ValueError(f"split: fractions must be ≥ 0 and sum to 1, got {list(self.split)}")
         if self.qat and self.format not in ("jpeg8", "loggrad_q3", "loggrad_q5"):
             raise ValueError(f"qat: format {self.format!r} has no integer form (use jpeg8 or loggrad_q3/q5)")
         if self.qat and self.standardize:
@@ -245,11 +248,12 @@ def train_on(cfg: TrainConfig, data: RawDataset, fmt: InputFormat | None = None,
 
 
 def _save_ckpt(path: Path, model: QuantNet, cfg: TrainConfig, epoch: int, val: float) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"state_dict": model.state_dict(), "config": cfg.model_dump(mode="json"), "epoch": epoch,
-                "val_acc": val, "quant": model.quant}, tmp)
-    tmp.replace(path)
+    from logcam.files import atomic_write, make_folder
+
+    make_folder(path.parent)
+    state = {"state_dict": model.state_dict(), "config": cfg.model_dump(mode="json"), "epoch": epoch,
+             "val_acc": val, "quant": model.quant}
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def train(cfg: TrainConfig, ckpt_dir: Path | None = None, progress: bool = False) -> TrainResult:

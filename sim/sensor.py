@@ -51,6 +51,9 @@ PHOTONS_PER_LUX_S_M2 = 1.0 / (KCD_LM_PER_W * PLANCK_J_S * KCD_FREQUENCY_HZ)
 
 #: Quantization noise variance of an ideal ADC, DN² (EMVA 1288: σ_q² = 1/12 DN²).
 QUANT_VAR_DN2 = 1.0 / 12.0
+#: Largest mean charge drawn per photodiode, e⁻: 10⁵ × the largest full well allowed, so a clipped mean still
+#: saturates every time, and Poisson's λ stays below numpy's limit (~9e18) for any finite illuminance.
+MAX_MEAN_E = 1e12
 
 
 class SensorSpec(StrictModel):
@@ -362,6 +365,7 @@ class Sensor:
             raise InputError(f"capture: exposure_s must be in (0, 100] s (got {exposure_s!r})")
         g = _as_rng(rng, self._rng)
         mean_e = self.expected_electrons(lux, exposure_s)
+        np.minimum(mean_e, MAX_MEAN_E, out=mean_e)  # far past any full well; keeps Poisson's λ finite and in range
         charge = g.poisson(mean_e).astype(np.float64)                       # shot noise: photo + dark
         np.minimum(charge, s.full_well_e, out=charge)                       # full well per photodiode
         charge = bin_sum(charge, s.binning)                                 # charge-domain binning

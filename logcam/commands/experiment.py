@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -16,17 +17,17 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
         return None
     from logcam.errors import ConfigError
 
-    try:
-        vals = []
-        for t in text.split(","):
-            t = t.strip()
-            if t.startswith("2^"):
-                vals.append(2.0 ** float(t[2:]))
-            else:
-                vals.append(float(t))
-        return tuple(vals)
-    except ValueError:
-        raise ConfigError(f"--{field}: expected comma-separated numbers (2^k allowed), got {text!r}") from None
+    vals = []
+    for t in text.split(","):
+        t = t.strip()
+        try:
+            v = 2.0 ** float(t[2:]) if t.startswith("2^") else float(t)
+        except (ValueError, OverflowError):
+            raise ConfigError(f"--{field}: expected comma-separated finite numbers (2^k allowed), got {t!r}") from None
+        if not math.isfinite(v):
+            raise ConfigError(f"--{field}: expected comma-separated finite numbers (2^k allowed), got {t!r}")
+        vals.append(v)
+    return tuple(vals)
 
 
 @click.command("experiment")

@@ -9,9 +9,12 @@ import click
 import numpy as np
 
 from logcam.config import parse_sets
-from logcam.files import atomic_write
+from logcam.errors import ConfigError
+from logcam.files import OutputSet, check_writable, outputs
 
 PRESET_HELP = "sensor preset name (configs/sensors/) or a YAML path; default tinyml_cmos"
+#: Most pixels one `sensor render` may produce (frames × rows × columns): one 8192×8192 frame, ~3 GB of work arrays.
+MAX_RENDER_PIXELS = 1 << 26
 
 
 def _parse_sets(items: tuple[str, ...]) -> dict[str, object]:
@@ -30,18 +33,18 @@ def _spec(preset: str, exposure_s: float | None, binning: int | None, sets: tupl
     return load_sensor(preset, **over)
 
 
-def _save_png(path: Path, img8: np.ndarray) -> None:
+def _save_png(out: OutputSet, path: Path, img8: np.ndarray) -> None:
     from PIL import Image
 
-    atomic_write(path, lambda p: Image.fromarray(img8).save(p, format="PNG"))
+    out.write(path, lambda p: Image.fromarray(img8).save(p, format="PNG"))
 
 
-def _save_npy(path: Path, arr: np.ndarray) -> None:
+def _save_npy(out: OutputSet, path: Path, arr: np.ndarray) -> None:
     def w(p: Path) -> None:
         with open(p, "wb") as f:
             np.save(f, arr)
 
-    atomic_write(path, w)
+    out.write(path, w)
 
 
 preset_opt = click.option("--preset", default="tinyml_cmos", show_default=True, help=PRESET_HELP)
@@ -166,6 +169,8 @@ def ptc_cmd(preset: str, exposure_s: float | None, binning: str | None, sets: tu
 
     from logcam.sim.sensor import Sensor, emva_figures, photon_transfer
 
+    if plot_path is not None:
+        check_writable(plot_path)  # before the measurement, not after it
     spec = _spec(preset, exposure_s, int(binning) if binning else None, sets)
     sensor = Sensor(spec, seed=seed)
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
@@ -229,8 +234,11 @@ def _plot_ptc(path: Path, res, spec) -> None:
     ax[1].set(xlabel="μ_p (photons/pixel)", ylabel="μ_y − μ_y.dark (DN)",
               title=f"sensitivity: η = {res.quantum_efficiency:.3g}")
     f.tight_layout()
-    atomic_write(path, lambda p: f.savefig(p, format="png", dpi=100))
-    plt.close(f)
+    try:
+        with outputs() as out:
+            out.write(path, lambda p: f.savefig(p, format="png", dpi=100))
+    finally:
+        plt.close(f)
 
 
 @cli.command("render")
@@ -269,17 +277,25 @@ def render_cmd(kind: str, out: Path, preset: str, exposure_s: float | None, binn
     from logcam.sim.scenes import render_scene
     from logcam.sim.sensor import Sensor
 
-    spec = _spec(preset, exposure_s, int(binning) if binning else None, sets)
-    scene = render_scene(kind, spec.height, spec.width, seed=seed, mean_lux=lux)
-    sensor = Sensor(spec, seed=seed)
-    batch = np.broadcast_to(scene, (frames, *scene.shape))
-    raw = sensor.capture(np.ascontiguousarray(batch), rng=seed)
-    raw_out = raw[0] if frames == 1 else raw
-    _save_npy(out, raw_out)
-    if lux_out is not None:
-        _save_npy(lux_out, scene)
-    if png is not None:
-        _save_png(png, isp(raw[0], spec))
+    named = [p for p in (out, lux_out, png) if p is not None]
+    if len({p.resolve() for p in named}) < len(named):
+        raise ConfigError(f"-o, --lux-out and --png must name different files (got {', '.join(map(str, named))})")
+    with outputs(*named) as files:
+        spec = _spec(preset, exposure_s, int(binning) if binning else None, sets)
+        pixels = frames * spec.height * spec.width
+        if pixels > MAX_RENDER_PIXELS:
+            raise ConfigError(f"--frames: {frames} frame(s) of {spec.width}×{spec.height} photodiodes are {pixels} "
+                              f"pixels, more than the {MAX_RENDER_PIXELS} one render may take; render fewer frames")
+        scene = render_scene(kind, spec.height, spec.width, seed=seed, mean_lux=lux)
+        sensor = Sensor(spec, seed=seed)
+        batch = np.broadcast_to(scene, (frames, *scene.shape))
+        raw = sensor.capture(np.ascontiguousarray(batch), rng=seed)
+        raw_out = raw[0] if frames == 1 else raw
+        _save_npy(files, out, raw_out)
+        if lux_out is not None:
+            _save_npy(files, lux_out, scene)
+        if png is not None:
+            _save_png(files, png, isp(raw[0], spec))
     sat = float((raw >= white_level_dn(spec)).mean())
     summary = {"kind": kind, "preset": spec.name, "seed": seed, "mean_lux": lux,
                "lux_min": float(scene.min()), "lux_max": float(scene.max()),

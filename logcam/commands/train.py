@@ -16,7 +16,8 @@ import click
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for checkpoints (best.pt, last.pt) and history.json.")
 @click.option("--epochs", type=click.IntRange(1, 1000), default=None, help="Override the config's epochs.")
-@click.option("--seed", type=click.IntRange(0), default=None, help="Override the config's seed (split, init, order).")
+@click.option("--seed", type=click.IntRange(0, (1 << 63) - 1), default=None,
+              help="Override the config's seed (split, init, order).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a summary.")
 def cli(config: Path, export_stem: Path | None, out_dir: Path | None, epochs: int | None, seed: int | None,
         as_json: bool) -> None:
@@ -30,12 +31,20 @@ def cli(config: Path, export_stem: Path | None, out_dir: Path | None, epochs: in
 
         logcam train configs/train/default.yaml --export configs/nets/2conv1fc
     """
-    from logcam.nn.export import export_bundle, golden_accuracy, write_export
-    from logcam.nn.train import load_train_config, train
+    from logcam.config import validate
+    from logcam.files import atomic_write, check_folder
+    from logcam.nn.export import check_export, export_bundle, golden_accuracy, write_export
+    from logcam.nn.train import TrainConfig, load_train_config, train
 
     cfg = load_train_config(config)
     if epochs is not None or seed is not None:
-        cfg = cfg.model_copy(update={k: v for k, v in (("epochs", epochs), ("seed", seed)) if v is not None})
+        over = {k: v for k, v in (("epochs", epochs), ("seed", seed)) if v is not None}
+        cfg = validate(TrainConfig, {**cfg.model_dump(), **over}, where=config.name)
+    # every destination is checked before training, which takes minutes
+    if export_stem is not None:
+        check_export(export_stem)
+    if out_dir is not None:
+        check_folder(out_dir)
     res = train(cfg, ckpt_dir=out_dir, progress=not as_json and sys.stderr.isatty())
     out: dict[str, object] = {
         "config": str(config), "format": res.fmt.name, "images": len(res.data), "classes": list(res.data.class_names),
@@ -50,10 +59,11 @@ def cli(config: Path, export_stem: Path | None, out_dir: Path | None, epochs: in
                                     header=f"{spec.name}: exported by `logcam train {config}`")
         out.update(int8_test_acc=acc, netspec=str(ypath), bundle=str(npath))
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = out_dir / "history.json.tmp"
-        tmp.write_text(json.dumps({"summary": out, "history": res.history}, indent=2))
-        tmp.replace(out_dir / "history.json")
+        from logcam.files import make_folder
+
+        make_folder(out_dir)
+        text = json.dumps({"summary": out, "history": res.history}, indent=2)
+        atomic_write(out_dir / "history.json", lambda p: p.write_text(text, encoding="utf-8"))
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return

@@ -21,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from logcam.commands._accel_cli import load_net, random_frames
 from logcam.energy.rtl_activity import from_verify, write_activity
 from logcam.nn.golden.accel import run as golden_run
-from logcam.nn.netspec import NetSpec
-from logcam.sim.rtl.accel_verify import verify_accel
+from logcam.nn.netspec import NetSpec, load_net
+from logcam.sim.rtl.accel_verify import random_inputs, verify_accel
 
 
 def resized(spec: NetSpec, size: int) -> NetSpec:
@@ -43,17 +42,17 @@ def main() -> None:
     ap.add_argument("--activity-out", type=Path, default=None,
                     help="logcam-activity/1 JSON of the layer counters (per size: F's stem + _<size>)")
     args = ap.parse_args()
-    base, _ = load_net(None, None)
+    base, base_bundle, _ = load_net()
     rows = []
     sizes = [int(s) for s in args.sizes.split(",")]
     for size in sizes:
         spec = resized(base, size)
-        bundle = load_net(None, None)[1] if size == base.input.height else None
+        bundle = base_bundle if size == base.input.height else None
         if bundle is None:
             from logcam.nn.netspec import random_bundle
 
             bundle = random_bundle(spec, seed=0)
-        x = random_frames(spec, args.frames, seed=0)
+        x = random_inputs(spec, args.frames, seed=0)
         t0 = time.perf_counter()
         reps = 0
         while time.perf_counter() - t0 < 2.0:

@@ -5,7 +5,7 @@ Stream out: ``lanes`` signed codes per channel (2 channels for ``hv``), ``first`
 output position. The previous row lives in a line memory of ``width/lanes`` words; the left
 neighbour of lane l is lane l−1 of the same beat, and for lane 0 a register holding the last lane
 of the previous beat. Each comparison is the integer multiply-compare of the contract
-(ARCHITECTURE.md, :func:`logcam.nn.golden.rdc.quantize_ratio`): with a = P + 1, code +k for the
+(docs/architecture.md, :func:`logcam.nn.golden.rdc.quantize_ratio`): with a = P + 1, code +k for the
 largest k with num·d_k ≥ den·n_k, else −k for the largest k with den·d_k ≥ num·n_k, else 0; code 0
 where the neighbour does not exist (first row / first column).
 
@@ -20,7 +20,6 @@ count at row 0, column 0 (AXI4-Stream video start-of-frame).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -30,9 +29,6 @@ from logcam.config import read_yaml, validate
 from logcam.errors import ConfigError
 from logcam.hw.stream import code_layout, pixel_layout, rdc_stats_layout
 from logcam.rdcspec import RdcSpec
-
-if TYPE_CHECKING:
-    from logcam.sim.rtl.targets import RtlTarget
 
 #: Pipeline latency in cycles from an accepted input beat to its output beat being valid.
 LATENCY = 3
@@ -212,10 +208,3 @@ def load_rdc_spec(path: str | Path | None = None, **overrides: object) -> RdcSpe
         where = f"{Path(path).name}:rdc" if "rdc" in raw else Path(path).name
     data.update({k: v for k, v in overrides.items() if v is not None})
     return validate(RdcSpec, data, where=where)
-
-
-def rtl_target() -> RtlTarget:
-    from logcam.sim.rtl.targets import RtlTarget
-
-    return RtlTarget(name="rdc", toplevel="rdc", help="column-parallel ratio-to-digital converter",
-                     load_config=load_rdc_spec, build=Rdc)

@@ -1,7 +1,7 @@
 """Sensor to label: the RDC's code stream feeds the accelerator's first layer (DN in, label out).
 
-``Top(rdc, net, bundle)`` checks that the RDC's output is the NetSpec's input (codes, same levels,
-channels, height and width; one line naming the field otherwise), serialises the RDC's ``lanes``
+``Top(rdc, net, bundle)`` checks that the RDC's output is the NetSpec's input (the one front-end
+contract, :func:`logcam.frontend.check_feeds`; one line naming the field otherwise), serialises the RDC's ``lanes``
 codes per beat into one pixel per beat (the accelerator takes one pixel per clock), and exposes the
 code stream (``tap_codes``) next to every layer's tap for the end-to-end bench.
 """
@@ -12,7 +12,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from logcam.errors import ConfigError
+from logcam.frontend import check_feeds, rdc_input
 from logcam.hw.accel.net import Accelerator
 from logcam.hw.accel.rom import select
 from logcam.hw.rdc import Rdc
@@ -28,17 +28,6 @@ from logcam.hw.stream import (
 )
 from logcam.nn.netspec import Bundle, NetSpec
 from logcam.rdcspec import RdcSpec
-
-
-def check_match(rdc: RdcSpec, net: NetSpec) -> None:
-    """Raise ConfigError unless the RDC's codes are exactly the NetSpec's input."""
-    inp = net.input
-    if inp.format != "codes":
-        raise ConfigError(f"net input.format must be 'codes' to take the RDC's output, got {inp.format!r}")
-    for field, want, got in (("levels", rdc.levels, inp.levels), ("channels", rdc.channels, inp.channels),
-                             ("height", rdc.height, inp.height), ("width", rdc.width, inp.width)):
-        if want != got:
-            raise ConfigError(f"net input.{field} must equal the RDC's {field} ({want}, mode {rdc.mode}), got {got}")
 
 
 class LaneSerializer(wiring.Component):
@@ -76,7 +65,7 @@ class Top(wiring.Component):
     """RDC → accelerator: ``i`` DN pixels (``lanes`` per beat), ``o`` labels, taps and activity counters."""
 
     def __init__(self, rdc: RdcSpec, net: NetSpec, bundle: Bundle) -> None:
-        check_match(rdc, net)
+        check_feeds(rdc_input(rdc), net, source=f"the RDC (mode {rdc.mode})")
         self.rdc_spec, self.net_spec = rdc, net
         self.rdc = Rdc(rdc)
         self.accel = Accelerator(net, bundle)

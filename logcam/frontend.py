@@ -38,16 +38,18 @@ def image_input(height: int, width: int, channels: int = 1) -> InputSpec:
 
 
 def check_feeds(produced: InputSpec, net: NetSpec, *, source: str, where: str = "net",
-                fields: tuple[str, ...] = ALL_FIELDS) -> None:
+                fields: tuple[str, ...] = ALL_FIELDS, hint: str = "") -> None:
     """Raise one ConfigError line unless ``produced`` (from ``source``, e.g. "the RDC") is ``net``'s input.
 
-    ``fields``: what must agree (default all; :data:`KIND_FIELDS` when only the kind of input matters).
+    ``fields``: what must agree (default all; :data:`KIND_FIELDS` when only the kind of input matters);
+    ``hint``: what the user can change, appended in brackets.
     """
     want = net.input
     for field in fields:
         got, need = getattr(produced, field), getattr(want, field)
         if got != need:
-            raise ConfigError(f"{where}: input.{field} is {need}, but {source} gives {got}")
+            tail = f" ({hint})" if hint else ""
+            raise ConfigError(f"{where}: input.{field} is {need}, but {source} gives {got}{tail}")
 
 
 def retarget(net: NetSpec, produced: InputSpec, *, keep_size: bool = True, where: str = "net") -> NetSpec:

@@ -27,6 +27,7 @@ from logcam import __version__
 from logcam.config import StrictModel, embedded_config, load_model, validate
 from logcam.errors import ConfigError, InputError
 from logcam.files import user_mode
+from logcam.frontend import check_feeds, image_input, rdc_input, retarget
 from logcam.nn.golden.rdc import fp_loggrad, rdc_codes
 from logcam.rdcspec import RdcSpec
 from logcam.sim.isp import isp
@@ -107,15 +108,8 @@ def load_net(cfg: NetConfig, rdc: RdcSpec) -> tuple[Any, Any]:
     if not weights.is_file():
         raise InputError(f"net.weights: {weights}: no such weights bundle")
     bundle = Bundle.load(spec, weights)
-    inp = spec.input
-    want = {"format": "codes", "levels": rdc.levels, "channels": rdc.channels, "height": rdc.height,
-            "width": rdc.width}
-    got = {"format": inp.format, "levels": inp.levels, "channels": inp.channels, "height": inp.height,
-           "width": inp.width}
-    for key, value in want.items():
-        if got[key] != value:
-            raise ConfigError(f"net.spec: {spec_path.name} takes input.{key}={got[key]}, but the run's RDC gives "
-                              f"{value} (set frame/rdc to match, or net: null)")
+    check_feeds(rdc_input(rdc), spec, source="the run's RDC", where=f"net.spec: {spec_path.name}",
+                hint="set frame/rdc to match, or net: null")
     return spec, bundle
 
 
@@ -293,24 +287,13 @@ def run_energy(cfg: RunConfig, rdc: RdcSpec, net: tuple[Any, Any] | None) -> dic
     conventional = {"name": "conventional", "sensor": sensor, "readout": {"kind": "adc"}, "link": {"kind": "mipi"},
                     "isp": {}, "cnn": None if net is None else {"input": "uint8"}, "digital": {"node_nm": cfg.node_nm}}
     tech, scaling = TechTable.load(), Scaling.load()
+    fed_by = {"loggrad": rdc_input(rdc), "conventional": image_input(rdc.height, rdc.width)}
     out: dict[str, Any] = {}
     for data in (loggrad, conventional):
         pcfg = pipeline_from_dict(data, where="energy")
-        spec = _net_for(net[0], pcfg) if net is not None else None
+        spec = retarget(net[0], fed_by[pcfg.name]) if net is not None else None
         out[pcfg.name] = energy(pcfg, tech, scaling, analytic_activity(pcfg, net=spec)).to_json()
     return out
-
-
-def _net_for(spec: Any, pcfg: Any) -> Any:
-    """The run's NetSpec with its input as the pipeline feeds it (codes from the RDC, or uint8 from the ISP)."""
-    from logcam.nn.netspec import NetSpec
-
-    d = spec.model_dump()
-    if pcfg.cnn.input == "codes":
-        d["input"].update(format="codes", levels=pcfg.readout.levels, channels=2 if pcfg.readout.mode == "hv" else 1)
-    else:
-        d["input"].update(format="uint8", levels=None, channels=1)
-    return validate(NetSpec, d, where="net")
 
 
 def _classify(net: tuple[Any, Any], codes: Any, scenes: list[dict[str, Any]]) -> dict[str, Any]:

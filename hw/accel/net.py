@@ -2,8 +2,8 @@
 
 Ports: ``i`` input pixels (C values per beat: signed codes or uint8), ``o`` labels (one beat per frame),
 ``tap{i}`` a read-only copy of layer i's output stream (valid, ready, payload) for the bench's
-monitors, ``stats{i}`` layer i's activity counters. Layers are separate submodules (``layer{i}``) so
-Yosys statistics can be taken per layer (:func:`layer_components`).
+monitors, ``stats{i}`` layer i's activity counters. Layers are separate components (:func:`build_layers`)
+so Yosys statistics can be taken per layer (:func:`logcam.sim.rtl.emit.layer_stats`).
 """
 
 from __future__ import annotations
@@ -100,21 +100,3 @@ class Accelerator(wiring.Component):
         wiring.connect(m, src, am.i)
         wiring.connect(m, am.o, wiring.flipped(self.o))
         return m
-
-
-def layer_stats(spec: NetSpec, bundle: Bundle) -> list[dict]:
-    """Yosys word-level statistics of each layer on its own (cells by type and kind, memory bits, FF bits).
-
-    Each entry: ``{"layer", "type", "multipliers", "cells", "by_kind", "num_cells", "num_memory_bits",
-    "num_ff_bits", "multiplier_free"}``; ``multiplier_free`` is True for the code-input first layer,
-    whose ``multipliers`` ($mul cells) must be 0.
-    """
-    from logcam.sim.rtl.emit import yosys_stat
-
-    out = []
-    for idx, comp in enumerate(build_layers(spec, bundle)):
-        st = yosys_stat(comp, f"layer{idx}")
-        muls = sum(n for typ, n in st["cells"].items() if typ.startswith("$mul"))
-        out.append({"layer": idx, "type": spec.layers[idx].type, "multipliers": muls,
-                    "multiplier_free": comp.code_max is not None, **st})
-    return out

@@ -1,7 +1,8 @@
 """``logcam rtl emit|lint|stat TARGET``: Verilog out, Verilator lint, Yosys cell/memory statistics.
 
-TARGET names a design in :mod:`logcam.sim.rtl.targets` (``rdc``, ``accel``, ``top``). Each is built
-from its config (``--config``: the RDC YAML for rdc, the NetSpec YAML for accel/top; default built-in).
+TARGET names a design in :mod:`logcam.sim.rtl.targets` (``rdc``, ``accel``, ``top``). ``rdc`` is built
+from an RDC YAML (``--config``), ``accel`` and ``top`` from a NetSpec (``--net``) and its weights, as
+``logcam verify`` builds them; default: the built-in designs.
 """
 
 from __future__ import annotations
@@ -9,32 +10,32 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
+from logcam.commands.options import JSON, NET, RANDOM_WEIGHTS, WEIGHTS
 from logcam.files import atomic_write
-from logcam.sim.rtl.targets import target_names
+from logcam.sim.rtl.targets import DesignOptions, get_target, target_names
 
 TARGET = click.argument("target", type=click.Choice(target_names()))
 CONFIG = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                      help="YAML config of the target (its section, e.g. `rdc:`, or a bare mapping).")
-JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-WEIGHTS = click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                       help="accel/top: weights bundle .npz of the NetSpec (default: seeded random int8).")
+                      help="rdc: RDC YAML (its `rdc:` section, or a bare mapping). Default: the built-in RDC.")
 LANES = click.option("--lanes", type=click.IntRange(1, 64), default=None,
                      help="rdc/top: RDC columns per clock (overrides the config).")
 
 
-def _component(target: str, config: Path | None, weights: Path | None = None, lanes: int | None = None):
-    from logcam.errors import ConfigError
-    from logcam.sim.rtl.targets import get_target
+def design_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """What configures a design: ``--config`` (rdc), ``--net``/``--weights``/``--random-weights`` (accel,
+    top), ``--lanes`` (rdc, top)."""
+    return CONFIG(NET(WEIGHTS(RANDOM_WEIGHTS(LANES(fn)))))
 
+
+def _component(target: str, **options: Any) -> tuple[Any, Any, Any]:
     t = get_target(target)
-    overrides = {k: v for k, v in (("weights", weights), ("lanes", lanes)) if v is not None}
-    if target == "rdc" and weights is not None:
-        raise ConfigError("--weights applies to accel and top, not rdc")
-    cfg, dut = t.component(config, **overrides)
+    cfg, dut = t.component(DesignOptions(**options))
     return t, cfg, dut
 
 
@@ -48,16 +49,17 @@ def cli() -> None:
 
 @cli.command("emit")
 @TARGET
-@CONFIG
-@WEIGHTS
-@LANES
+@design_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Verilog file to write (written to a temporary file, then renamed).")
-def emit(target: str, config: Path | None, weights: Path | None, lanes: int | None, output: Path) -> None:
-    """Write the Verilog of TARGET (top module named after the target)."""
+def emit(target: str, output: Path, **options: Any) -> None:
+    """Write the Verilog of TARGET (top module named after the target).
+
+    Example: logcam rtl emit top --net configs/nets/2conv1fc.yaml --lanes 4 -o top.v
+    """
     from logcam.sim.rtl.emit import emit_verilog
 
-    t, _, dut = _component(target, config, weights, lanes)
+    t, _, dut = _component(target, **options)
     text = emit_verilog(dut, t.toplevel)
     output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(output, lambda p: p.write_text(text, encoding="utf-8"))
@@ -66,11 +68,9 @@ def emit(target: str, config: Path | None, weights: Path | None, lanes: int | No
 
 @cli.command("lint")
 @TARGET
-@CONFIG
-@WEIGHTS
-@LANES
+@design_options
 @JSON
-def lint(target: str, config: Path | None, weights: Path | None, lanes: int | None, as_json: bool) -> None:
+def lint(target: str, as_json: bool, **options: Any) -> None:
     """Run `verilator --lint-only -Wall` on TARGET's Verilog; exit 1 on any warning.
 
     The only waivers are the named ones of logcam.sim.rtl.emit.LINT_WAIVERS, each explained
@@ -78,7 +78,7 @@ def lint(target: str, config: Path | None, weights: Path | None, lanes: int | No
     """
     from logcam.sim.rtl.emit import emit_verilog, lint_verilog
 
-    t, _, dut = _component(target, config, weights, lanes)
+    t, _, dut = _component(target, **options)
     with tempfile.TemporaryDirectory(prefix="logcam-lint-") as tmp:
         path = Path(tmp) / f"{t.toplevel}.v"
         path.write_text(emit_verilog(dut, t.toplevel))
@@ -97,15 +97,12 @@ def lint(target: str, config: Path | None, weights: Path | None, lanes: int | No
 
 @cli.command("stat")
 @TARGET
-@CONFIG
-@WEIGHTS
-@LANES
+@design_options
 @JSON
 @click.option("--per-layer", is_flag=True,
               help="accel: one row per layer ($mul cells, cells, adders, memory and FF bits); shows that the "
                    "first layer on RDC codes has no multiplier.")
-def stat(target: str, config: Path | None, weights: Path | None, lanes: int | None, as_json: bool,
-         per_layer: bool) -> None:
+def stat(target: str, as_json: bool, per_layer: bool, **options: Any) -> None:
     """Yosys word-level statistics of TARGET: cells by type (count, output bits), memories, flip-flops.
 
     Example: logcam rtl stat accel --per-layer
@@ -117,11 +114,10 @@ def stat(target: str, config: Path | None, weights: Path | None, lanes: int | No
             from logcam.errors import ConfigError
 
             raise ConfigError(f"--per-layer applies to accel, not {target}")
-        from logcam.commands._accel_cli import print_layer_stats
-
-        print_layer_stats(config, weights, as_json=as_json)
+        _, (spec, bundle), _ = _component(target, **options)
+        print_layer_stats(spec, bundle, as_json)
         return
-    t, _, dut = _component(target, config, weights, lanes)
+    t, _, dut = _component(target, **options)
     s = yosys_stat(dut, t.toplevel)
     if as_json:
         click.echo(json.dumps(s, indent=2))
@@ -140,3 +136,24 @@ def stat(target: str, config: Path | None, weights: Path | None, lanes: int | No
     console.print(f"cells {s['num_cells']}, flip-flop bits {s['num_ff_bits']}, memories {s['num_memories']} "
                   f"({s['num_memory_bits']} bits); by kind: "
                   + ", ".join(f"{k} {v}" for k, v in s["by_kind"].items()))
+
+
+def print_layer_stats(spec: Any, bundle: Any, as_json: bool) -> None:
+    """Yosys statistics per accelerator layer ($mul cells, cells, adders, memory and FF bits)."""
+    from logcam.sim.rtl.emit import layer_stats
+
+    stats = layer_stats(spec, bundle)
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{spec.name}: Yosys cells per layer (proc; flatten; opt; wreduce)")
+    for col in ("layer", "type", "$mul cells", "cells", "adders", "memory bits", "FF bits", "note"):
+        table.add_column(col, justify="right" if col not in ("type", "note") else "left")
+    for s in stats:
+        note = "multiplier-free (codes)" if s["multiplier_free"] else ""
+        table.add_row(str(s["layer"]), s["type"], str(s["multipliers"]), str(s["num_cells"]),
+                      str(s["by_kind"].get("adder", 0)), str(s["num_memory_bits"]), str(s["num_ff_bits"]), note)
+    Console().print(table)

@@ -1,7 +1,7 @@
 """``logcam verify rdc|accel|top``: RTL against the golden model; exit 1 on any mismatch.
 
-Every target shares :func:`common_options` (config, frames, seed, simulator, handshake
-randomisation, --json, --keep) and :func:`report` (one result format, see
+Every target shares :func:`common_options` (frames, seed, simulator, handshake randomisation,
+--json, --keep, --activity-out) and :func:`report` (one result format, see
 :class:`logcam.sim.rtl.check.VerifyResult`). A new target is one more ``@cli.command`` here.
 """
 
@@ -17,16 +17,14 @@ from typing import Any
 import click
 import numpy as np
 
+from logcam.commands.options import WEIGHTS_RULE, net_options
 from logcam.errors import ConfigError, InputError
-
-SIMS = ("verilator", "amaranth")
+from logcam.sim.rtl.check import SIMS
 
 
 def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options every ``verify`` target takes."""
     opts = [
-        click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="YAML config (its target section, e.g. `rdc:`, or a bare mapping). Default: built-in."),
         click.option("--frames", "n_frames", type=click.IntRange(1, 100000), default=4, show_default=True,
                      help="Number of frames to stream through the RTL."),
         click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
@@ -116,32 +114,7 @@ def load_image(path: Path) -> np.ndarray:
     return arr if arr.ndim == 3 else arr[None]
 
 
-#: verify target defined elsewhere → module with a click command of that name (the accelerator's CLI pieces).
-EXTERNAL: dict[str, str] = {"accel": "logcam.commands._accel_cli", "top": "logcam.commands._accel_cli"}
-
-
-class VerifyGroup(click.Group):
-    """``verify``'s own targets plus the :data:`EXTERNAL` ones, imported on first use."""
-
-    def _external(self, name: str) -> click.Command | None:
-        import importlib
-        import importlib.util
-
-        module = EXTERNAL.get(name)
-        if module is None or importlib.util.find_spec(module) is None:
-            return None
-        cmd = getattr(importlib.import_module(module), name, None)
-        return cmd if isinstance(cmd, click.Command) else None
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        own = super().list_commands(ctx)
-        return own + [n for n in EXTERNAL if n not in own and self._external(n) is not None]
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, cmd_name) or self._external(cmd_name)
-
-
-@click.group("verify", cls=VerifyGroup)
+@click.group("verify")
 def cli() -> None:
     """Check RTL against the golden model, value by value; exit 1 on any mismatch.
 
@@ -152,6 +125,8 @@ def cli() -> None:
 
 
 @cli.command("rdc")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="RDC YAML (its `rdc:` section, or a bare mapping). Default: the built-in RDC.")
 @common_options
 @click.option("--image", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Verify on these DN frames (.npy H×W or N×H×W, .png, .tif) instead of generated ones; "
@@ -188,3 +163,68 @@ def rdc(config: Path | None, n_frames: int, seed: int, sim: str, p_valid: float,
         result = verify_rdc(spec, frames, n_frames=n_frames, seed=seed, sim=sim, p_valid=p_valid,
                             p_ready=p_ready, source=source, workdir=keep)
     report(result, as_json, activity_out, rdc=spec)
+
+
+@cli.command("accel")
+@net_options
+@common_options
+def accel(net: Path | None, weights: Path | None, random_weights: int | None, n_frames: int, seed: int, sim: str,
+          p_valid: float, p_ready: float, keep: Path | None, as_json: bool, activity_out: Path | None) -> None:
+    """Stream frames through the accelerator RTL; every layer, the logits and the labels vs the golden model.
+
+    Frames are seeded random inputs over the NetSpec's range (codes ±m or uint8). Cycles per frame are
+    meaningful at --p-valid 1 --p-ready 1 (compare with the bound: the slowest layer's MACs / (pe·simd)).
+    Exit 1 on any mismatch.
+
+    With --activity-out F the layer counters go to F as the cnn stage (per inference, no sensor frame).
+
+    {rule}
+
+    Example: logcam verify accel --frames 3 --p-valid 1 --p-ready 1 --json --activity-out accel_activity.json
+    """
+    from logcam.nn.netspec import load_net
+    from logcam.sim.rtl.accel_verify import random_inputs, verify_accel
+
+    spec, bundle, _ = load_net(net, weights, random_weights)
+    x = random_inputs(spec, n_frames, seed)
+    with status(f"accel: {n_frames} frame(s) of {'×'.join(map(str, spec.input.shape))} on {sim}", as_json):
+        result = verify_accel(spec, bundle, x, sim=sim, seed=seed, p_valid=p_valid, p_ready=p_ready, workdir=keep)
+    report(result, as_json, activity_out, net=spec)
+
+
+@cli.command("top")
+@net_options
+@click.option("--lanes", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="RDC columns per clock (must divide the width); the accelerator takes one pixel per clock.")
+@common_options
+def top(net: Path | None, weights: Path | None, random_weights: int | None, lanes: int, n_frames: int, seed: int,
+        sim: str, p_valid: float, p_ready: float, keep: Path | None, as_json: bool,
+        activity_out: Path | None) -> None:
+    """DN frames through RDC → accelerator (hw/top.py): codes, every layer, logits and labels vs the golden models.
+
+    The RDC is the one whose codes are the NetSpec's input (mode hv for 2 channels, else sum; 10-bit DN).
+    DN frames: seeded scenes (procedural and photographs, mean sensor-plane illuminance cycled from 3 to
+    30 000 lux) captured by the default EMVA 1288 sensor preset. Exit 1 on any mismatch.
+
+    With --activity-out F the RDC's and the accelerator's counters go to F (readout and cnn stages, the
+    RDC's width×height as the sensor frame) for `logcam energy --activity rtl --activity-file F`.
+
+    {rule}
+
+    Example: logcam verify top --frames 2 --lanes 4 --json --activity-out top_activity.json
+    """
+    from logcam.frontend import rdc_feeding
+    from logcam.nn.netspec import load_net
+    from logcam.sim.frames import scene_dn_frames
+    from logcam.sim.rtl.accel_verify import verify_top
+
+    spec, bundle, _ = load_net(net, weights, random_weights)
+    rdc = rdc_feeding(spec, lanes=lanes)
+    dn = scene_dn_frames(rdc.height, rdc.width, rdc.adc_bits, n_frames, seed)
+    with status(f"top: {n_frames} DN frame(s) of {rdc.height}×{rdc.width} on {sim}", as_json):
+        result = verify_top(rdc, spec, bundle, dn, sim=sim, seed=seed, p_valid=p_valid, p_ready=p_ready, workdir=keep)
+    report(result, as_json, activity_out, rdc=rdc, net=spec)
+
+
+accel.help = (accel.help or "").replace("{rule}", WEIGHTS_RULE)
+top.help = (top.help or "").replace("{rule}", WEIGHTS_RULE)

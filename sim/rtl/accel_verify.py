@@ -8,7 +8,7 @@ layer, channel, row and column. :func:`verify_top` does the same from DN frames 
 (codes compared with :func:`logcam.nn.golden.rdc.rdc_codes`) into the accelerator.
 
 Cycles per frame are measured between successive labels with valid and ready held high
-(``p_valid = p_ready = 1``), the throughput check of issue 3 against ``NetSpec.bound_cycles()``.
+(``p_valid = p_ready = 1``), checked against the slowest layer's bound ``NetSpec.bound_cycles()``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from logcam.errors import ConfigError, InputError
-from logcam.sim.rtl.check import MAX_REPORTED, Mismatch, VerifyResult
+from logcam.errors import InputError
+from logcam.sim.rtl.check import MAX_REPORTED, Mismatch, VerifyResult, check_sim
 from logcam.sim.rtl.streams import PayloadCodec
-
-SIMS = ("verilator", "amaranth")
 
 #: Name of the top module in emitted Verilog.
 ACCEL_TOP = "logcam_accel"
@@ -269,12 +267,10 @@ def random_netspec(rng: np.random.Generator, fmt: str, rounding: str) -> Any:
 
 
 # --- public API ---------------------------------------------------------------------------------------
-def _check_sim(sim: str, p_valid: float, p_ready: float) -> None:
-    if sim not in SIMS:
-        raise ConfigError(f"--sim must be one of {', '.join(SIMS)}, got {sim!r}")
-    for name, p in (("p_valid", p_valid), ("p_ready", p_ready)):
-        if not 0.0 < p <= 1.0:
-            raise ConfigError(f"{name} must lie in (0, 1], got {p}")
+def random_inputs(spec: Any, n: int, seed: int) -> np.ndarray:
+    """Seeded N×C×H×W integer frames over the NetSpec's whole input range (codes ±m or uint8)."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(spec.input.lo, spec.input.hi + 1, size=(n, *spec.input.shape), dtype=np.int64)
 
 
 def cycles_per_frame(label_cycles: np.ndarray) -> float:
@@ -307,7 +303,7 @@ def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "veri
     from logcam.hw.accel.net import Accelerator
     from logcam.nn.golden.accel import as_input_batch, run
 
-    _check_sim(sim, p_valid, p_ready)
+    check_sim(sim, p_valid, p_ready)
     x = as_input_batch(spec, frames).numpy()
     n = x.shape[0]
     if n < 1:
@@ -374,7 +370,7 @@ def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "
     from logcam.nn.golden.accel import run
     from logcam.nn.golden.rdc import check_frames, rdc_codes
 
-    _check_sim(sim, p_valid, p_ready)
+    check_sim(sim, p_valid, p_ready)
     dut = Top(rdc, spec, bundle)
     frames = check_frames(torch.as_tensor(np.asarray(dn)), rdc, "DN frames").numpy()
     n = frames.shape[0]
@@ -408,7 +404,6 @@ def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "
 
 __all__ = [
     "ACCEL_TOP",
-    "SIMS",
     "TOP_TOP",
     "Capture",
     "compare_all",
@@ -416,6 +411,7 @@ __all__ = [
     "dn_beats",
     "input_beats",
     "port_fields",
+    "random_inputs",
     "replace",
     "verify_accel",
     "verify_top",

@@ -12,8 +12,22 @@ from typing import Any
 
 import numpy as np
 
+from logcam.errors import ConfigError
+
 #: Mismatches listed in full in a result; the count is always exact.
 MAX_REPORTED = 20
+
+#: Simulators every ``verify`` target runs on: Verilator through cocotb, or Amaranth's Python simulator.
+SIMS = ("verilator", "amaranth")
+
+
+def check_sim(sim: str, p_valid: float, p_ready: float) -> None:
+    """One ConfigError line unless ``sim`` is known and both handshake probabilities lie in (0, 1]."""
+    if sim not in SIMS:
+        raise ConfigError(f"--sim must be one of {', '.join(SIMS)}, got {sim!r}")
+    for name, p in (("--p-valid", p_valid), ("--p-ready", p_ready)):
+        if not 0.0 < p <= 1.0:
+            raise ConfigError(f"{name} must lie in (0, 1], got {p}")
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,25 @@ def yosys_stat(component: Any, name: str) -> dict[str, Any]:
     }
 
 
+def layer_stats(spec: Any, bundle: Any) -> list[dict]:
+    """Yosys word-level statistics of each accelerator layer on its own (cells by type and kind, memory
+    bits, FF bits).
+
+    Each entry: ``{"layer", "type", "multipliers", "cells", "by_kind", "num_cells", "num_memory_bits",
+    "num_ff_bits", "multiplier_free"}``; ``multiplier_free`` is True for the code-input first layer,
+    whose ``multipliers`` ($mul cells) must be 0.
+    """
+    from logcam.hw.accel.net import build_layers
+
+    out = []
+    for idx, comp in enumerate(build_layers(spec, bundle)):
+        st = yosys_stat(comp, f"layer{idx}")
+        muls = sum(n for typ, n in st["cells"].items() if typ.startswith("$mul"))
+        out.append({"layer": idx, "type": spec.layers[idx].type, "multipliers": muls,
+                    "multiplier_free": comp.code_max is not None, **st})
+    return out
+
+
 def _param_int(v: Any) -> int:
     """Yosys JSON parameters are binary strings (or ints)."""
     if isinstance(v, int):

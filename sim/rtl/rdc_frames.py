@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from logcam.rdcspec import RdcSpec
+from logcam.sim.frames import scene_dn_frames
 
 FrameSource = Callable[[RdcSpec, int, int], np.ndarray]
 
@@ -73,34 +74,23 @@ def corner_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
 
 
 def scene_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
-    """Procedural scenes through the EMVA 1288 sensor model (needs logcam.sim.scenes/.sensor).
-
-    Raises ImportError until those modules exist; :func:`frames_for` then leaves scenes out.
-    """
-    from logcam.sim.rtl._scenes import sensor_frames
-
-    return sensor_frames(spec, n, seed)
+    """Scenes through the EMVA 1288 sensor model at the RDC's size and ADC bits (:mod:`logcam.sim.frames`)."""
+    return scene_dn_frames(spec.height, spec.width, spec.adc_bits, n, seed)
 
 
 SOURCES: dict[str, FrameSource] = {"random": random_frames, "corners": corner_frames, "scenes": scene_frames}
 
 
 def frames_for(spec: RdcSpec, n: int, seed: int, source: str = "mixed") -> np.ndarray:
-    """``n`` frames from ``source`` (a name in :data:`SOURCES`, or ``mixed``: corners, then scenes
-    if the sensor model is available, then random, in equal shares)."""
+    """``n`` frames from ``source`` (a name in :data:`SOURCES`, or ``mixed``: corners, scenes and random,
+    in equal shares)."""
     if n < 1:
         raise ValueError(f"frames must be ≥ 1, got {n}")
     if source != "mixed":
         if source not in SOURCES:
             raise ValueError(f"unknown frame source {source!r}; choose from {[*SOURCES, 'mixed']}")
         return SOURCES[source](spec, n, seed)
-    parts = [corner_frames]
-    try:
-        scene_frames(spec, 1, seed)
-        parts.append(scene_frames)
-    except ImportError:
-        pass
-    parts.append(random_frames)
+    parts = [corner_frames, scene_frames, random_frames]
     shares = [n // len(parts) + (1 if i < n % len(parts) else 0) for i in range(len(parts))]
     # The last part (random) takes the remainder first so that one frame is random DN.
     shares = shares[::-1]

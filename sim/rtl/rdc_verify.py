@@ -18,13 +18,12 @@ from logcam.hw.rdc import LATENCY, Rdc
 from logcam.hw.stream import code_layout, describe_layout, pixel_layout, rdc_stats_layout
 from logcam.nn.golden.rdc import check_frames, rdc_codes
 from logcam.rdcspec import RdcSpec
-from logcam.sim.rtl.check import MAX_REPORTED, VerifyResult, mismatch_from_json
+from logcam.sim.rtl.check import MAX_REPORTED, VerifyResult, check_sim, mismatch_from_json
 from logcam.sim.rtl.emit import emit_verilog
 from logcam.sim.rtl.rdc_frames import frames_for
 from logcam.sim.rtl.rdc_io import RdcGeometry, check_output, input_fields
 from logcam.sim.rtl.streams import PayloadCodec
 
-SIMS = ("verilator", "amaranth")
 TOPLEVEL = "rdc"
 
 
@@ -52,10 +51,7 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
     Returns a :class:`VerifyResult`; ``cycles`` counts from the first offered beat to the last
     output beat taken, ``ideal_cycles`` = frames·H·W/lanes.
     """
-    if sim not in SIMS:
-        raise InputError(f"sim must be one of {', '.join(SIMS)}, got {sim!r}")
-    if not (0.0 < p_valid <= 1.0 and 0.0 < p_ready <= 1.0):
-        raise InputError(f"p_valid and p_ready must lie in (0, 1], got {p_valid}, {p_ready}")
+    check_sim(sim, p_valid, p_ready)
     if frames is None:
         frames = frames_for(spec, n_frames, seed, source)
     p = check_frames(frames, spec).numpy()

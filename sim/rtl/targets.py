@@ -1,15 +1,15 @@
-"""Registry of RTL targets for ``logcam rtl``: name → config loader + component factory + top name.
+"""The RTL designs logcam generates, by name: how each is configured and built.
 
-:data:`TARGET_MODULES` maps each name to ``module:function`` returning an :class:`RtlTarget`,
-imported only when the target is used; a name whose module does not exist yet is reported as not
-available. ``rdc`` lives in :mod:`logcam.hw.rdc`; ``accel`` and ``top`` are adapters here over the
-accelerator's CLI helpers (:mod:`logcam.commands._accel_cli`): their "config" is the NetSpec YAML
-(``--config``), with ``weights`` (a bundle .npz, default seeded random) and, for ``top``, ``lanes``.
+One registry below the command line: ``logcam rtl emit|lint|stat TARGET``, the verify flows and the
+benches all build their designs here. ``rdc`` is configured by an RDC YAML (``--config``); ``accel``
+and ``top`` by a NetSpec (``--net``) with its weights (:func:`logcam.nn.netspec.load_net`: ``--weights``,
+``--random-weights SEED``, else the bundle beside the NetSpec) and, for ``top``, the RDC's ``lanes``;
+the top's RDC is the one whose codes are the network's input (:func:`logcam.frontend.rdc_feeding`).
+Hardware modules are imported only when a design is built, so listing targets stays cheap.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,77 +17,88 @@ from typing import Any
 
 from logcam.errors import ConfigError
 
-#: target name → ``module:function`` returning its :class:`RtlTarget`.
-TARGET_MODULES: dict[str, str] = {
-    "rdc": "logcam.hw.rdc:rtl_target",
-    "accel": "logcam.sim.rtl.targets:accel_target",
-    "top": "logcam.sim.rtl.targets:top_target",
+
+@dataclass(frozen=True)
+class DesignOptions:
+    """What the command line may say about a design; each target reads the fields it takes."""
+
+    config: Path | None = None  # rdc: RDC YAML
+    net: Path | None = None  # accel, top: NetSpec YAML
+    weights: Path | None = None  # accel, top: weights bundle .npz
+    random_weights: int | None = None  # accel, top: seed of random int8 weights
+    lanes: int | None = None  # rdc, top: RDC columns per clock
+
+
+#: Which options each target takes (anything else given is a one-line error).
+TAKES: dict[str, tuple[str, ...]] = {
+    "rdc": ("config", "lanes"),
+    "accel": ("net", "weights", "random_weights"),
+    "top": ("net", "weights", "random_weights", "lanes"),
 }
+
+#: Option field → how the command line spells it (for error lines).
+FLAGS = {"config": "--config", "net": "--net", "weights": "--weights", "random_weights": "--random-weights",
+         "lanes": "--lanes"}
 
 
 @dataclass(frozen=True)
 class RtlTarget:
-    """How to build one design: its config loader (YAML path or None → config object, with keyword
-    overrides), its component factory (config → wiring.Component), and the Verilog top name."""
+    """One design: its name, the Verilog top module name, a line of help, and its builder
+    (options → (config object, Amaranth component))."""
 
     name: str
     toplevel: str
     help: str
-    load_config: Callable[..., Any]
-    build: Callable[[Any], Any]
+    build: Callable[[DesignOptions], tuple[Any, Any]]
 
-    def component(self, config_path: str | Path | None = None, **overrides: object) -> tuple[Any, Any]:
-        """(config, component) for a config file (or the defaults)."""
-        config = self.load_config(config_path, **overrides)
-        return config, self.build(config)
+    def component(self, options: DesignOptions | None = None) -> tuple[Any, Any]:
+        """(config, component) of this design; an option it does not take is a one-line ConfigError."""
+        options = options or DesignOptions()
+        for field in ("config", "net", "weights", "random_weights", "lanes"):
+            if getattr(options, field) is not None and field not in TAKES[self.name]:
+                takes = ", ".join(FLAGS[f] for f in TAKES[self.name])
+                raise ConfigError(f"{FLAGS[field]}: does not apply to {self.name} (it takes {takes})")
+        return self.build(options)
+
+
+def _build_rdc(o: DesignOptions) -> tuple[Any, Any]:
+    from logcam.hw.rdc import Rdc, load_rdc_spec
+
+    spec = load_rdc_spec(o.config, lanes=o.lanes)
+    return spec, Rdc(spec)
+
+
+def _build_accel(o: DesignOptions) -> tuple[Any, Any]:
+    from logcam.hw.accel.net import Accelerator
+    from logcam.nn.netspec import load_net
+
+    spec, bundle, _ = load_net(o.net, o.weights, o.random_weights)
+    return (spec, bundle), Accelerator(spec, bundle)
+
+
+def _build_top(o: DesignOptions) -> tuple[Any, Any]:
+    from logcam.frontend import rdc_feeding
+    from logcam.hw.top import Top
+    from logcam.nn.netspec import load_net
+
+    spec, bundle, _ = load_net(o.net, o.weights, o.random_weights)
+    rdc = rdc_feeding(spec, lanes=o.lanes or 1)
+    return (rdc, spec, bundle), Top(rdc, spec, bundle)
+
+
+TARGETS: dict[str, RtlTarget] = {
+    "rdc": RtlTarget("rdc", "rdc", "column-parallel ratio-to-digital converter", _build_rdc),
+    "accel": RtlTarget("accel", "accel", "streaming CNN accelerator of a NetSpec", _build_accel),
+    "top": RtlTarget("top", "top", "RDC → CNN accelerator, DN in, label out", _build_top),
+}
 
 
 def target_names() -> list[str]:
-    return list(TARGET_MODULES)
+    return list(TARGETS)
 
 
 def get_target(name: str) -> RtlTarget:
-    """The registered target ``name``; an unknown or not yet available one is a one-line ConfigError."""
-    if name not in TARGET_MODULES:
-        raise ConfigError(f"target: unknown RTL target {name!r}; choose from {', '.join(TARGET_MODULES)}")
-    module_name, func = TARGET_MODULES[name].split(":")
-    module = importlib.import_module(module_name)
-    factory = getattr(module, func, None)
-    if factory is None:
-        raise ConfigError(f"target: {module_name} defines no {func}()")
-    return factory()
-
-
-def _accel_cli() -> Any:
-    try:
-        from logcam.commands import _accel_cli
-    except ModuleNotFoundError as err:
-        raise ConfigError(f"target: the accelerator is not available yet ({err.name} is missing)") from None
-    return _accel_cli
-
-
-def _net_config(path: str | Path | None = None, *, weights: str | Path | None = None, seed: int = 0,
-                lanes: int | None = None, **unknown: object) -> dict[str, Any]:
-    if unknown:
-        raise ConfigError(f"accel/top: unknown option(s) {', '.join(unknown)}")
-    for label, p in (("--config", path), ("--weights", weights)):
-        if p is not None and not Path(p).is_file():
-            raise ConfigError(f"{label} {p}: no such file")
-    return {"net": Path(path) if path else None, "weights": Path(weights) if weights else None, "seed": seed,
-            "lanes": lanes or 1}
-
-
-def accel_target() -> RtlTarget:
-    """The CNN accelerator of a NetSpec (``--config`` = NetSpec YAML, default the built-in net)."""
-    cli = _accel_cli()
-    return RtlTarget(name="accel", toplevel="accel", help="streaming CNN accelerator of a NetSpec",
-                     load_config=_net_config,
-                     build=lambda c: cli.accel_component(c["net"], c["weights"], c["seed"]))
-
-
-def top_target() -> RtlTarget:
-    """RDC → accelerator, sensor DN to label (``--config`` = NetSpec YAML; ``lanes`` of the RDC)."""
-    cli = _accel_cli()
-    return RtlTarget(name="top", toplevel="top", help="RDC → CNN accelerator, DN in, label out",
-                     load_config=_net_config,
-                     build=lambda c: cli.top_component(c["net"], c["weights"], c["seed"], c["lanes"]))
+    """The registered target ``name``; an unknown one is a one-line ConfigError."""
+    if name not in TARGETS:
+        raise ConfigError(f"target: unknown RTL target {name!r}; choose from {', '.join(TARGETS)}")
+    return TARGETS[name]

@@ -54,7 +54,8 @@ def _components(j: dict, stage: str) -> dict[str, float]:
 def test_verify_top_activity_out_feeds_energy(tmp_path: Path) -> None:
     net = _net_file(tmp_path)
     out = tmp_path / "top_activity.json"
-    r = _cli("verify", "top", "--net", net, "--frames", 3, "--sim", "amaranth", "--seed", 2, "--activity-out", out)
+    r = _cli("verify", "top", "--net", net, "--random-weights", 0, "--frames", 3, "--sim", "amaranth", "--seed", 2,
+             "--activity-out", out)
     assert r.exception is None, r.output
     doc = json.loads(out.read_text())
     assert doc["format"] == FORMAT and doc["frames"] == 3 and (doc["width"], doc["height"]) == (8, 8)
@@ -103,7 +104,8 @@ def test_default_top_every_count_equals_the_analytic_model(tmp_path: Path) -> No
 def test_verify_accel_activity_has_no_sensor_frame(tmp_path: Path) -> None:
     net = _net_file(tmp_path)
     out = tmp_path / "accel_activity.json"
-    r = _cli("verify", "accel", "--net", net, "--frames", 2, "--sim", "amaranth", "--activity-out", out)
+    r = _cli("verify", "accel", "--net", net, "--random-weights", 0, "--frames", 2, "--sim", "amaranth",
+             "--activity-out", out)
     assert r.exception is None, r.output
     doc = json.loads(out.read_text())
     assert "width" not in doc and set(doc["stages"]) == {"cnn"}
@@ -117,7 +119,7 @@ def test_verify_accel_activity_has_no_sensor_frame(tmp_path: Path) -> None:
 @pytest.mark.rtl
 def test_verilator_top_counters_match_the_analytic_model() -> None:
     """Under Verilator (the bench reads rdc_stats too); the pair of test_top_rtl.py, so its build is reused."""
-    from logcam.commands._accel_cli import scene_dn
+    from logcam.sim.frames import scene_dn_frames
     from logcam.sim.rtl.accel_verify import verify_top
 
     rdc = RdcSpec(width=8, height=6, adc_bits=10, levels=5, mode="hv", lanes=4)
@@ -127,7 +129,8 @@ def test_verilator_top_counters_match_the_analytic_model() -> None:
                    {"type": "fc", "out_features": 3, "pe": 3, "simd": 2}],
         "quant": {"rounding": "half_even"}})
     n = 2
-    r = verify_top(rdc, net, random_bundle(net, seed=3), scene_dn(rdc, n, seed=4), sim="verilator", seed=4,
+    dn = scene_dn_frames(rdc.height, rdc.width, rdc.adc_bits, n, seed=4)
+    r = verify_top(rdc, net, random_bundle(net, seed=3), dn, sim="verilator", seed=4,
                    p_valid=0.7, p_ready=0.6)
     assert r.passed, r.summary()
     stats = r.extra["stats"]

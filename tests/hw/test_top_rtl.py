@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from logcam.commands._accel_cli import scene_dn
 from logcam.errors import ConfigError
 from logcam.hw.top import Top
 from logcam.nn.netspec import NetSpec, random_bundle
 from logcam.rdcspec import RdcSpec
+from logcam.sim.frames import scene_dn_frames
 from logcam.sim.rtl.accel_verify import verify_top
 
 
@@ -29,7 +29,7 @@ def test_dn_to_label_bit_exact_under_verilator() -> None:
     rdc, net = _pair()
     bundle = random_bundle(net, seed=3)
     # seeded scenes (procedural and photographs) captured by the EMVA 1288 sensor model
-    dn = scene_dn(rdc, 4, seed=3)
+    dn = scene_dn_frames(rdc.height, rdc.width, rdc.adc_bits, 4, seed=3)
     assert len(np.unique(dn)) > 20  # real image content, not a flat field
     r = verify_top(rdc, net, bundle, dn, sim="verilator", seed=3, p_valid=0.7, p_ready=0.6)
     assert r.passed, r.summary()

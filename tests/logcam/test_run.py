@@ -88,7 +88,7 @@ def test_default_network_labels_every_frame_with_the_golden_cnn(tmp_path: Path) 
 
 def test_network_that_does_not_fit_the_rdc_is_refused(tmp_path: Path) -> None:
     cfg = RunConfig.model_validate({**SMALL, "net": {"spec": "nets/2conv1fc.yaml"}})
-    with pytest.raises(ConfigError, match=r"net.spec: 2conv1fc.yaml takes input.levels=3"):
+    with pytest.raises(ConfigError, match=r"net.spec: 2conv1fc.yaml: input.levels is 3, but the run's RDC gives 5"):
         run_pipeline(cfg, tmp_path / "r")
     assert not (tmp_path / "r").exists()
 

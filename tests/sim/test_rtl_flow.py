@@ -13,13 +13,13 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 from logcam.cli import main
-from logcam.errors import ConfigError
+from logcam.errors import ConfigError, LogcamError
 from logcam.hw.rdc import Rdc, load_rdc_spec
 from logcam.hw.stream import code_layout, describe_layout, pixel_layout
 from logcam.rdcspec import RdcSpec
 from logcam.sim.rtl.emit import LINT_WAIVERS, emit_verilog, lint_verilog, yosys_stat
 from logcam.sim.rtl.streams import PayloadCodec
-from logcam.sim.rtl.targets import get_target
+from logcam.sim.rtl.targets import DesignOptions, get_target
 
 # --- payload layouts and codec --------------------------------------------------------------------
 
@@ -200,8 +200,10 @@ def test_accel_and_top_are_reachable_through_rtl_and_verify() -> None:
     assert get_target("accel").toplevel == "accel" and get_target("top").toplevel == "top"
     code, out, _ = _run(["verify", "--help"])
     assert code == 0 and all(name in out for name in ("rdc", "accel", "top"))
-    with pytest.raises(ConfigError, match="no such file"):
-        get_target("accel").component("/nonexistent/net.yaml")
+    with pytest.raises(LogcamError, match="no such file"):
+        get_target("accel").component(DesignOptions(net=Path("/nonexistent/net.yaml")))
+    with pytest.raises(ConfigError, match="--net: does not apply to rdc"):
+        get_target("rdc").component(DesignOptions(net=Path("net.yaml")))
 
 
 def test_cli_rtl_stat_per_layer_shows_the_multiplier_free_first_layer(tmp_path: Path) -> None:
@@ -211,7 +213,7 @@ def test_cli_rtl_stat_per_layer_shows_the_multiplier_free_first_layer(tmp_path: 
     d["input"].update(height=12, width=12)  # the default layers and folding, small ROMs: Yosys stays quick
     net = tmp_path / "net.yaml"
     net.write_text(json.dumps(d))  # JSON is YAML
-    code, out, err = _run(["rtl", "stat", "accel", "--per-layer", "--config", str(net), "--json"])
+    code, out, err = _run(["rtl", "stat", "accel", "--per-layer", "--net", str(net), "--random-weights", "0", "--json"])
     assert code == 0, err
     layers = json.loads(out)
     assert [x["type"] for x in layers] == ["conv", "conv", "fc"]

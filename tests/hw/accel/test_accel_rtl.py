@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from logcam.configs import __file__ as _configs_init
-from logcam.hw.accel.net import layer_stats
 from logcam.nn.netspec import NetSpec, random_bundle
 from logcam.sim.rtl.accel_verify import random_netspec, verify_accel
+from logcam.sim.rtl.emit import layer_stats
 
 pytestmark = pytest.mark.rtl
 

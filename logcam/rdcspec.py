@@ -2,7 +2,7 @@
 
 The RTL generator (:mod:`logcam.hw.rdc`), the golden model (:mod:`logcam.nn.golden.rdc`), the input
 formats used in training and the energy model all read this object. The contract is in
-ARCHITECTURE.md: a = P + 1; gradient pairs (num, den); code = +k for the largest k with
+docs/architecture.md: a = P + 1; gradient pairs (num, den); code = +k for the largest k with
 num·d_k ≥ den·n_k, else −k for the largest k with den·d_k ≥ num·n_k, else 0; pixels without the
 neighbour get code 0.
 """
@@ -18,7 +18,7 @@ from logcam.config import StrictModel
 
 Mode = Literal["h", "v", "hv", "sum"]
 
-#: Default threshold ratios per number of levels (ARCHITECTURE.md: a pixel ratio of 2 is the
+#: Default threshold ratios per number of levels (docs/architecture.md: a pixel ratio of 2 is the
 #: 1.5-bit threshold of the PASCAL RAW log-gradient HOG work, whose full scale is a ratio of 8).
 DEFAULT_THRESHOLDS: dict[int, tuple[Fraction, ...]] = {
     3: (Fraction(2),),

@@ -1,7 +1,7 @@
 """The 2conv1fc network and a small width/depth family, as float models that follow the integer dataflow.
 
 :class:`QuantNet` is built from NetSpec layers (:mod:`logcam.nn.netspec`). With ``quant=True`` it
-fake-quantizes exactly where the accelerator quantizes (ARCHITECTURE.md, nn/quant.py): weights int8
+fake-quantizes exactly where the accelerator quantizes (docs/architecture.md, nn/quant.py): weights int8
 symmetric per output channel, bias at the accumulator scale (input scale × weight scale), each layer's
 output rounded half-up to int8 at a per-layer scale and clamped (ReLU clamps at 0), then 2×2 max-pool.
 Rounding uses straight-through gradients. Output scales are calibrated: a running maximum (EMA) of each

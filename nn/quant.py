@@ -1,6 +1,6 @@
 """The requantizer: int32 accumulator → int8 activation. One definition for golden, RTL and export.
 
-ARCHITECTURE.md: per output channel an integer multiplier m and shift s;
+docs/architecture.md: per output channel an integer multiplier m and shift s;
 out = clamp(round(acc · m / 2^s) + zero_point, lo, hi), with the rounding mode explicit:
 
 - ``half_up``: (acc·m + 2^(s−1)) >> s, arithmetic (floor) shift — TFLite's single-rounding form.

@@ -1,1 +1,1 @@
-"""Bit-exact integer golden models, written from the spec in ARCHITECTURE.md (not from the RTL)."""
+"""Bit-exact integer golden models, written from the spec in docs/architecture.md (not from the RTL)."""

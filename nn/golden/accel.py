@@ -1,6 +1,6 @@
 """Golden model of the CNN accelerator: NetSpec + Bundle + integer frames → every layer's integers.
 
-Written from the spec (ARCHITECTURE.md, nn/netspec.py), vectorised over a batch:
+Written from the spec (docs/architecture.md, nn/netspec.py), vectorised over a batch:
 
     acc  = Σ w·x + bias                  exact, int32 (conv: zero padding; fc: x flattened C, H, W)
     q    = requantize(acc, m, s)         nn/quant.py, per output channel, clamp lo..hi (ReLU: lo = zero point)

@@ -1,4 +1,4 @@
-"""The RDC golden model against the contract of ARCHITECTURE.md, written independently of it."""
+"""The RDC golden model against the contract of docs/architecture.md, written independently of it."""
 
 from __future__ import annotations
 

@@ -140,3 +140,87 @@ def check_pixels(block: str, run: Run, want: np.ndarray) -> None:
             f, rest = divmod(int(wrong[0]), h * w)
             raise AssertionError(f"{block}: {name} flag wrong on {len(wrong)} beats; first: frame {f} "
                                  f"(y={rest // w}, x={rest % w}): want {flag[wrong[0]]}")
+
+
+# --- one accelerator layer: parameters that reach the requantizer's corners, and its expected output ------
+def corner_params(spec: Any, index: int, seed: int) -> Any:
+    """Parameters for layer ``index`` of ``spec`` whose outputs hit rounding ties and both clamps.
+
+    Output channel j, by j mod 4: 0: int8 weights with the extremes −128 and 127 planted, requant
+    factor 1/2 (saturates at both ends); 1 and 2: weights in −3..3 (accumulators stay small) and
+    biases 0..8 (so ReLU does not swallow them) with factors 3/4 and 1/2 (every odd accumulator is a tie
+    for 1/2; 3/4 has ties at acc ≡ 2 mod 4); 3: int8 weights with the random bundle's typical factor.
+    Biases of channels 0 and 3 are small, of both signs.
+    """
+    from logcam.nn.netspec import LayerParams, random_bundle
+
+    base = random_bundle(spec, seed).layers[index]
+    rng = np.random.default_rng(seed)
+    n = len(base.mult)
+    w = rng.integers(-128, 128, size=base.weight.shape)
+    for j in range(n):
+        if j % 4 in (1, 2):
+            w[j] = rng.choice([-3, -2, -1, 1, 2, 3], size=w[j].shape)
+        elif j % 4 == 0:
+            flat = w[j].reshape(-1)
+            flat[rng.choice(flat.size, size=max(1, flat.size // 4), replace=False)] = -128
+            flat[rng.choice(flat.size, size=max(1, flat.size // 4), replace=False)] = 127
+            w[j] = flat.reshape(w[j].shape)
+    factors = {0: (1, 1), 1: (3, 2), 2: (1, 1)}
+    mult = np.array([factors[j % 4][0] if j % 4 in factors else base.mult[j] for j in range(n)], dtype=np.int32)
+    shift = np.array([factors[j % 4][1] if j % 4 in factors else base.shift[j] for j in range(n)], dtype=np.int32)
+    bias = rng.integers(-40, 41, size=n)
+    bias[1::4], bias[2::4] = rng.integers(0, 9, size=len(bias[1::4])), rng.integers(0, 9, size=len(bias[2::4]))
+    return LayerParams(w.astype(np.int8), bias, mult, shift)
+
+
+def with_layer(bundle: Any, index: int, params: Any) -> Any:
+    """``bundle`` with layer ``index`` replaced."""
+    from logcam.nn.netspec import Bundle
+
+    layers = list(bundle.layers)
+    layers[index] = params
+    return Bundle(tuple(layers), dict(bundle.scales))
+
+
+def golden_layer(spec: Any, bundle: Any, index: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layer ``index`` of the golden model on its integer input x (N×C×H×W), in the spec's literal order:
+    acc = Σ w·x + bias, q = requantize + clamp, then the 2×2 pool if the layer has one.
+
+    Returns (acc, q, out) as int64: acc and q before pooling (conv: N×O×Ho×Wo; fc: N×O), out after.
+    """
+    import torch
+
+    from logcam.nn.golden.accel import accumulate, max_pool2
+    from logcam.nn.netspec import ConvSpec
+    from logcam.nn.quant import requantize
+
+    lp = bundle.layers[index]
+    acc = accumulate(spec, bundle, index, torch.from_numpy(x.astype(np.int64)))
+    lo, hi = spec.clamp_of(index)
+    q = requantize(acc, torch.from_numpy(lp.mult.astype(np.int64)), torch.from_numpy(lp.shift.astype(np.int64)),
+                   rounding=spec.quant.rounding, zero_point=spec.quant.zero_point, lo=lo, hi=hi, channel_dim=1)
+    layer = spec.layers[index]
+    out = max_pool2(q) if isinstance(layer, ConvSpec) and layer.pool == 2 else q
+    return acc.numpy(), q.numpy(), out.numpy()
+
+
+def assert_corners_reached(block: str, spec: Any, index: int, params: Any, acc: np.ndarray, q: np.ndarray) -> None:
+    """The data must reach what the test claims to cover: ties that the rounding mode decides (inside the
+    clamp range) with an even and with an odd floor (half_up and half_even differ on the even ones), negative
+    ones too where the clamp lets them through, and outputs clamped at both ends."""
+    view = (1, -1) + (1,) * (acc.ndim - 2)
+    m = params.mult.astype(np.int64).reshape(view)
+    s = params.shift.astype(np.int64).reshape(view)
+    prod = acc.astype(np.int64) * m
+    tie = (s > 0) & (prod % (np.int64(1) << s) == (np.int64(1) << np.maximum(s - 1, 0)))
+    lo, hi = spec.clamp_of(index)
+    base = prod >> s  # a tie lies between base and base + 1 (before the zero point)
+    floor = base + spec.quant.zero_point
+    decided = tie & (floor >= lo) & (floor + 1 <= hi)
+    counts = {"even floor": int((decided & (base % 2 == 0)).sum()), "odd floor": int((decided & (base % 2 == 1)).sum())}
+    if lo < spec.quant.zero_point - 1:
+        counts["negative"] = int((decided & (prod < 0)).sum())
+    assert min(counts.values()) >= 2, f"{block}: too few rounding ties inside the clamp range: {counts}"
+    assert ((q == hi) & (floor > hi)).any() and ((q == lo) & (floor + 1 < lo)).any(), \
+        f"{block}: the data should saturate at both ends ({lo}, {hi})"

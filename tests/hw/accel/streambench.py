@@ -174,6 +174,30 @@ def corner_params(spec: Any, index: int, seed: int) -> Any:
     return LayerParams(w.astype(np.int8), bias, mult, shift)
 
 
+def layer_block(spec: Any, bundle: Any, index: int) -> Any:
+    """Layer ``index`` of ``spec`` as a ConvLayer or FcLayer on its own, with the port shapes the accelerator
+    gives it: the NetSpec's input values (multiplier-free products on codes of ≤ 7 levels) for layer 0,
+    int8 activations after that."""
+    from amaranth.hdl import signed
+
+    from logcam.hw.accel.conv import ConvLayer
+    from logcam.hw.accel.fc import FcLayer
+    from logcam.hw.accel.mac import MAX_CODE
+    from logcam.hw.stream import input_shape
+    from logcam.nn.netspec import ConvSpec
+
+    inp, q = spec.input, spec.quant
+    if index == 0:
+        shape, max_abs = input_shape(inp.format, inp.bits), max(abs(inp.lo), inp.hi)
+        code_max = inp.hi if inp.format == "codes" and inp.hi <= MAX_CODE else None
+    else:
+        shape, max_abs, code_max = signed(q.act_bits), 1 << (q.act_bits - 1), None
+    layer = spec.layers[index]
+    cls = ConvLayer if isinstance(layer, ConvSpec) else FcLayer
+    return cls(layer, bundle.layers[index], q, in_shape=spec.layer_shapes()[index].in_shape, value_shape=shape,
+               max_abs=max_abs, clamp=spec.clamp_of(index), code_max=code_max)
+
+
 def with_layer(bundle: Any, index: int, params: Any) -> Any:
     """``bundle`` with layer ``index`` replaced."""
     from logcam.nn.netspec import Bundle

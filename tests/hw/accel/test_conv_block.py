@@ -1,9 +1,9 @@
 """ConvLayer alone under amaranth.sim: window generator → folded MAC array → requantizer → optional max-pool.
 
-Each case generates one conv layer from a NetSpec (as the accelerator does), with parameters that reach
-the requantizer's corners (:func:`corner_params`: exact rounding ties of both signs, clamping at both
-ends, int8 weight extremes), streams frames back to back through it with seeded random valid/ready,
-and compares every output value and flag with the golden model's layer (nn/golden/accel.py:
+Each case generates one conv layer from a NetSpec (with the port shapes the accelerator gives it),
+with parameters that reach the requantizer's corners (:func:`corner_params`: exact rounding ties,
+clamping at both ends, int8 weight extremes), streams frames back to back through it with seeded
+random valid/ready, and compares every output value and flag with the golden model's layer (nn/golden/accel.py:
 acc = Σ w·x + bias, requantize per nn/quant.py, clamp, 2×2/2 floor pool). The golden accumulators
 are also checked against a direct numpy convolution written from the spec (zero padding, stride).
 Cases span the NetSpec's options: code inputs of 3/5/7 levels (multiplier-free products), uint8
@@ -16,20 +16,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from logcam.hw.accel.net import build_layers
 from logcam.nn.netspec import NetSpec, random_bundle
 from tests.hw.accel.streambench import (
     assert_corners_reached,
     check_pixels,
     corner_params,
     golden_layer,
+    layer_block,
     pixel_beats,
     run_stream,
     with_layer,
 )
-
-# build_layers makes the whole network's layers; only the one under test is simulated
-pytestmark = pytest.mark.filterwarnings("ignore:.*created but never used")
 
 
 def _net(inp: dict, layers: list[dict], rounding: str, **quant: object) -> NetSpec:
@@ -103,7 +100,7 @@ def test_conv_layer_against_the_golden_layer(spec: NetSpec, index: int, p: float
     direct = _conv_spec(x, params.weight, params.bias, ls.stride, ls.pad)
     assert np.array_equal(acc, direct), f"{name}: golden accumulators differ from the direct convolution"
     assert_corners_reached(name, spec, index, params, acc, q)
-    dut = build_layers(spec, bundle)[index]
+    dut = layer_block(spec, bundle, index)
     assert (dut.out_h, dut.out_w) == want.shape[2:]
     r = run_stream(dut, pixel_beats(x), want[0, 0].size * len(x), p_valid=p, p_ready=p, seed=index + 5)
     check_pixels(name, r, want)

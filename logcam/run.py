@@ -11,6 +11,7 @@ interrupted or failed run leaves nothing half-written:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -26,7 +27,7 @@ from pydantic import Field
 from logcam import __version__
 from logcam.config import StrictModel, embedded_config, load_model, validate
 from logcam.errors import ConfigError, InputError
-from logcam.files import user_mode
+from logcam.files import check_folder, make_folder, user_mode
 from logcam.frontend import check_feeds, image_input, rdc_input, retarget
 from logcam.nn.golden.rdc import fp_loggrad, rdc_codes
 from logcam.rdcspec import RdcSpec
@@ -172,10 +173,14 @@ def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None
     sensor_spec = load_sensor(cfg.sensor, width=cfg.frame.width, height=cfg.frame.height)
     rdc = cfg.rdc_spec(sensor_spec.adc_bits)
     net = load_net(cfg.net, rdc) if cfg.net is not None else None
-    if out_dir.exists():
+    if out_dir.exists() or out_dir.is_symlink():
         raise ConfigError(f"out: {out_dir} exists already; choose another run folder")
+    if out_dir.name in ("", ".", ".."):
+        raise ConfigError(f"out: {out_dir} names no new folder; give a run folder name")
+    check_folder(out_dir.parent)
     t0 = time.perf_counter()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    made = [d for d in (out_dir.parent, *out_dir.parent.parents) if not d.exists()]  # the folders we create
+    make_folder(out_dir.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         summary = _run_into(cfg, rdc, sensor_spec, net, tmp, say)
@@ -186,6 +191,9 @@ def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None
         tmp.rename(out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for d in made:  # innermost first: leave no empty folder behind either
+            with contextlib.suppress(OSError):
+                d.rmdir()
         raise
     return summary
 

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from logcam.commands.options import JSON, NET, RANDOM_WEIGHTS, WEIGHTS
-from logcam.files import atomic_write
+from logcam.files import atomic_write, check_writable
 from logcam.sim.rtl.targets import DesignOptions, get_target, target_names
 
 TARGET = click.argument("target", type=click.Choice(target_names()))
@@ -59,9 +59,9 @@ def emit(target: str, output: Path, **options: Any) -> None:
     """
     from logcam.sim.rtl.emit import emit_verilog
 
+    check_writable(output)
     t, _, dut = _component(target, **options)
     text = emit_verilog(dut, t.toplevel)
-    output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(output, lambda p: p.write_text(text, encoding="utf-8"))
     click.echo(f"wrote {output} ({len(text.splitlines())} lines, top module {t.toplevel})", err=True)
 

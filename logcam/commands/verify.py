@@ -89,7 +89,9 @@ def load_image(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
+            from logcam.files import load_npy
+
+            arr = load_npy(path)
         elif suffix in (".tif", ".tiff"):
             import tifffile
 
@@ -111,7 +113,23 @@ def load_image(path: Path) -> np.ndarray:
         raise InputError(f"--image {path}: DN must be integers, got dtype {arr.dtype}")
     if arr.ndim not in (2, 3):
         raise InputError(f"--image {path}: expected H×W or N×H×W, got shape {arr.shape}")
+    if arr.size == 0:
+        raise InputError(f"--image {path}: no pixels (shape {arr.shape})")
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr if arr.ndim == 3 else arr[None]
+
+
+def check_outputs(sim: str, keep: Path | None, activity_out: Path | None) -> None:
+    """Check ``--keep`` and ``--activity-out`` before any work, so a bad path fails in one line, not after a run."""
+    from logcam.files import check_folder, check_writable
+
+    if keep is not None:
+        if sim != "verilator":
+            raise ConfigError("--keep: keeps the Verilator simulation folder; it does not apply to --sim amaranth")
+        check_folder(keep)
+    if activity_out is not None:
+        check_writable(activity_out)
 
 
 @click.group("verify")
@@ -149,6 +167,7 @@ def rdc(config: Path | None, n_frames: int, seed: int, sim: str, p_valid: float,
     from logcam.hw.rdc import load_rdc_spec
     from logcam.sim.rtl.rdc_verify import verify_rdc
 
+    check_outputs(sim, keep, activity_out)
     frames = None
     overrides: dict[str, object] = {"lanes": lanes}
     if image is not None:
@@ -185,6 +204,7 @@ def accel(net: Path | None, weights: Path | None, random_weights: int | None, n_
     from logcam.nn.netspec import load_net
     from logcam.sim.rtl.accel_verify import random_inputs, verify_accel
 
+    check_outputs(sim, keep, activity_out)
     spec, bundle, _ = load_net(net, weights, random_weights)
     x = random_inputs(spec, n_frames, seed)
     with status(f"accel: {n_frames} frame(s) of {'×'.join(map(str, spec.input.shape))} on {sim}", as_json):
@@ -218,6 +238,7 @@ def top(net: Path | None, weights: Path | None, random_weights: int | None, lane
     from logcam.sim.frames import scene_dn_frames
     from logcam.sim.rtl.accel_verify import verify_top
 
+    check_outputs(sim, keep, activity_out)
     spec, bundle, _ = load_net(net, weights, random_weights)
     rdc = rdc_feeding(spec, lanes=lanes)
     dn = scene_dn_frames(rdc.height, rdc.width, rdc.adc_bits, n_frames, seed)

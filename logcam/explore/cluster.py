@@ -2,7 +2,8 @@
 
 The embedded cluster has one single-threaded worker process per ``threads`` cores (each point sets
 ``torch.set_num_threads(threads)``), listens on 127.0.0.1 only, and fails a point whose worker died
-``retries + 1`` times (``distributed.scheduler.allowed-failures``). An address is probed with a short TCP
+``retries + 1`` times (``distributed.scheduler.allowed-failures``; the scheduler hands each worker one point
+at a time, so only the point that was running is blamed). An address is probed with a short TCP
 connect first, so an unreachable scheduler is one line after ``connect_timeout`` seconds, not a hang.
 """
 
@@ -111,7 +112,10 @@ def connect(address: str | None, *, workers: int | None = None, threads: int = 1
     import importlib.util
 
     dash = "127.0.0.1:0" if importlib.util.find_spec("bokeh") else None
-    with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
+    # worker-saturation 1.0: a worker holds only the point it runs, so a worker that dies makes no other point
+    # "suspicious" (the scheduler counts every task on a dead worker towards allowed-failures)
+    with dask.config.set({"distributed.scheduler.allowed-failures": retries,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                              dashboard_address=dash, silence_logs=logging.ERROR)
     client = Client(local, set_as_default=False)

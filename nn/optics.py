@@ -25,8 +25,10 @@ layer is digital).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 from torch import nn
@@ -34,6 +36,7 @@ from torch import nn
 from logcam.config import StrictModel, validate
 from logcam.errors import ConfigError, InputError
 from logcam.sim import optics as op
+from logcam.sim.sensor import PHOTONS_PER_LUX_S_M2, Sensor, capture_planes
 
 DESIGNS = ("a", "b", "c")
 KINDS = ("phase_mask", "psf", "gabor", "lens")
@@ -240,3 +243,38 @@ class OpticalNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backend(self.optics(x))
+
+
+@dataclass(frozen=True)
+class Sensed:
+    """One capture through the optics: what each region read and the feature maps formed from it."""
+
+    regions_dn: np.ndarray      #: uint16 (N×)regions×h×w, RAW DN per sensor region / colour plane
+    regions_lux: np.ndarray     #: float64, the same read back to sensor-plane lux (black level removed)
+    maps: np.ndarray            #: float64 (N×)feature_maps×h×w, signed R⁺ − R⁻, lux
+
+
+def sense(layer: OpticalLayer, scene_lux: np.ndarray, sensor: Sensor, exposure_s: float | None = None,
+          rng: np.random.Generator | int | None = None) -> Sensed:
+    """Scene (colours×h×w or N×colours×h×w lux) → optics → sensor regions → feature maps.
+
+    The optics spread the light first (each region gets only what its mask passes, Σ PSF ≤ 1); the
+    sensor (:func:`logcam.sim.sensor.capture_planes`) then adds shot noise, read noise, fixed patterns
+    and the ADC per region; the DN are read back to lux (black level off, ÷ K ÷ η ÷ photons per lux)
+    and the pairs subtracted. The sensor's pixel pitch should be the mask's ``pixel_pitch_um``.
+    """
+    x = np.asarray(scene_lux, dtype=np.float64)
+    single = x.ndim == 3
+    with torch.no_grad():
+        regions = layer.region_images(torch.from_numpy(x[None] if single else x)).numpy()
+    regions = np.clip(regions, 0.0, None)                    # exact zeros can round to −1e-17
+    dn = capture_planes(sensor, regions, exposure_s, rng)
+    s = sensor.spec
+    t = s.exposure_s if exposure_s is None else float(exposure_s)
+    per_lux = s.gain_dn_per_e * s.quantum_efficiency * PHOTONS_PER_LUX_S_M2 * s.pixel_area_m2 * t * s.binning**2
+    lux = (dn.astype(np.float64) - s.black_level_dn) / per_lux
+    with torch.no_grad():
+        maps = layer.combine(torch.from_numpy(lux)).numpy()
+    if single:
+        return Sensed(dn[0], lux[0], maps[0])
+    return Sensed(dn, lux, maps)

@@ -245,10 +245,15 @@ def _photo_luminance(name: str) -> np.ndarray:
 def _photograph(name: str, h: int, w: int, seed: int) -> np.ndarray:
     """Photograph luminance: seeded random crop (50–100 % of the largest crop of the target aspect),
     seeded horizontal flip, then area-averaging resize to h×w."""
+    return _crop_resize(_photo_luminance(name), h, w, seed)
+
+
+def _crop_resize(lum: np.ndarray, h: int, w: int, seed: int) -> np.ndarray:
+    """The seeded crop, flip and resize of :func:`_photograph` for an H×W or H×W×3 image (linear, so
+    the luminance of a cropped colour photograph is the cropped luminance)."""
     from skimage.transform import resize
 
-    lum = _photo_luminance(name)
-    ph, pw = lum.shape
+    ph, pw = lum.shape[:2]
     aspect = w / h
     ch, cw = (ph, round(ph * aspect)) if ph * aspect <= pw else (round(pw / aspect), pw)
     rng = np.random.default_rng(seed)
@@ -301,3 +306,53 @@ def flat_field(height: int, width: int, lux: float) -> np.ndarray:
     if not (np.isfinite(lux) and lux >= 0):
         raise ConfigError(f"flat_field.lux: must be a finite number ≥ 0 lux (got {lux!r})")
     return np.full((int(height), int(width)), float(lux), dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# Colour (linear R, G, B at the sensor plane)
+# --------------------------------------------------------------------------------------------
+
+#: Rec. 709 / sRGB luminance weights of linear R, G, B (ITU-R BT.709): Y = 0.2126 R + 0.7152 G + 0.0722 B.
+REC709_Y = np.array([0.2126, 0.7152, 0.0722])
+
+
+@lru_cache(maxsize=len(PHOTOGRAPHS))
+def _photo_linear_rgb(name: str) -> np.ndarray:
+    """Linear R, G, B (0..1, H×W×3) of a scikit-image photograph; grey photographs give R = G = B."""
+    import skimage.data
+
+    img = np.asarray(getattr(skimage.data, name)())
+    if img.dtype == bool:
+        img = img.astype(np.uint8) * 255
+    lin = srgb_to_linear(img.astype(np.float64) / 255.0)
+    lin = lin[..., :3] if lin.ndim == 3 else np.repeat(lin[..., None], 3, axis=-1)
+    lin.setflags(write=False)
+    return lin
+
+
+def render_scene_rgb(kind: str, height: int, width: int, seed: int, mean_lux: float = 100.0) -> np.ndarray:
+    """Colour scene at the sensor plane: float64 3×height×width, the lux carried by the R, G and B bands.
+
+    The planes add up to :func:`render_scene` of the same arguments (so their sum has mean ``mean_lux``):
+    a plane is the illuminance of that band alone, i.e. the Rec. 709 weight times the linear value
+    (0.2126 R, 0.7152 G, 0.0722 B — a grey surface puts 21 %, 72 % and 7 % of its lux in the three bands),
+    and a monochrome pixel under all three sees the scene's lux, as before. Photographs: the linear sRGB
+    of the photograph with the same crop, flip and resize as the monochrome one. Procedural kinds: the
+    monochrome scene coloured per luminance band (8 bands by quantile, a seeded colour each, every
+    channel 15–100 % of the brightest), so flat shapes get flat colours and edges stay where they were.
+    """
+    lum = render_scene(kind, height, width, seed, mean_lux)          # validates every argument
+    h, w = lum.shape
+    if kind in PHOTOGRAPHS:
+        rgb = np.clip(_crop_resize(_photo_linear_rgb(kind), h, w, int(seed)), 0.0, None) * REC709_Y
+        mean = rgb.sum(axis=-1).mean()
+        if mean <= 0:
+            return lum[None] * REC709_Y[:, None, None]
+        return np.ascontiguousarray((rgb * (float(mean_lux) / mean)).transpose(2, 0, 1))
+    rng = np.random.default_rng([int(seed), SCENE_KINDS.index(kind), 3])
+    colours = rng.uniform(0.15, 1.0, (8, 3))
+    log_l = np.log(np.maximum(lum, 1e-300))
+    bands = np.digitize(log_l, np.quantile(log_l, np.arange(1, 8) / 8.0))
+    share = colours[bands] * REC709_Y                                # H×W×3, flat per band
+    rgb = lum[..., None] * share / share.sum(axis=-1, keepdims=True)  # the bands add up to lum
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1))

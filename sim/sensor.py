@@ -379,6 +379,40 @@ class Sensor:
         return self.capture(np.zeros((n, self.spec.height, self.spec.width)), exposure_s, rng)
 
 
+def capture_planes(sensor: Sensor, planes_lux: np.ndarray, exposure_s: float | None = None,
+                   rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """Several image planes read by one sensor side by side: the regions behind PhlatCam masks, or the
+    R, G, B planes of a colour camera with a colour filter per region (no mosaic).
+
+    ``planes_lux`` is P×h×w or N×P×h×w lux. Plane i lies at rows (i // c)·h …, columns (i % c)·w … of
+    the frame (c = width // w); the rest of the frame is dark. One :meth:`Sensor.capture` then applies the
+    photon budget, shot noise, full well, binning, PRNU/DSNU of those very pixels, read noise and the
+    ADC, so noise comes after whatever spread the light over the planes. Returns uint16 (N×)P×h/b×w/b.
+    """
+    s = sensor.spec
+    planes = np.asarray(planes_lux)
+    if planes.ndim not in (3, 4):
+        raise InputError(f"capture_planes: planes_lux must be P×h×w or N×P×h×w (got shape {planes.shape})")
+    lead = planes.shape[:-3]
+    p, h, w = planes.shape[-3:]
+    b = s.binning
+    cols = s.width // w if w else 0
+    rows = -(-p // cols) if cols else 0
+    if h % b or w % b or cols == 0 or rows * h > s.height:
+        raise InputError(f"capture_planes: {p} planes of {h}×{w} (multiples of binning {b}) do not fit "
+                         f"side by side on the {s.height}×{s.width} sensor")
+    n = int(np.prod(lead, dtype=np.int64)) if lead else 1
+    tiles = np.zeros((n, rows * cols, h, w), dtype=np.float64)
+    tiles[:, :p] = planes.reshape(n, p, h, w)
+    frame = np.zeros((n, s.height, s.width), dtype=np.float64)
+    frame[:, :rows * h, :cols * w] = tiles.reshape(n, rows, cols, h, w).transpose(0, 1, 3, 2, 4).reshape(
+        n, rows * h, cols * w)
+    dn = sensor.capture(frame, exposure_s, rng)
+    hb, wb = h // b, w // b
+    out = dn[:, :rows * hb, :cols * wb].reshape(n, rows, hb, cols, wb).transpose(0, 1, 3, 2, 4)
+    return out.reshape(n, rows * cols, hb, wb)[:, :p].reshape(*lead, p, hb, wb)
+
+
 # ------------------------------------------------------------------------------------------------
 # Photon transfer (EMVA 1288 two-frame method)
 # ------------------------------------------------------------------------------------------------

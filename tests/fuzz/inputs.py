@@ -7,10 +7,11 @@ are ``OutPath`` tokens that :func:`out_path` turns into a real path inside (or o
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -345,17 +346,18 @@ FAILURES: list[tuple[str, str]] = []
 
 
 def fuzz(family: str, strategy: st.SearchStrategy, argv: Callable[[object, Path], list[str]], examples: int,
-         collect: bool = False, timeout_s: int = 120) -> None:
+         collect: bool = False, timeout_s: int = 120, rtl_guard: bool = False) -> None:
     """Run ``logcam argv(example, folder)`` on ``examples`` bad inputs, each in a fresh folder, and require a
     one-line rejection with nothing left behind. ``collect``: record failures in :data:`FAILURES` and go on
-    (the campaign's survey) instead of stopping at the first."""
+    (the campaign's survey) instead of stopping at the first. ``rtl_guard``: :func:`no_rtl_tools` around each run."""
 
     def check(example: object) -> None:
         wd = Path(tempfile.mkdtemp(prefix="logcam-fuzz-"))
         try:
             args = [str(a) for a in argv(example, wd)]
             before = files_under(wd)
-            res = run_cli(args, wd, timeout_s=timeout_s)
+            with no_rtl_tools() if rtl_guard else contextlib.nullcontext():
+                res = run_cli(args, wd, timeout_s=timeout_s)
             try:
                 assert_rejected(res, wd, before, family)
             except AssertionError as err:
@@ -368,7 +370,41 @@ def fuzz(family: str, strategy: st.SearchStrategy, argv: Callable[[object, Path]
     campaign(strategy, check, examples)
 
 
+# --- keeping the simulators out ----------------------------------------------------------------------
+
+class ReachedTool(Exception):
+    """A bad input got as far as Verilator or Yosys: it should have been refused before any build."""
+
+
+def _reached(name: str) -> Callable[..., object]:
+    def stop(*args: object, **kwargs: object) -> object:
+        raise ReachedTool(f"{name} was called: the bad input was not refused before the RTL tools")
+
+    return stop
+
+
+@contextlib.contextmanager
+def no_rtl_tools() -> Iterator[None]:
+    """Make every path to Verilator (build, lint) and Yosys raise :class:`ReachedTool` (a traceback the verdict
+    reports), so a fuzz example never starts a minutes-long build and a late check is caught as such."""
+    import importlib
+
+    targets = [("logcam.toolchain", "setup_verilator"), ("logcam.sim.rtl.runner", "setup_verilator"),
+               ("logcam.sim.rtl.emit", "setup_verilator"), ("logcam.sim.rtl.emit", "_run_yosys_in")]
+    saved = []
+    for mod, name in targets:
+        m = importlib.import_module(mod)
+        if hasattr(m, name):
+            saved.append((m, name, getattr(m, name)))
+            setattr(m, name, _reached(f"{mod}.{name}"))
+    try:
+        yield
+    finally:
+        for m, name, f in saved:
+            setattr(m, name, f)
+
+
 __all__ = ["BAD_DIR_OUTPUTS", "BAD_FILE_OUTPUTS", "CAMPAIGN", "FAILURES", "NOT_A_NUMBER", "QUICK", "TALLY", "File",
-           "arr_file", "bad_array_file", "bad_bundle", "bad_codes", "bad_dn_frames", "bad_field", "bad_yaml_file",
-           "broken_npy", "broken_yaml", "empty_arrays", "fuzz", "not_text_yaml", "npy_bytes", "npz_bytes",
-           "out_path", "put", "with_field", "yaml_bytes", "yaml_file"]
+           "ReachedTool", "arr_file", "bad_array_file", "bad_bundle", "bad_codes", "bad_dn_frames", "bad_field",
+           "bad_yaml_file", "broken_npy", "broken_yaml", "empty_arrays", "fuzz", "no_rtl_tools", "not_text_yaml",
+           "npy_bytes", "npz_bytes", "out_path", "put", "with_field", "yaml_bytes", "yaml_file"]

@@ -31,13 +31,14 @@ def symptom(message: str) -> str:
     return f"{argv} | {example} | {verdict[:60]} | {last[:160]}"
 
 
-def survey(families: Families, examples: int | None = None) -> int:
-    """Run every family (``examples`` each, default from argv or CAMPAIGN), print the tally and the failures."""
+def survey(families: Families, examples: int | None = None, guard: dict | None = None) -> int:
+    """Run every family (``examples`` each, default from argv or CAMPAIGN), print the tally and the failures;
+    ``guard``: keyword arguments for :func:`~tests.fuzz.inputs.fuzz` (``rtl_guard``, ``timeout_s``)."""
     n = examples if examples is not None else (int(sys.argv[1]) if len(sys.argv) > 1 else CAMPAIGN)
     failed_total = 0
     for family, (strategy, argv) in families.items():
         FAILURES.clear()
-        fuzz(family, strategy, argv, n, collect=True)
+        fuzz(family, strategy, argv, n, collect=True, **(guard or {}))
         failed_total += len(FAILURES)
         print(f"{family:<28} {TALLY[family]:>5} examples {len(FAILURES):>5} failed", flush=True)
         for _, msg in FAILURES:

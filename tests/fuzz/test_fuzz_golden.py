@@ -123,6 +123,13 @@ def netspec_yaml() -> st.SearchStrategy[File]:
     return st.one_of(bad_yaml_file(), bad_field({}, NET_FIELDS, NET_EXTRA).map(mutate))
 
 
+def misfit_netspec() -> st.SearchStrategy[File]:
+    """Valid NetSpecs that no RDC can feed (8-bit pixels, three channels): fine for the accelerator alone,
+    a mistake for the top (RDC → accelerator)."""
+    return st.sampled_from([("input.format", "uint8"), ("input.channels", 3)]).map(
+        lambda kv: yaml_file(with_field(_net(), *kv), f"net-misfit-{kv[0]}={kv[1]}"))
+
+
 def accel_net_argv(f: File, wd: Path) -> list[str]:
     return ["golden", "accel", put(GOOD_CODES, wd, "codes"), "-o", "layers.npz", "--net", put(f, wd, "net"),
             "--random-weights", "0"]

@@ -76,8 +76,21 @@ def test_golden_equals_onnxruntime(seed: int, fmt: str) -> None:
 
 
 def test_default_net_half_even_equals_onnxruntime(tmp_path) -> None:
-    """The default 2conv1fc network (16-bit multipliers, outside the worst-case bound) on saved .onnx."""
+    """The default 2conv1fc network (16-bit multipliers, outside the worst-case bound) on saved .onnx.
+
+    Outside the exactness condition ORT's float32 requantization r = fl32(fl32(acc)·m/2^s) lies within
+    2^−23·|t| of the exact t = acc·m/2^s (two float32 roundings; MLAS's fixed-point requantizers are
+    finer), so it can round differently from the golden model only where a tie k + ½ lies that close to
+    t. Whether such a value does differ depends on the machine's requantization path, so: per frame and
+    layer, while every earlier layer of the frame agreed, every value that is exact (ort_exact) or
+    farther from a tie must agree bit for bit, the others by at most 1; after a difference at such a
+    value the frame's later layers see other inputs and are not compared. At least 3 of the 4 frames
+    must be compared through every layer.
+    """
+    import torch.nn.functional as F
+
     from logcam.config import embedded_config
+    from logcam.nn.netspec import ConvSpec
 
     base = NetSpec.load(embedded_config("nets/2conv1fc.yaml"))
     spec = NetSpec.model_validate({**base.model_dump(), "quant": {**base.quant.model_dump(), "rounding": "half_even"}})
@@ -87,8 +100,26 @@ def test_default_net_half_even_equals_onnxruntime(tmp_path) -> None:
     path = save_model(spec, bundle, tmp_path / "net.onnx")
     o = run_onnxruntime(path, x)
     assert not worst_case_ort_exact(spec, bundle)
-    # where acc·m does not fit float32 ORT may round differently; here every value still agrees
-    assert first_mismatch(spec, g, o) is None, first_mismatch(spec, g, o)
+    agreed = torch.ones(len(x), dtype=torch.bool)  # frames whose layers so far agree value for value
+    for i, (layer, lp) in enumerate(zip(spec.layers, bundle.layers)):
+        m = torch.from_numpy(lp.mult.astype(np.int64))
+        acc = g.acc[i].to(torch.int64)
+        view = (1, -1) + (1,) * (acc.dim() - 2)
+        t = acc.to(torch.float64) * (m.to(torch.float64) / 2.0 ** torch.from_numpy(lp.shift.astype(np.float64))).view(
+            view)
+        near_tie = (t - (torch.floor(t) + 0.5)).abs() <= 2.0**-23 * t.abs()
+        unsure = near_tie & ~ort_exact(acc, m)
+        if isinstance(layer, ConvSpec) and layer.pool == 2:
+            unsure = F.max_pool2d(unsure.to(torch.float64), 2) > 0
+        got, want = torch.from_numpy(o[f"layer{i}"]).to(torch.int64), g.acts[i].to(torch.int64)
+        diff = (got - want).abs().flatten(1)
+        sure_bad = ((diff > 0) & ~unsure.flatten(1)).any(1) & agreed
+        assert not sure_bad.any(), f"layer {i}, frames {sure_bad.nonzero().flatten().tolist()}: " \
+                                   f"{first_mismatch(spec, g, o)}"
+        assert not ((diff > 1).any(1) & agreed).any(), f"layer {i}: {first_mismatch(spec, g, o)}"
+        agreed &= ~(diff > 0).any(1)
+    assert int(agreed.sum()) >= 3, f"only {int(agreed.sum())} of 4 frames agree through every layer"
+    assert np.array_equal(o["labels"][agreed.numpy()], g.labels.numpy()[agreed.numpy()])
 
 
 def _one_layer(fmt: str = "codes") -> NetSpec:

@@ -25,6 +25,9 @@ from pathlib import Path
 from logcam.errors import ConfigError, InputError
 
 FORMAT = "logcam-activity/1"
+#: Widths (ADC bits, adder bits, MAC operand bits) and counts an activity record may hold.
+MAX_BITS = 64
+MAX_COUNT = 2**63
 
 
 @dataclass
@@ -67,12 +70,13 @@ class Activity:
                 for w, n in v.items():
                     if k == "macs":
                         a, x, b = str(w).partition("x")
-                        if not (x and a.isdigit() and b.isdigit()):
-                            raise InputError(f"{f}.{w}: MAC width must be '<in bits>x<weight bits>'")
+                        if not (x and _bits(a) and _bits(b)):
+                            raise InputError(f"{f}.{w}: MAC width must be '<in bits>x<weight bits>', "
+                                             f"each 1..{MAX_BITS}")
                         key: object = str(w)
                     else:
-                        if not str(w).isdigit():
-                            raise InputError(f"{f}.{w}: width must be an integer number of bits")
+                        if not _bits(str(w)):
+                            raise InputError(f"{f}.{w}: width must be a whole number of bits, 1..{MAX_BITS}")
                         key = int(w)
                     out[key] = _count(n, f"{f}.{w}")
                 kw[k] = out
@@ -82,9 +86,14 @@ class Activity:
 
 
 def _count(v: object, where: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise InputError(f"{where}: a non-negative integer count is required (got {v!r})")
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < MAX_COUNT:
+        raise InputError(f"{where}: a non-negative integer count below 2^63 is required (got {v!r})")
     return v
+
+
+def _bits(text: str) -> bool:
+    """``text`` is a width the model costs: decimal digits, 1..MAX_BITS."""
+    return text.isdecimal() and text.isascii() and 1 <= int(text) <= MAX_BITS
 
 
 def load_activity(path: str | Path, *, width: int | None = None,
@@ -98,9 +107,18 @@ def load_activity(path: str | Path, *, width: int | None = None,
     if not p.is_file():
         raise InputError(f"--activity-file {p}: no such file")
     try:
-        data = json.loads(p.read_text())
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{p}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                         "expected a logcam-activity/1 JSON file") from None
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror or type(e).__name__})") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(f"{p}: invalid JSON at line {e.lineno}: {e.msg}") from None
+    except RecursionError:
+        raise InputError(f"{p}: JSON nested too deeply; expected a logcam-activity/1 file") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f"{p}.format: must be {FORMAT!r}")
     stages = data.get("stages")

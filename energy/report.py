@@ -1,14 +1,33 @@
-"""Reports: text tables, CSV, stacked nJ/pixel bars per pipeline and stage, Pareto plot (matplotlib Agg)."""
+"""Reports: text tables, CSV, stacked nJ/pixel bars per pipeline and stage, Pareto plot (matplotlib Agg).
+
+Every file is written through :mod:`logcam.files`: alone with ``atomic_write``, or staged in a command's
+``outputs()`` set (``out``) so that a command's files appear together or not at all.
+"""
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from logcam.energy.pipeline import STAGES, Breakdown
-from logcam.files import atomic_write
+from logcam.files import OutputSet, atomic_write
+
+#: File formats of the plots (the name's ending says which).
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def _save(path: Path, write: Callable[[Path], None], out: OutputSet | None) -> None:
+    if out is not None:
+        out.write(path, write)
+    else:
+        atomic_write(path, write)
+
+
+def _savefig(fig, path: Path, out: OutputSet | None) -> None:
+    _save(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".").lower() or "png"), out)
 
 
 def breakdown_text(b: Breakdown) -> str:
@@ -23,7 +42,7 @@ def breakdown_text(b: Breakdown) -> str:
     return "\n".join(lines)
 
 
-def write_compare_csv(path: Path, rows: list[Breakdown]) -> None:
+def write_compare_csv(path: Path, rows: list[Breakdown], out: OutputSet | None = None) -> None:
     def w(p: Path) -> None:
         with open(p, "w", newline="") as f:
             wr = csv.writer(f)
@@ -34,10 +53,10 @@ def write_compare_csv(path: Path, rows: list[Breakdown]) -> None:
                 wr.writerow([b.name, *[f"{st.get(s, 0.0):.6g}" for s in STAGES], f"{b.total_nj_per_pixel:.6g}",
                              f"{b.uj_per_frame:.6g}", f"{b.mw:.6g}"])
 
-    atomic_write(path, w)
+    _save(path, w, out)
 
 
-def plot_stacked(path: Path, rows: list[Breakdown]) -> None:
+def plot_stacked(path: Path, rows: list[Breakdown], out: OutputSet | None = None) -> None:
     """Stacked nJ/pixel bars, one per pipeline, one colour per stage (the paper's Figure 2 story)."""
     import matplotlib
 
@@ -54,11 +73,13 @@ def plot_stacked(path: Path, rows: list[Breakdown]) -> None:
     ax.set_title("Energy per pixel by stage")
     ax.legend()
     fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".") or "png"))
-    plt.close(fig)
+    try:
+        _savefig(fig, path, out)
+    finally:
+        plt.close(fig)
 
 
-def write_sweep_csv(path: Path, cols: dict[str, np.ndarray]) -> None:
+def write_sweep_csv(path: Path, cols: dict[str, np.ndarray], out: OutputSet | None = None) -> None:
     names = list(cols)
 
     def w(p: Path) -> None:
@@ -68,10 +89,11 @@ def write_sweep_csv(path: Path, cols: dict[str, np.ndarray]) -> None:
                                     np.char.mod("%.6g", cols[n]) for n in names])
             np.savetxt(f, data, fmt="%s", delimiter=",")
 
-    atomic_write(path, w)
+    _save(path, w, out)
 
 
-def plot_pareto(path: Path, cost: np.ndarray, other: np.ndarray, mask: np.ndarray, other_name: str) -> None:
+def plot_pareto(path: Path, cost: np.ndarray, other: np.ndarray, mask: np.ndarray, other_name: str,
+                out: OutputSet | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,11 +108,13 @@ def plot_pareto(path: Path, cost: np.ndarray, other: np.ndarray, mask: np.ndarra
     ax.set_ylabel(other_name)
     ax.legend()
     fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".") or "png"))
-    plt.close(fig)
+    try:
+        _savefig(fig, path, out)
+    finally:
+        plt.close(fig)
 
 
-def plot_validation(path: Path, results: list) -> None:
+def plot_validation(path: Path, results: list, out: OutputSet | None = None) -> None:
     """Model ÷ reported per configured chip, the model's bar stacked by stage; 1.0 is the chip's measurement."""
     import matplotlib
 
@@ -116,5 +140,7 @@ def plot_validation(path: Path, results: list) -> None:
     ax.set_xlim(0, max(1.3, float(left.max()) + 0.25))
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip(".") or "png"))
-    plt.close(fig)
+    try:
+        _savefig(fig, path, out)
+    finally:
+        plt.close(fig)

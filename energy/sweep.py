@@ -8,13 +8,14 @@ E[r, c, n, f] = analog[r, c] + digital[r, c]·scale[n] + leak·1e-6 / fps[f] (pe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from pydantic import Field
 
-from logcam.config import StrictModel, load_model
+from logcam.config import StrictModel, read_yaml, validate
 from logcam.energy.activity import Activity
 from logcam.energy.components import leakage_pj, node_scale
 from logcam.energy.pipeline import STAGES, PipelineCfg, analytic_activity, load_pipeline, resolve_net, stage_energy
@@ -141,12 +142,21 @@ def _accuracy(grid: GridCfg, base_dir: Path | None, cols: dict[str, np.ndarray])
     import csv
 
     table: dict[tuple[str, int], float] = {}
-    with open(p, newline="") as f:
-        for row in csv.DictReader(f):
-            try:
-                table[(row["readout"], int(row["c1"]))] = float(row["accuracy"])
-            except (KeyError, ValueError):
-                raise InputError(f"{p}: every row needs readout, c1 (integer) and accuracy (number)") from None
+    try:
+        with open(p, newline="", encoding="utf-8") as f:
+            for i, row in enumerate(csv.DictReader(f), start=1):
+                try:
+                    key, acc = (row["readout"], int(row["c1"])), float(row["accuracy"])
+                except (KeyError, TypeError, ValueError):
+                    raise InputError(f"{p}: row {i}: every row needs readout, c1 (integer) and accuracy "
+                                     "(number)") from None
+                if not math.isfinite(acc):
+                    raise InputError(f"{p}: row {i}: accuracy must be a finite number (got {acc})")
+                table[key] = acc
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: not UTF-8 text; expected a CSV with columns readout,c1,accuracy") from None
+    except csv.Error as e:
+        raise InputError(f"{p}: not a readable CSV ({e})") from None
     keys = list(zip(cols["readout"].tolist(), cols["c1"].tolist()))
     missing = [k for k in set(keys) if k not in table]
     if missing:
@@ -167,4 +177,10 @@ def pareto_mask(cost: np.ndarray, other: np.ndarray, maximize_other: bool) -> np
 
 
 def load_grid(path: str | Path) -> GridCfg:
-    return load_model(GridCfg, path)
+    """A sweep grid file; an empty one is an error (every key has a default, so it would sweep by accident)."""
+    data = read_yaml(path)
+    if data is None or data == {}:
+        raise ConfigError(f"{path}: empty sweep grid; give at least axes (readout, c1, node_nm, fps)")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return validate(GridCfg, data, where=Path(path).name)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-
-import numpy as np
 
 from logcam.config import read_yaml
 from logcam.errors import ConfigError
@@ -19,6 +19,22 @@ UNITS: dict[str, float] = {
 REQUIRED = ("add8", "add32", "mult8", "mult32", "sram8k_read64", "sram32k_read64", "sram1m_read64",
             "dram_read64", "lpddr4_bit", "adc_walden_fom", "comparator_decision", "mipi_byte", "utsv_byte",
             "pixel_bias", "pixel_settle", "pixel_vdda")
+
+
+def quantity(v: object, where: str, *, positive: bool = True, integer: bool = False,
+             signed: bool = False) -> float:
+    """A physical quantity read from a file or the command line, checked: a finite number, > 0 (``positive``)
+    or ≥ 0, any sign when ``signed``; ``integer``: a whole number. NaN, ±inf, a bool, text or a list is one
+    ConfigError line naming ``where`` and what is allowed."""
+    x = math.nan
+    if not isinstance(v, bool) and isinstance(v, (int, float)):
+        with contextlib.suppress(OverflowError):  # an integer beyond any float stays NaN: refused
+            x = float(v)
+    ok = math.isfinite(x) and (signed or (x > 0 if positive else x >= 0)) and (not integer or x.is_integer())
+    if not ok:
+        what = "a finite" if signed else "a finite positive" if positive else "a finite non-negative"
+        raise ConfigError(f"{where}: {what} {'whole number' if integer else 'number'} is required (got {v!r})")
+    return x
 
 
 def data_path(name: str) -> Path:
@@ -56,9 +72,8 @@ class TechTable:
         where = p.name
         if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
             raise ConfigError(f"{where}.entries: expected a mapping of entry name → {{value, unit, source}}")
-        for key in ("node_nm", "vdd"):
-            if not isinstance(data.get(key), (int, float)) or data[key] <= 0:
-                raise ConfigError(f"{where}.{key}: a positive number is required (got {data.get(key)!r})")
+        node_nm = int(quantity(data.get("node_nm"), f"{where}.node_nm", integer=True))
+        vdd = quantity(data.get("vdd"), f"{where}.vdd")
         entries: dict[str, Entry] = {}
         for name, e in data["entries"].items():
             f = f"{where}.entries.{name}"
@@ -70,9 +85,7 @@ class TechTable:
             unit = e.get("unit")
             if unit not in UNITS:
                 raise ConfigError(f"{f}.unit: one of {', '.join(UNITS)} is required (got {unit!r})")
-            v = e.get("value")
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
-                raise ConfigError(f"{f}.value: a non-negative number is required (got {v!r})")
+            v = quantity(e.get("value"), f"{f}.value", positive=False)
             src = e.get("source")
             if not isinstance(src, str) or not src.strip():
                 raise ConfigError(f"{f}.source: every number needs its source (paper, table, node, supply)")
@@ -80,14 +93,13 @@ class TechTable:
         for name, v in (overrides or {}).items():
             if name not in entries:
                 raise ConfigError(f"tech override {name!r}: unknown entry (known: {', '.join(sorted(entries))})")
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                raise ConfigError(f"tech override {name}: a non-negative number is required (got {v!r})")
+            v = quantity(v, f"tech override {name} (in {entries[name].unit})", positive=False)
             old = entries[name]
-            entries[name] = Entry(float(v) * UNITS[old.unit], old.unit, old.scales, "user override")
+            entries[name] = Entry(v * UNITS[old.unit], old.unit, old.scales, "user override")
         missing = [k for k in REQUIRED if k not in entries]
         if missing:
             raise ConfigError(f"{where}.entries.{missing[0]}: required entry is missing")
-        return cls(str(data.get("name", p.stem)), int(data["node_nm"]), float(data["vdd"]), entries)
+        return cls(str(data.get("name", p.stem)), node_nm, vdd, entries)
 
 
 @dataclass(frozen=True)
@@ -124,15 +136,17 @@ class Scaling:
             raise ConfigError(f"{p.name}.source: the scaling table needs its source")
         nodes = {}
         for n, c in data["nodes"].items():
-            try:
-                kw = {k: float(c[k]) for k in ("a", "b", "c", "vnom", "vmin", "vmax")}
-                area = float(c["area"]) if c.get("area") is not None else None
-                nodes[int(n)] = NodeCoeffs(**kw, area=area)
-            except (KeyError, TypeError, ValueError):
-                raise ConfigError(f"{p.name}.nodes.{n}: needs numbers a, b, c, vnom, vmin, vmax "
-                                  "(area optional)") from None
+            f = f"{p.name}.nodes.{n}"
+            if isinstance(n, bool) or not (isinstance(n, int) or (isinstance(n, str) and n.isdecimal())) \
+                    or int(n) <= 0:
+                raise ConfigError(f"{f}: a node is a positive whole number of nm (got {n!r})")
+            if not isinstance(c, dict) or any(k not in c for k in ("a", "b", "c", "vnom", "vmin", "vmax")):
+                raise ConfigError(f"{f}: needs numbers a, b, c, vnom, vmin, vmax (area optional)")
+            kw = {k: quantity(c[k], f"{f}.{k}", signed=k in "abc") for k in ("a", "b", "c", "vnom", "vmin", "vmax")}
+            area = quantity(c["area"], f"{f}.area") if c.get("area") is not None else None
             if not kw["vmin"] <= kw["vnom"] <= kw["vmax"]:
-                raise ConfigError(f"{p.name}.nodes.{n}.vnom: must lie in vmin…vmax")
+                raise ConfigError(f"{f}.vnom: must lie in vmin…vmax")
+            nodes[int(n)] = NodeCoeffs(**kw, area=area)
         return cls(nodes, data["source"])
 
     def check(self, node_nm: int, vdd: float | None, field: str = "node_nm") -> float:
@@ -150,7 +164,11 @@ class Scaling:
         """Energy factor E(node, V) (arbitrary units; only ratios are meaningful)."""
         v = self.check(node_nm, vdd)
         c = self.nodes[node_nm]
-        return c.a * v * v + c.b * v + c.c
+        e = c.a * v * v + c.b * v + c.c
+        if not e > 0:
+            raise ConfigError(f"nodes.{node_nm}: a·V² + b·V + c = {e:.4g} at {v} V; an energy factor must be > 0 "
+                              f"(check the row's coefficients)")
+        return e
 
     def ratio(self, src: tuple[int, float], dst: tuple[int, float | None]) -> float:
         """Energy of a fixed circuit at ``dst`` relative to ``src`` ((node_nm, vdd) pairs)."""

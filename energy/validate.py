@@ -8,7 +8,7 @@ from pathlib import Path
 from logcam.config import read_yaml
 from logcam.energy.activity import Activity
 from logcam.energy.components import SRAM_KINDS, node_scale, stage_pj
-from logcam.energy.tech import Scaling, TechTable, data_path
+from logcam.energy.tech import Scaling, TechTable, data_path, quantity
 from logcam.errors import ConfigError
 
 REPORTED_UNITS = ("pJ/pixel", "nJ/pixel", "uJ/frame", "mW")
@@ -44,12 +44,6 @@ class ChipResult:
                 "paper_factors": self.paper_factors, "node_note": self.node_note, "why": self.why}
 
 
-def _num(v: object, where: str, positive: bool = True) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (positive and v <= 0):
-        raise ConfigError(f"{where}: a positive number is required (got {v!r})")
-    return float(v)
-
-
 def _in_unit(pj_per_frame: float, unit: str, w: int, h: int, fps: float) -> float:
     """Energy per frame (pJ) in one of REPORTED_UNITS."""
     return {"pJ/pixel": pj_per_frame / (w * h), "nJ/pixel": pj_per_frame / (w * h) * 1e-3,
@@ -65,7 +59,7 @@ def _paper_factors(chip: dict, stages: dict, where: str) -> dict[str, float]:
             raise ConfigError(f"{f}: no such stage in this chip (stages: {', '.join(stages)})")
         if not isinstance(entry, dict) or not isinstance(entry.get("source"), str) or not entry["source"].strip():
             raise ConfigError(f"{f}.source: required (a paper factor must say where the paper states it)")
-        out[s] = _num(entry.get("factor"), f"{f}.factor")
+        out[s] = quantity(entry.get("factor"), f"{f}.factor")
     return out
 
 
@@ -73,8 +67,9 @@ def _node_scale(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> tu
     """Digital-energy factor of the chip's node and supply against the table's, and a note when the node is a proxy."""
     if "model_node_nm" not in chip:
         raise ConfigError(f"{where}.model_node_nm: required for digital activity (a scaling-table node)")
-    node = int(_num(chip["model_node_nm"], f"{where}.model_node_nm"))
-    scale = node_scale(tech, scaling, node, chip.get("vdd"), field=f"{where}.model_node_nm")
+    node = int(quantity(chip["model_node_nm"], f"{where}.model_node_nm", integer=True))
+    vdd = quantity(chip["vdd"], f"{where}.vdd") if chip.get("vdd") is not None else None
+    scale = node_scale(tech, scaling, node, vdd, field=f"{where}.model_node_nm")
     note = ""
     if chip.get("node_nm") != node:
         why = chip.get("model_node_why")
@@ -97,12 +92,15 @@ def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> Chi
     rep = chip.get("reported")
     if not isinstance(rep, dict) or rep.get("unit") not in REPORTED_UNITS:
         raise ConfigError(f"{where}.reported.unit: one of {', '.join(REPORTED_UNITS)} is required")
-    value = _num(rep.get("value"), f"{where}.reported.value")
+    value = quantity(rep.get("value"), f"{where}.reported.value")
+    for key in ("node_nm", "vdd"):  # facts of the chip, checked whether or not the model uses them
+        if chip.get(key) is not None:
+            quantity(chip[key], f"{where}.{key}")
     cal = chip.get("calibration") or {}
     if not chip.get("configured", True):
         return ChipResult(chip["name"], chip["source"], rep["unit"], value, None, cal, str(chip.get("why", "")))
-    w, h = int(_num(chip.get("width"), f"{where}.width")), int(_num(chip.get("height"), f"{where}.height"))
-    fps = _num(chip.get("fps"), f"{where}.fps")
+    w, h = (int(quantity(chip.get(k), f"{where}.{k}", integer=True)) for k in ("width", "height"))
+    fps = quantity(chip.get("fps"), f"{where}.fps")
     stages = chip.get("stages")
     if not isinstance(stages, dict) or not stages:
         raise ConfigError(f"{where}.stages: activity counts per stage are required")
@@ -115,7 +113,7 @@ def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> Chi
     for s, v in cal.items():
         if s not in stages:
             raise ConfigError(f"{where}.calibration.{s}: no such stage in this chip (stages: {', '.join(stages)})")
-        _num(v, f"{where}.calibration.{s}")
+        quantity(v, f"{where}.calibration.{s}")
     per_stage: dict[str, float] = {}
     node_note = ""
     for s, counts in stages.items():

@@ -12,12 +12,18 @@ Examples::
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from logcam.errors import InputError
+
+if TYPE_CHECKING:
+    from logcam.files import OutputSet
 
 PIPELINES = ("conventional", "conventional_soc", "loggrad", "optical")
 
@@ -60,9 +66,47 @@ def _with_sets(cfg, sets: dict[str, object]):
 
 
 def _out_dir(out_dir: str) -> Path:
-    p = Path(out_dir)
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+    """``--out-dir``, checked before any work: a folder, or a place where one can be made (nothing is made yet)."""
+    from logcam.files import check_folder
+
+    try:
+        return check_folder(out_dir)
+    except InputError as err:
+        raise InputError(f"--out-dir {err}") from None
+
+
+@contextlib.contextmanager
+def _outputs(out: Path) -> Iterator[OutputSet]:
+    """Stage a command's files in folder ``out`` (made now if missing); all appear at the end, or none —
+    and a folder made here is removed again — if anything fails."""
+    from logcam.files import make_folder, outputs
+
+    made = [d for d in (out, *out.parents) if not d.exists()]
+    make_folder(out)
+    try:
+        with outputs() as staged:
+            yield staged
+    except BaseException:
+        for d in made:  # deepest first; only folders this command made, and only while empty
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+
+
+def _plot_path(plot: str) -> Path:
+    """``--plot``, checked before any work: a known format by its ending, a file name in a folder we can write."""
+    from logcam.energy.report import PLOT_FORMATS
+    from logcam.files import check_writable
+
+    p = Path(plot)
+    fmt = p.suffix.lstrip(".").lower()
+    if fmt not in PLOT_FORMATS:
+        raise InputError(f"--plot {plot}: the name's ending gives the format: "
+                         f"{', '.join('.' + f for f in PLOT_FORMATS)} (got {p.suffix or 'no ending'!r})")
+    try:
+        return check_writable(p)
+    except InputError as err:
+        raise InputError(f"--plot {err}") from None
 
 
 def _breakdown(pipeline: str, tech, scaling, node: int | None, activity: str, activity_file: str | None,
@@ -171,11 +215,12 @@ def compare(tech, scaling, out_dir, as_json):
     """
     from logcam.energy.report import breakdown_text, plot_stacked, write_compare_csv
 
+    out = _out_dir(out_dir)
     t, s = _tech(tech, scaling)
     rows = [_breakdown(p, t, s, None, "analytic", None)[0] for p in PIPELINES]
-    out = _out_dir(out_dir)
-    write_compare_csv(out / "compare.csv", rows)
-    plot_stacked(out / "compare.png", rows)
+    with _outputs(out) as files:
+        write_compare_csv(out / "compare.csv", rows, files)
+        plot_stacked(out / "compare.png", rows, files)
     if as_json:
         click.echo(json.dumps({"pipelines": [
             {"name": b.name, "stages": b.stage_nj_per_pixel(), "total_nj_per_pixel": b.total_nj_per_pixel}
@@ -204,14 +249,15 @@ def sweep(grid, tech, scaling, out_dir, as_json):
     from logcam.energy.report import plot_pareto, write_sweep_csv
     from logcam.energy.sweep import load_grid, pareto_mask, run_sweep
 
+    out = _out_dir(out_dir)
     t, s = _tech(tech, scaling)
     g = load_grid(grid)
     r = run_sweep(g, Path(grid).parent, t, s)
     cost, other = r.columns["total_nj_per_pixel"], r.columns[g.objective]
     mask = pareto_mask(cost, other, maximize_other=g.objective == "accuracy")
-    out = _out_dir(out_dir)
-    write_sweep_csv(out / "sweep.csv", r.columns)
-    plot_pareto(out / "pareto.png", cost, other, mask, g.objective)
+    with _outputs(out) as files:
+        write_sweep_csv(out / "sweep.csv", r.columns, files)
+        plot_pareto(out / "pareto.png", cost, other, mask, g.objective, files)
     front = [{k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in r.columns.items()}
              for i in mask.nonzero()[0]]
     if as_json:
@@ -229,8 +275,9 @@ def sweep(grid, tech, scaling, out_dir, as_json):
 @click.option("--chips", type=click.Path(), default=None, help="chips YAML (default: the shipped chips.yaml)")
 @tech_opt
 @scaling_opt
-@click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="also write a bar chart (PNG/SVG/PDF) of model ÷ reported per chip, stacked by stage")
+@click.option("--plot", type=click.Path(), default=None,
+              help="also write a bar chart of model ÷ reported per chip, stacked by stage; the name ends in "
+                   ".png, .svg or .pdf")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def validate(chips, tech, scaling, plot, as_json):
     """Model vs reported energy of published chips, the error per chip and the mean absolute error.
@@ -242,15 +289,13 @@ def validate(chips, tech, scaling, plot, as_json):
     """
     from logcam.energy.validate import mean_abs_error, validate_chips
 
+    p = _plot_path(plot) if plot else None
     t, s = _tech(tech, scaling)
     res = validate_chips(chips, t, s)
     mae = mean_abs_error(res)
-    if plot:
+    if p is not None:
         from logcam.energy.report import plot_validation
 
-        p = Path(plot)
-        if not p.parent.is_dir():
-            raise InputError(f"--plot: folder {p.parent} does not exist")
         plot_validation(p, res)
     if as_json:
         click.echo(json.dumps({"chips": [r.to_json() for r in res], "mean_abs_error": mae}, indent=2))

@@ -99,8 +99,8 @@ def _write(tmp_path, chip: dict):
     (lambda c: c.update(sram="sram64k"), r"sram: one of sram8k_read64"),
     (lambda c: c["paper_factors"]["neuron_array"].pop("source"), r"paper_factors\.neuron_array\.source: required"),
     (lambda c: c["paper_factors"].update(pixels={"factor": 2, "source": "x"}), r"paper_factors\.pixels: no such"),
-    (lambda c: c["paper_factors"]["neuron_array"].update(factor=-1), r"neuron_array\.factor: a positive number"),
-    (lambda c: c.update(calibration={"memory": "x2"}), r"calibration\.memory: a positive number"),
+    (lambda c: c["paper_factors"]["neuron_array"].update(factor=-1), r"neuron_array\.factor: a finite positive number"),
+    (lambda c: c.update(calibration={"memory": "x2"}), r"calibration\.memory: a finite positive number"),
     (lambda c: c.update(calibration={"dsp": 2}), r"calibration\.dsp: no such stage"),
 ])
 def test_bad_chip_entry_is_one_line_naming_the_field(tmp_path, edit, needle):
@@ -117,7 +117,7 @@ def test_cli_validate_prints_stages_factors_and_plots(tmp_path):
     assert "stages: neuron_array" in r.output and "mean absolute error over 4 chips" in r.output
     assert (tmp_path / "v.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = CliRunner().invoke(cli, ["energy", "validate", "--plot", str(tmp_path / "no" / "v.png")])
-    assert isinstance(r.exception, InputError) and "--plot: folder" in str(r.exception)  # the CLI's exit 2
+    assert isinstance(r.exception, InputError) and "--plot" in str(r.exception) and "does not exist" in str(r.exception)
 
 
 def test_a_calibration_constant_scales_its_stage_and_is_reported(tmp_path):

@@ -1,11 +1,11 @@
 """Front-ends and the one contract between a front-end and the network it feeds.
 
 A *front-end* turns the scene into what the network reads: the RDC (signed log-gradient codes), a
-conventional sensor + ISP (an 8-bit image), or — later — PhlatCam optics + sensor (N feature maps).
+conventional sensor + ISP (an 8-bit image), or PhlatCam optics + sensor (N feature maps).
 Each states the NetSpec input it produces through one function here (:func:`rdc_input`,
-:func:`image_input`); :func:`check_feeds` is the one check that a front-end feeds a network, and
-:func:`retarget` the one way to point a network at another front-end (the energy model and sweeps
-cost the same network behind an ADC + ISP or behind the RDC). ``run``, ``verify top``, the RTL top,
+:func:`image_input`, :func:`optical_input`); :func:`check_feeds` is the one check that a front-end
+feeds a network, and :func:`retarget` the one way to point a network at another front-end (the energy
+model and sweeps cost the same network behind an ADC + ISP or behind the RDC). ``run``, ``verify top``, the RTL top,
 the energy model and training all call these; nothing else spells the contract out.
 """
 
@@ -35,6 +35,21 @@ def rdc_input(rdc: RdcSpec, *, window: tuple[int, int] | None = None) -> InputSp
 def image_input(height: int, width: int, channels: int = 1) -> InputSpec:
     """The network input a conventional sensor + ISP produces: an 8-bit image (uint8, ``channels`` planes)."""
     return InputSpec(format="uint8", levels=None, channels=channels, height=height, width=width)
+
+
+def optical_input(regions: int, feature_maps: int, height: int, width: int, *, signed: bool = False) -> InputSpec:
+    """The network input PhlatCam optics + sensor produce (see logcam.nn.optics).
+
+    ``signed=False``: the 8-bit read-outs of the ``regions`` sensor regions / colour planes (uint8, one
+    channel each); the pair differences R⁺ − R⁻ that make the ``feature_maps`` signed maps are left to the
+    first digital conv, which is exact in integers: conv(W, R⁺ − R⁻) = conv([W, −W], [R⁺; R⁻])
+    (``logcam.nn.optics.fold_pairs``). ``signed=True``: the ``feature_maps`` maps themselves, as int8.
+    """
+    if signed:
+        return validate(InputSpec, {"format": "int8", "levels": None, "channels": feature_maps, "height": height,
+                                    "width": width}, where="optics input")
+    return validate(InputSpec, {"format": "uint8", "levels": None, "channels": regions, "height": height,
+                                "width": width}, where="optics input")
 
 
 def check_feeds(produced: InputSpec, net: NetSpec, *, source: str, where: str = "net",

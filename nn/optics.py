@@ -35,6 +35,8 @@ from torch import nn
 
 from logcam.config import StrictModel, validate
 from logcam.errors import ConfigError, InputError
+from logcam.frontend import optical_input
+from logcam.nn.netspec import InputSpec
 from logcam.sim import optics as op
 from logcam.sim.sensor import PHOTONS_PER_LUX_S_M2, Sensor, capture_planes
 
@@ -134,6 +136,25 @@ def pair_from_kernels(kernels: torch.Tensor) -> tuple[torch.Tensor, float]:
     if not s > 0:
         raise ConfigError("optics: a configured kernel is all zeros")
     return torch.stack([pos, neg], dim=1).reshape(-1, *kernels.shape[1:]) / s, s
+
+
+def network_input(cfg: OpticalConfig, height: int, width: int, *, signed: bool = False) -> InputSpec:
+    """The NetSpec input this optical front-end feeds (:func:`logcam.frontend.optical_input`): the regions'
+    uint8 read-outs (default) or the signed feature maps as int8."""
+    return optical_input(cfg.regions, cfg.feature_maps, height, width, signed=signed)
+
+
+def fold_pairs(cfg: OpticalConfig, weight: torch.Tensor) -> torch.Tensor:
+    """First-conv weights on the signed maps (O×feature_maps×k×k) → the same conv on the region read-outs
+    (O×regions×k×k): +W for R⁺ and −W for R⁻, so conv(W', regions) = conv(W, R⁺ − R⁻) exactly (also in
+    int8 — negating an int8 weight in −127 … 127 cannot overflow)."""
+    if weight.dim() != 4 or weight.shape[1] != cfg.feature_maps:
+        raise InputError(f"fold_pairs: weight must be O×{cfg.feature_maps}×k×k (got {tuple(weight.shape)})")
+    if cfg.kind == "lens":
+        return weight
+    o, _, kh, kw = weight.shape
+    w = weight.view(o, cfg.kernels, 1, cfg.planes_per_region, kh, kw)
+    return torch.cat([w, -w], dim=2).reshape(o, cfg.regions, kh, kw)
 
 
 class OpticalLayer(nn.Module):

@@ -54,8 +54,8 @@ def act_layout(channels: int, shape: ShapeCastable) -> data.StructLayout:
 
 
 def input_shape(fmt: str, bits: int) -> Shape:
-    """Shape of one network input value: signed codes or unsigned 8-bit pixels."""
-    return signed(bits) if fmt == "codes" else unsigned(bits)
+    """Shape of one network input value: unsigned 8-bit pixels (uint8), else signed (codes, int8 maps)."""
+    return unsigned(bits) if fmt == "uint8" else signed(bits)
 
 
 def label_layout(classes: int) -> data.StructLayout:

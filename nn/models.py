@@ -103,6 +103,9 @@ class QuantNet(nn.Module):
         self.quant = quant
         self.input_scale = float(input_scale)
         shapes = spec.layer_shapes()
+        for i, layer in enumerate(spec.layers):
+            if not isinstance(layer, (ConvSpec, FcSpec)):
+                raise ConfigError(f"layers[{i}] ({layer.type}): training builds conv and fc layers only")
         self.layers = nn.ModuleList(
             QLayer(layer, s.in_shape[0], s.fan_in, spec.quant.act_bits) for layer, s in zip(spec.layers, shapes))
         #: float-only input standardisation (x − mean) / std; None on the integer path

@@ -9,6 +9,12 @@ The graph computes what nn/golden/accel.py computes, in ONNX's own terms:
   (stride 2, floor) on int8;
 - an fc layer is a 1×1 ``QLinearConv`` on the input reshaped to N×F×1×1 (F = C·H·W in C, H, W order,
   PyTorch's flatten), because ``QLinearMatMul`` has no bias input;
+- pointwise is a 1×1 ``QLinearConv``, depthwise a ``QLinearConv`` with group = C;
+- add is ``com.microsoft.QLinearAdd`` with a_scale = m_a/2^s, b_scale = m_b/2^s, zero points 0 and
+  y_scale = 1: ORT forms a·m_a/2^s + b·m_b/2^s in float32 (exact: |a·m_a + b·m_b| < 2^24 for
+  mult_bits ≤ 16) and rounds it once to nearest even, as the NetSpec's add in half_even;
+- avgpool_global is ``com.microsoft.QLinearGlobalAveragePool`` with x_scale = m·H·W/2^s and y_scale = 1:
+  ORT's scale x_scale/(y_scale·H·W) is then exactly m/2^s (needs m·H·W < 2^24), applied to the int32 sum;
 - later layers get x_zero_point = 0: the NetSpec accumulates the raw int8 activations (zero point
   included) and pads with raw 0, and so does this graph;
 - an 8-bit (uint8) input is moved to int8 by x − 128 (Cast, Sub, Cast) and fed with x_zero_point = −128,
@@ -33,9 +39,19 @@ from onnx import TensorProto, helper, numpy_helper
 
 from logcam.errors import InputError
 from logcam.files import atomic_write
-from logcam.nn.netspec import Bundle, ConvSpec, NetSpec
+from logcam.nn.netspec import (
+    Bundle,
+    ConvSpec,
+    DepthwiseSpec,
+    LayerParams,
+    LayerShape,
+    LayerSpec,
+    NetSpec,
+    PointwiseSpec,
+)
 
 OPSET = 19
+MS_DOMAIN = "com.microsoft"  # QLinearAdd, QLinearGlobalAveragePool (onnxruntime contrib operators)
 
 
 def _init(name: str, arr: np.ndarray) -> onnx.TensorProto:
@@ -64,28 +80,28 @@ def build_model(spec: NetSpec, bundle: Bundle) -> onnx.ModelProto:
     x_zp = "x_zp_in"
     inits += [_init("y_zp", np.int8(q.zero_point)), _init("x_zp_raw", np.int8(0))]
     outputs: list[onnx.ValueInfoProto] = []
+    layer_out: list[str] = []  # the ONNX tensor of every layer's int8 output (an add reads its skip layer's)
     for shape, layer, lp in zip(spec.layer_shapes(), spec.layers, bundle.layers):
         i = shape.index
         p = f"l{i}_"
         n_out = shape.conv_shape[0]
-        scale = (lp.mult.astype(np.float64) / np.exp2(lp.shift.astype(np.float64))).astype(np.float32)
-        if not np.array_equal(scale.astype(np.float64) * np.exp2(lp.shift.astype(np.float64)), lp.mult):
-            raise InputError(f"layer {i}: requant multiplier does not fit float32 (needs m < 2^24)")
-        inits += [_init(p + "w_scale", scale), _init(p + "w_zp", np.zeros(n_out, np.int8)),
-                  _init(p + "b", lp.bias.astype(np.int32))]
-        if isinstance(layer, ConvSpec):
-            inits.append(_init(p + "w", lp.weight.astype(np.int8)))
-            attrs = {"kernel_shape": [layer.kernel] * 2, "pads": [layer.pad] * 4, "strides": [layer.stride] * 2}
-            src = x
+        if shape.kind == "add":
+            sc = lp.mult.astype(np.float64) / np.exp2(float(lp.shift[0]))
+            inits += [_init(p + "a_scale", np.float32(sc[0])), _init(p + "b_scale", np.float32(sc[1]))]
+            nodes.append(helper.make_node(
+                "QLinearAdd", [x, p + "a_scale", "x_zp_raw", layer_out[shape.skip], p + "b_scale", "x_zp_raw", "one",
+                               "y_zp"], [p + "q"], domain=MS_DOMAIN))
+        elif shape.kind == "avgpool_global":
+            hw = shape.in_shape[1] * shape.in_shape[2]
+            x_scale = np.float32(float(lp.mult[0]) * hw / 2.0 ** float(lp.shift[0]))
+            if float(x_scale) * 2.0 ** float(lp.shift[0]) != float(lp.mult[0]) * hw:
+                raise InputError(f"layer {i}: avgpool_global m·H·W = {int(lp.mult[0]) * hw} does not fit float32 "
+                                 f"(needs < 2^24)")
+            inits.append(_init(p + "x_scale", x_scale))
+            nodes.append(helper.make_node("QLinearGlobalAveragePool", [x, p + "x_scale", x_zp, "one", "y_zp"],
+                                          [p + "q"], domain=MS_DOMAIN, channels_last=0))
         else:
-            inits += [_init(p + "w", lp.weight.astype(np.int8).reshape(n_out, shape.fan_in, 1, 1)),
-                      _init(p + "shape4", np.array([0, -1, 1, 1], np.int64))]
-            nodes.append(helper.make_node("Reshape", [x, p + "shape4"], [p + "flat"]))
-            attrs = {"kernel_shape": [1, 1]}
-            src = p + "flat"
-        nodes.append(helper.make_node(
-            "QLinearConv", [src, "one", x_zp, p + "w", p + "w_scale", p + "w_zp", "one", "y_zp", p + "b"],
-            [p + "q"], **attrs))
+            _conv_node(nodes, inits, p, layer, lp, shape, x, x_zp)
         y = p + "q"
         lo, hi = spec.clamp_of(i)
         if lo > -128 or hi < 127:
@@ -96,13 +112,14 @@ def build_model(spec: NetSpec, bundle: Bundle) -> onnx.ModelProto:
             nodes.append(helper.make_node("MaxPool", [y], [p + "pool"], kernel_shape=[2, 2], strides=[2, 2]))
             y = p + "pool"
         out_name = f"layer{i}"
-        if isinstance(layer, ConvSpec):
+        if shape.kind != "fc":
             nodes.append(helper.make_node("Identity", [y], [out_name]))
             outputs.append(helper.make_tensor_value_info(out_name, TensorProto.INT8, ["N", *shape.out_shape]))
         else:
             inits.append(_init(p + "shape2", np.array([0, -1], np.int64)))
             nodes.append(helper.make_node("Reshape", [y, p + "shape2"], [out_name]))
             outputs.append(helper.make_tensor_value_info(out_name, TensorProto.INT8, ["N", n_out]))
+        layer_out.append(y)
         x, x_zp = y, "x_zp_raw"  # the NetSpec multiplies raw int8 activations: acc = Σ w·x + bias
     last = f"layer{len(spec.layers) - 1}"
     nodes += [helper.make_node("Identity", [last], ["logits"]),
@@ -111,13 +128,46 @@ def build_model(spec: NetSpec, bundle: Bundle) -> onnx.ModelProto:
     outputs += [helper.make_tensor_value_info("logits", TensorProto.INT8, ["N", spec.num_classes]),
                 helper.make_tensor_value_info("labels", TensorProto.INT64, ["N"])]
     graph = helper.make_graph(nodes, spec.name, [graph_in], outputs, initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="logcam")
+    opsets = [helper.make_opsetid("", OPSET)]
+    if any(n.domain == MS_DOMAIN for n in nodes):
+        opsets.append(helper.make_opsetid(MS_DOMAIN, 1))
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="logcam")
     model.ir_version = 9
     model.doc_string = (f"logcam NetSpec {spec.name}: integer CNN, requantization ties-to-even (half_even); "
                         f"NetSpec rounding is {q.rounding}")
     helper.set_model_props(model, {"logcam.netspec": spec.model_dump_json(), "logcam.rounding": "half_even"})
     onnx.checker.check_model(model)
     return model
+
+
+def _conv_node(nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto], p: str, layer: LayerSpec,
+               lp: LayerParams, shape: LayerShape, x: str, x_zp: str) -> None:
+    """The QLinearConv of a conv, pointwise, depthwise or fc layer on tensor ``x`` (output ``{p}q``)."""
+    n_out = shape.conv_shape[0]
+    scale = (lp.mult.astype(np.float64) / np.exp2(lp.shift.astype(np.float64))).astype(np.float32)
+    if not np.array_equal(scale.astype(np.float64) * np.exp2(lp.shift.astype(np.float64)), lp.mult):
+        raise InputError(f"layer {shape.index}: requant multiplier does not fit float32 (needs m < 2^24)")
+    inits += [_init(p + "w_scale", scale), _init(p + "w_zp", np.zeros(n_out, np.int8)),
+              _init(p + "b", lp.bias.astype(np.int32))]
+    src = x
+    if isinstance(layer, (ConvSpec, DepthwiseSpec)):
+        inits.append(_init(p + "w", lp.weight.astype(np.int8)))
+        attrs: dict[str, object] = {"kernel_shape": [layer.kernel] * 2, "pads": [layer.pad] * 4,
+                                    "strides": [layer.stride] * 2}
+        if isinstance(layer, DepthwiseSpec):
+            attrs["group"] = n_out
+    elif isinstance(layer, PointwiseSpec):
+        inits.append(_init(p + "w", lp.weight.astype(np.int8)))
+        attrs = {"kernel_shape": [1, 1]}
+    else:  # fc: a 1×1 conv on N×F×1×1
+        inits += [_init(p + "w", lp.weight.astype(np.int8).reshape(n_out, shape.fan_in, 1, 1)),
+                  _init(p + "shape4", np.array([0, -1, 1, 1], np.int64))]
+        nodes.append(helper.make_node("Reshape", [x, p + "shape4"], [p + "flat"]))
+        attrs = {"kernel_shape": [1, 1]}
+        src = p + "flat"
+    nodes.append(helper.make_node(
+        "QLinearConv", [src, "one", x_zp, p + "w", p + "w_scale", p + "w_zp", "one", "y_zp", p + "b"],
+        [p + "q"], **attrs))
 
 
 def save_model(spec: NetSpec, bundle: Bundle, path: str | Path) -> Path:
@@ -167,10 +217,16 @@ def ort_exact(acc: torch.Tensor, mult: torch.Tensor, channel_dim: int = 1) -> to
 
 
 def worst_case_ort_exact(spec: NetSpec, bundle: Bundle) -> bool:
-    """Sufficient for every input: per channel (fan_in·128·max|x| + |bias|)·m < 2^24."""
+    """Sufficient for every input: per channel (fan_in·128·max|x| + |bias|)·m < 2^24; add: 128·(m_a + m_b) < 2^24;
+    avgpool_global: H·W·max|x|·m < 2^24."""
     for shape, lp in zip(spec.layer_shapes(), bundle.layers):
         i = shape.index
         max_x = max(-spec.input.lo, spec.input.hi) if i == 0 else 128 + abs(spec.quant.zero_point)
+        if shape.kind in ("add", "avgpool_global"):
+            n = max_x * (int(lp.mult.astype(np.int64).sum()) if shape.kind == "add" else shape.fan_in * int(lp.mult[0]))
+            if n >= 1 << 24:
+                return False
+            continue
         bound = shape.fan_in * 128 * max_x + np.abs(lp.bias.astype(np.int64))
         if np.any(bound * lp.mult.astype(np.int64) >= 1 << 24):
             return False

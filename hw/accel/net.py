@@ -18,13 +18,14 @@ from logcam.hw.accel.conv import ConvLayer
 from logcam.hw.accel.fc import FcLayer
 from logcam.hw.accel.mac import MAX_CODE
 from logcam.hw.stream import act_layout, input_shape, label_layout, layer_stats_layout, tap_signature
-from logcam.nn.netspec import Bundle, ConvSpec, NetSpec
+from logcam.nn.netspec import Bundle, ConvSpec, NetSpec, check_buildable
 
 
 def build_layers(spec: NetSpec, bundle: Bundle) -> list[ConvLayer | FcLayer]:
     """One component per NetSpec layer, each checked against its bundle entry."""
     if len(bundle.layers) != len(spec.layers):
         raise ValueError(f"Accelerator: the bundle has {len(bundle.layers)} layers, the NetSpec {len(spec.layers)}")
+    check_buildable(spec)  # one ConfigError line naming the layer and the operators the generator builds
     q = spec.quant
     shape = input_shape(spec.input.format, spec.input.bits)
     max_abs = max(abs(spec.input.lo), spec.input.hi)

@@ -2,8 +2,14 @@
 
 Written from the spec (docs/architecture.md, nn/netspec.py), vectorised over a batch:
 
-    acc  = Σ w·x + bias                  exact, int32 (conv: zero padding; fc: x flattened C, H, W)
-    q    = requantize(acc, m, s)         nn/quant.py, per output channel, clamp lo..hi (ReLU: lo = zero point)
+    acc  = Σ w·x + bias                  exact, int32 (conv/pointwise/depthwise: zero padding, depthwise one
+                                         filter per channel; fc: x flattened C, H, W)
+    acc  = a·m_a + b·m_b + zp·2^s        add: a the previous layer's output, b layer ``skip``'s (raw int8);
+                                         the zero point rounds with the sum (onnxruntime's QLinearAdd)
+    acc  = Σ_{y,x} x                     avgpool_global, per channel
+    q    = requantize(acc, m, s)         nn/quant.py, per output channel (add: m = 1, zero point 0 (it is in acc);
+                                         avgpool: the layer's one m and s), clamp lo..hi (ReLU: lo = zero point;
+                                         clamp_max: hi)
     act  = 2×2 max-pool(q) if pool == 2  stride 2, floor (odd last row/column dropped)
     label = argmax(logits)               ties → lowest index
 
@@ -25,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from logcam.errors import InputError
-from logcam.nn.netspec import Bundle, ConvSpec, NetSpec, check_input_values
+from logcam.nn.netspec import Bundle, ConvSpec, DepthwiseSpec, NetSpec, PointwiseSpec, check_input_values
 from logcam.nn.quant import Rounding, requantize, requantize_tflite_double
 
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -111,6 +117,10 @@ def weighted_sums(spec: NetSpec, bundle: Bundle, index: int, x: torch.Tensor) ->
         xf = x.to(dt)
         if isinstance(layer, ConvSpec):
             out = F.conv2d(xf, w, stride=layer.stride, padding=layer.pad)
+        elif isinstance(layer, PointwiseSpec):
+            out = F.conv2d(xf, w)
+        elif isinstance(layer, DepthwiseSpec):
+            out = F.conv2d(xf, w, stride=layer.stride, padding=layer.pad, groups=xf.shape[1])
         else:
             out = xf.reshape(xf.shape[0], -1) @ w.T
         if dt == torch.float64 or torch.equal(out, out.round()):
@@ -118,12 +128,23 @@ def weighted_sums(spec: NetSpec, bundle: Bundle, index: int, x: torch.Tensor) ->
     raise AssertionError("unreachable")
 
 
-def accumulate(spec: NetSpec, bundle: Bundle, index: int, x: torch.Tensor) -> torch.Tensor:
-    """int64 accumulators Σ w·x + bias of layer ``index`` for its integer input x (N×C×H×W)."""
+def accumulate(spec: NetSpec, bundle: Bundle, index: int, x: torch.Tensor,
+               skip: torch.Tensor | None = None) -> torch.Tensor:
+    """int64 accumulators of layer ``index`` for its integer input x (N×C×H×W): Σ w·x + bias; add: x·m_a +
+    skip·m_b + zero_point·2^s (``skip``: the output of the layer it names); avgpool_global: Σ_{y,x} x (N×C×1×1)."""
     lp = bundle.layers[index]
-    s = weighted_sums(spec, bundle, index, x)
-    view = (1, -1, 1, 1) if s.dim() == 4 else (1, -1)
-    acc = s.to(torch.int64) + torch.from_numpy(lp.bias.astype(np.int64)).view(view)
+    kind = spec.layers[index].type
+    if kind == "avgpool_global":
+        return x.to(torch.int64).sum(dim=(2, 3), keepdim=True)
+    if kind == "add":
+        if skip is None:
+            raise ValueError(f"layer {index}: add needs the skip operand")
+        acc = (x.to(torch.int64) * int(lp.mult[0]) + skip.to(torch.int64) * int(lp.mult[1])
+               + (spec.quant.zero_point << int(lp.shift[0])))
+    else:
+        s = weighted_sums(spec, bundle, index, x)
+        view = (1, -1, 1, 1) if s.dim() == 4 else (1, -1)
+        acc = s.to(torch.int64) + torch.from_numpy(lp.bias.astype(np.int64)).view(view)
     if acc.numel() and (int(acc.min()) < _INT32_MIN or int(acc.max()) > _INT32_MAX):
         raise InputError(f"layer {index}: accumulator leaves int32 ({int(acc.min())}..{int(acc.max())})")
     return acc
@@ -148,23 +169,32 @@ def run(spec: NetSpec, bundle: Bundle, x: torch.Tensor | np.ndarray, *,
     h = as_input_batch(spec, x)
     accs: list[torch.Tensor] = []
     acts: list[torch.Tensor] = []
+    outs: list[torch.Tensor] = []  # int64 outputs of every layer (an add reads its skip layer's)
     for i, layer in enumerate(spec.layers):
         lp = bundle.layers[i]
-        acc = accumulate(spec, bundle, i, h)
+        skip = getattr(layer, "skip", None)
+        acc = accumulate(spec, bundle, i, h, outs[skip] if skip is not None else None)
         pool = isinstance(layer, ConvSpec) and layer.pool == 2
         early = pool and bool((lp.mult >= 0).all())
         pre = max_pool2(acc) if early else acc
         lo, hi = spec.clamp_of(i)
         m, s = torch.from_numpy(lp.mult.astype(np.int64)), torch.from_numpy(lp.shift.astype(np.int64))
+        n_ch = acc.shape[1]
+        zp = spec.quant.zero_point
+        if layer.type == "add":  # the operands' multipliers and the zero point are in acc; one shift for all
+            m, s, zp = torch.ones(n_ch, dtype=torch.int64), s.expand(n_ch), 0
+        elif layer.type == "avgpool_global":
+            m, s = m.expand(n_ch), s.expand(n_ch)
         if mode == "tflite_double":
-            q = requantize_tflite_double(pre, m, s, mult_bits=spec.quant.mult_bits, zero_point=spec.quant.zero_point,
+            q = requantize_tflite_double(pre, m, s, mult_bits=spec.quant.mult_bits, zero_point=zp,
                                          lo=lo, hi=hi, channel_dim=1)
         else:
-            q = requantize(pre, m, s, rounding=mode, zero_point=spec.quant.zero_point, lo=lo, hi=hi, channel_dim=1)
+            q = requantize(pre, m, s, rounding=mode, zero_point=zp, lo=lo, hi=hi, channel_dim=1)
         if pool and not early:
             q = max_pool2(q)
         accs.append(acc.to(torch.int32))
         acts.append(q.to(torch.int8))
+        outs.append(q)
         h = q
     logits = acts[-1]
     return GoldenResult(accs, acts, logits, argmax_lowest(logits))

@@ -120,8 +120,8 @@ def export_paths(stem: str | Path) -> tuple[Path, Path]:
 def check_export(stem: str | Path) -> tuple[Path, Path]:
     """Raise InputError unless both export files can be written (their folder is made if missing)."""
     ypath, npath = export_paths(stem)
-    check_folder(ypath.parent)
-    if not ypath.parent.exists():
+    if not ypath.parent.is_dir():
+        check_folder(ypath.parent)  # it will be made
         return ypath, npath
     check_writable(ypath)
     check_writable(npath)

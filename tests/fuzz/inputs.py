@@ -343,6 +343,8 @@ def out_path(kind: str, wd: Path, name: str) -> str:
 
 #: failing examples of the last :func:`fuzz` run with ``collect=True``: (family, description)
 FAILURES: list[tuple[str, str]] = []
+#: families whose full campaign (CAMPAIGN examples) ran in this process
+CAMPAIGNS_DONE: set[str] = set()
 
 
 def fuzz(family: str, strategy: st.SearchStrategy, argv: Callable[[object, Path], list[str]], examples: int,
@@ -368,6 +370,8 @@ def fuzz(family: str, strategy: st.SearchStrategy, argv: Callable[[object, Path]
             shutil.rmtree(wd, ignore_errors=True)
 
     campaign(strategy, check, examples)
+    if examples >= CAMPAIGN:
+        CAMPAIGNS_DONE.add(family)
 
 
 # --- keeping the simulators out ----------------------------------------------------------------------
@@ -404,7 +408,8 @@ def no_rtl_tools() -> Iterator[None]:
             setattr(m, name, f)
 
 
-__all__ = ["BAD_DIR_OUTPUTS", "BAD_FILE_OUTPUTS", "CAMPAIGN", "FAILURES", "NOT_A_NUMBER", "QUICK", "TALLY", "File",
+__all__ = ["BAD_DIR_OUTPUTS", "BAD_FILE_OUTPUTS", "CAMPAIGN", "CAMPAIGNS_DONE", "FAILURES", "NOT_A_NUMBER", "QUICK",
+           "TALLY", "File",
            "ReachedTool", "arr_file", "bad_array_file", "bad_bundle", "bad_codes", "bad_dn_frames", "bad_field",
            "bad_yaml_file", "broken_npy", "broken_yaml", "empty_arrays", "fuzz", "no_rtl_tools", "not_text_yaml",
            "npy_bytes", "npz_bytes", "out_path", "put", "with_field", "yaml_bytes", "yaml_file"]

@@ -74,7 +74,7 @@ def preset_file() -> st.SearchStrategy:
 
 
 def _cmd(cmd: str) -> list[str]:
-    return {"info": ["sensor", "info"], "ptc": ["sensor", "ptc", "--levels", "3"],
+    return {"info": ["sensor", "info"], "ptc": ["sensor", "ptc", "--levels", "5"],
             "render": ["sensor", "render", "shapes", "-o", "raw.npy"]}[cmd]
 
 
@@ -140,7 +140,7 @@ def outputs() -> st.SearchStrategy:
 def outputs_argv(ex: tuple[str, str], wd: Path) -> list[str]:
     kind, which = ex
     if which == "--plot":
-        return ["sensor", "ptc", "--levels", "3", "--plot", out_path(kind, wd, "ptc.png")]
+        return ["sensor", "ptc", "--levels", "5", "--plot", out_path(kind, wd, "ptc.png")]
     if which == "same":
         return ["sensor", "render", "shapes", "-o", "raw.npy", "--lux-out", "raw.npy"]
     files = {"-o": "raw.npy", "--png": "raw.png", "--lux-out": "lux.npy"}

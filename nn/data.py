@@ -263,6 +263,17 @@ def _gray16(img: np.ndarray) -> np.ndarray:
 
 
 def read_linear(path: Path) -> np.ndarray:
+    """One image file → linear grayscale float64 in 0..65535 (16-bit DN), or InputError naming the file
+    (also for an image with no pixels or with NaN/inf samples). Formats: see :func:`_read_linear`."""
+    img = _read_linear(path)
+    if img.size == 0:
+        raise InputError(f"{path}: image has no pixels (shape {img.shape})")
+    if not np.isfinite(img).all():
+        raise InputError(f"{path}: image has NaN or infinite samples")
+    return img
+
+
+def _read_linear(path: Path) -> np.ndarray:
     """One image file → linear grayscale float64 in 0..65535 (16-bit DN), or InputError naming the file.
 
     RAW/DNG: rawpy demosaic with linear gamma, camera white balance, no auto-brightening, 16 bit, then the
@@ -284,6 +295,8 @@ def read_linear(path: Path) -> np.ndarray:
 
             a = np.asarray(tifffile.imread(str(path)))
             if a.dtype.kind == "f":
+                if not np.isfinite(a).all():
+                    raise InputError(f"{path}: image has NaN or infinite samples")
                 return _gray16(np.clip(a, 0, 1) * 65535.0)
             if a.dtype.kind not in "iu":
                 raise ValueError(f"unsupported TIFF sample type {a.dtype}")

@@ -288,3 +288,16 @@ def test_each_kind_is_one_line_and_nothing_left(wd: Path, argv: list[str], match
 
 def test_user_errors_stay_logcam_errors() -> None:
     assert issubclass(InputError, LogcamError) and issubclass(ConfigError, LogcamError)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_training_images_with_nan_or_inf_are_refused(tmp_path: Path, value: float) -> None:
+    import tifffile
+
+    from logcam.nn.data import read_linear
+
+    img = np.full((4, 4), 0.5, np.float32)
+    img[1, 2] = value
+    tifffile.imwrite(tmp_path / "a.tif", img)
+    with pytest.raises(InputError, match="NaN or infinite"):
+        read_linear(tmp_path / "a.tif")

@@ -301,3 +301,14 @@ def test_training_images_with_nan_or_inf_are_refused(tmp_path: Path, value: floa
     tifffile.imwrite(tmp_path / "a.tif", img)
     with pytest.raises(InputError, match="NaN or infinite"):
         read_linear(tmp_path / "a.tif")
+
+
+def test_an_eoferror_is_a_bug_with_its_traceback_not_aborted(wd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logcam.commands.golden as golden
+
+    def eof(path: object) -> None:
+        raise EOFError("a reader ran off the end")
+
+    monkeypatch.setattr(golden, "load_npy", eof)
+    res = run_cli(["golden", "rdc", "frames.npy", "-o", "x.npy"], wd)
+    assert res.traceback is not None and "EOFError" in res.traceback, res.describe()

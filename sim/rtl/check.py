@@ -30,6 +30,19 @@ def check_sim(sim: str, p_valid: float, p_ready: float) -> None:
             raise ConfigError(f"{name} must lie in (0, 1], got {p}")
 
 
+#: Verilator benches: "memory" (the generated shell streams from files and randomises valid/ready in the
+#: simulator; cocotb awaits only ``done``) or "cycle" (cocotb drivers per clock edge, for protocol tests).
+BENCHES = ("memory", "cycle")
+
+
+def check_bench(bench: str, sim: str, waves: object = None) -> None:
+    """One ConfigError line unless ``bench`` is known; ``waves`` (an FST trace) needs Verilator."""
+    if bench not in BENCHES:
+        raise ConfigError(f"--bench must be one of {', '.join(BENCHES)}, got {bench!r}")
+    if waves is not None and sim != "verilator":
+        raise ConfigError("--waves: the FST trace comes from Verilator; it does not apply to --sim amaranth")
+
+
 @dataclass(frozen=True)
 class Mismatch:
     """One differing value: position and the two values (``what`` says which quantity)."""

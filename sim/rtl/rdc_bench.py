@@ -33,6 +33,7 @@ async def rdc_frames(dut) -> None:
     beats = in_codec.pack(**input_fields(frames, geo))
 
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    dut.mem_mode.value = 0  # the shell (logcam.sim.rtl.shell) passes every port through
     dut.i__valid.value = 0
     dut.o__ready.value = 0
     await reset(dut, dut.clk)

@@ -18,7 +18,7 @@ from logcam.hw.rdc import LATENCY, Rdc
 from logcam.hw.stream import code_layout, describe_layout, pixel_layout, rdc_stats_layout
 from logcam.nn.golden.rdc import check_frames, rdc_codes
 from logcam.rdcspec import RdcSpec
-from logcam.sim.rtl.check import MAX_REPORTED, VerifyResult, check_sim, mismatch_from_json
+from logcam.sim.rtl.check import MAX_REPORTED, VerifyResult, check_bench, check_sim, mismatch_from_json
 from logcam.sim.rtl.emit import emit_verilog
 from logcam.sim.rtl.rdc_frames import frames_for
 from logcam.sim.rtl.rdc_io import RdcGeometry, check_output, input_fields
@@ -33,6 +33,15 @@ def _verilog(spec_key: str) -> str:
     return emit_verilog(Rdc(RdcSpec.model_validate_json(spec_key)), TOPLEVEL)
 
 
+@functools.lru_cache(maxsize=8)
+def _shell(spec_key: str) -> tuple[str, str]:
+    """The RDC's Verilog inside its bench shell (:mod:`logcam.sim.rtl.shell`) and the shell's name:
+    the one build both the memory-fed and the per-cycle bench run on."""
+    from logcam.sim.rtl.shell import shell_verilog
+
+    return shell_verilog(_verilog(spec_key), TOPLEVEL)
+
+
 def spec_json(spec: RdcSpec) -> dict[str, object]:
     """The RdcSpec as plain JSON (thresholds as "n/d" strings)."""
     d = spec.model_dump()
@@ -43,15 +52,18 @@ def spec_json(spec: RdcSpec) -> dict[str, object]:
 def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int = 4, seed: int = 0,
                sim: str = "verilator", p_valid: float = 0.8, p_ready: float = 0.8, source: str = "mixed",
                expected: np.ndarray | None = None, workdir: Path | None = None,
-               limit: int = MAX_REPORTED) -> VerifyResult:
+               limit: int = MAX_REPORTED, bench: str = "memory", waves: Path | None = None) -> VerifyResult:
     """Stream ``frames`` (N×H×W DN; default: ``n_frames`` from ``source``) through the RDC RTL.
 
     ``p_valid``/``p_ready`` are the per-cycle probabilities of the randomised handshake (1.0 for
     full throughput). ``expected`` overrides the golden codes (N×C×H×W), for testing the checker.
     Returns a :class:`VerifyResult`; ``cycles`` counts from the first offered beat to the last
-    output beat taken, ``ideal_cycles`` = frames·H·W/lanes.
+    output beat taken, ``ideal_cycles`` = frames·H·W/lanes. ``bench`` (Verilator): "memory" (the shell
+    streams from files and randomises valid/ready in the simulator) or "cycle" (cocotb drivers per clock
+    edge); ``waves``: an FST trace of the run (a separate, traced build).
     """
     check_sim(sim, p_valid, p_ready)
+    check_bench(bench, sim, waves)
     if frames is None:
         frames = frames_for(spec, n_frames, seed, source)
     p = check_frames(frames, spec).numpy()
@@ -70,19 +82,35 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
     t0 = time.perf_counter()
     if sim == "verilator":
         from logcam.sim.rtl.runner import run_cocotb, verilator_build
+        from logcam.sim.rtl.shell import BUILD_ARGS
 
-        build = verilator_build(_verilog(json.dumps(spec_json(spec), sort_keys=True)), TOPLEVEL)
+        text, top = _shell(json.dumps(spec_json(spec), sort_keys=True))
+        build = verilator_build(text, top, build_args=BUILD_ARGS, waves=waves is not None)
         build_s = build.build_s
         t0 = time.perf_counter()
+    if sim == "verilator" and bench == "memory":
+        from logcam.sim.rtl.shell import run_shell
+        from logcam.sim.rtl.streams import default_timeout
+
+        n_beats = n * geo.beats_per_frame
+        run = run_shell(build, in_codec.pack_bytes(**input_fields(p, geo)), in_codec.width,
+                        {"o": out_codec.width}, {"o": n_beats}, p_valid=p_valid, p_ready=p_ready, seed=seed,
+                        max_cycles=default_timeout(n_beats, n_beats, p_valid, p_ready), stats=["stats"],
+                        workdir=workdir, waves=waves)
+        count, found, _ = check_output(out_codec.unpack_bytes(run.streams["o"]), expected, geo, limit=limit)
+        cycles, timed_out = run.cycles, run.timed_out
+        stats = {k: int(v[0]) for k, v in stats_codec.unpack([run.stats["stats"]]).items()}
+        extra = {"sim_loop_s": round(run.loop_s, 3), "bench": "memory"}
+    elif sim == "verilator":
         res = run_cocotb(build, "logcam.sim.rtl.rdc_bench",
                          arrays={"frames": p.astype(np.uint16), "expected": expected},
                          params={"geometry": geo.to_json(), "in_fields": in_codec.describe(),
                                  "out_fields": out_codec.describe(), "stats_fields": stats_codec.describe(),
                                  "p_valid": p_valid, "p_ready": p_ready, "seed": seed, "limit": limit},
-                         workdir=workdir, seed=seed)
+                         workdir=workdir, seed=seed, waves=waves)
         count, found = res["mismatches"], [mismatch_from_json(m) for m in res["first_mismatches"]]
         cycles, stats, timed_out = res["cycles"], res["stats"], res["timed_out"]
-        extra = {"sim_loop_s": round(res["sim_loop_s"], 3)}
+        extra = {"sim_loop_s": round(res["sim_loop_s"], 3), "bench": "cycle"}
     else:
         from logcam.sim.rtl.amaranth_sim import stream_through_amaranth
 

@@ -69,28 +69,35 @@ def _versions() -> str:
 
 @dataclass(frozen=True)
 class VerilatorBuild:
-    """A built Verilator+cocotb simulator: its directory, top module name and build time (s, 0 if cached)."""
+    """A built Verilator+cocotb simulator: its directory, top module name, build time (s, 0 if cached),
+    whether FST tracing is compiled in."""
 
     build_dir: Path
     toplevel: str
     build_s: float
+    waves: bool = False
 
 
-def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = ()) -> VerilatorBuild:
-    """Build ``verilog`` (top module ``toplevel``) once per content+flags; later calls reuse it."""
+def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = (),
+                    waves: bool = False) -> VerilatorBuild:
+    """Build ``verilog`` (top module ``toplevel``) once per content+flags; later calls reuse it.
+
+    ``waves``: a separate build with FST tracing compiled in (``--trace-fst``), for
+    :func:`run_cocotb`'s ``waves``; untraced runs keep the faster untraced build.
+    """
     from logcam.sim.rtl.emit import waiver_flags
 
     root = setup_verilator()
-    args = [*waiver_flags(), *(str(a) for a in build_args)]
+    args = [*waiver_flags(), *(str(a) for a in build_args), *(["--trace-fst", "--trace-structs"] if waves else [])]
     key = hashlib.sha256("\0".join([verilog, toplevel, *args, _versions(), str(root)]).encode()).hexdigest()[:16]
     base = cache_root() / "rtl"
     build_dir = base / f"{toplevel}-{key}"
     stamp = build_dir / "BUILD_OK"
     if stamp.is_file():
-        return VerilatorBuild(build_dir, toplevel, 0.0)
+        return VerilatorBuild(build_dir, toplevel, 0.0, waves)
     with file_lock(base / f"{toplevel}-{key}.lock"):
         if stamp.is_file():
-            return VerilatorBuild(build_dir, toplevel, 0.0)
+            return VerilatorBuild(build_dir, toplevel, 0.0, waves)
         t0 = time.perf_counter()
         if build_dir.exists():
             shutil.rmtree(build_dir)
@@ -109,9 +116,12 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
         os.environ["OBJCACHE"] = f"{sys.executable} -m logcam.sim.rtl.objcache"
         if "CFG_CXXFLAGS_PCH_I" not in (saved["MAKEFLAGS"] or ""):
             os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
+        # the same wheel leaves CFG_CXXFLAGS_COROUTINES empty: --timing builds need g++'s -fcoroutines
+        if "--timing" in args and "CFG_CXXFLAGS_COROUTINES" not in os.environ["MAKEFLAGS"]:
+            os.environ["MAKEFLAGS"] += " CFG_CXXFLAGS_COROUTINES=-fcoroutines"
         try:
             runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
-                         always=True, log_file=log)
+                         always=True, log_file=log, waves=waves)
         except (RuntimeError, SystemExit) as err:
             tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
             raise ToolchainError(f"Verilator build of {toplevel} failed ({err}); log {log}:\n{tail}") from None
@@ -122,15 +132,21 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
                 else:
                     os.environ[k] = v
         stamp.write_text(_versions())
-        return VerilatorBuild(build_dir, toplevel, time.perf_counter() - t0)
+        return VerilatorBuild(build_dir, toplevel, time.perf_counter() - t0, waves)
 
 
 def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.ndarray],
-               params: dict[str, Any], workdir: Path | None = None, seed: int = 0) -> dict[str, Any]:
+               params: dict[str, Any], workdir: Path | None = None, seed: int = 0,
+               plusargs: Sequence[str] = (), files: dict[str, bytes] | None = None,
+               waves: Path | None = None, read_bins: bool = False) -> dict[str, Any]:
     """Run cocotb ``test_module`` on a build with input ``arrays`` (saved as name.npy) and ``params``.
 
     Returns the bench's ``result.json`` (plus ``sim_s``, the wall time of the simulator process).
     ``workdir`` keeps the files (inputs, result, sim.log); by default a temporary directory is used.
+    ``plusargs`` go to the simulator (``+name=value``; ``{dir}`` is replaced by the run directory),
+    ``files`` are written into the run directory as raw bytes; ``waves`` (a build with ``waves``) dumps
+    an FST trace to that path. ``read_bins``: the ``*.bin`` files the run wrote come back in the result
+    under ``"_bin"`` (name → bytes), read before a temporary directory goes away.
     """
     setup_verilator()
     with contextlib.ExitStack() as stack:
@@ -139,6 +155,10 @@ def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.
         workdir.mkdir(parents=True, exist_ok=True)
         for name, arr in arrays.items():
             np.save(workdir / f"{name}.npy", arr)
+        for name, raw in (files or {}).items():
+            (workdir / name).write_bytes(raw)
+        if waves is not None and not build.waves:
+            raise ValueError("run_cocotb: waves need a build made with verilator_build(..., waves=True)")
         (workdir / "params.json").write_text(json.dumps(params))
         result_file = workdir / "result.json"
         result_file.unlink(missing_ok=True)
@@ -154,6 +174,9 @@ def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.
             runner.test(test_module=test_module, hdl_toplevel=build.toplevel, hdl_toplevel_lang="verilog",
                         build_dir=build.build_dir,
                         test_dir=workdir, results_xml=str(workdir / "results.xml"), seed=seed,
+                        plusargs=[a.replace("{dir}", str(workdir)) for a in plusargs],
+                        waves=waves is not None,
+                        test_args=["--trace-file", str(Path(waves).resolve())] if waves is not None else [],
                         extra_env={"LOGCAM_BENCH_DIR": str(workdir)}, log_file=log)
         except SystemExit as err:
             if not result_file.is_file():
@@ -168,5 +191,7 @@ def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.
             raise RuntimeError(f"simulation of {build.toplevel} wrote no result.json; log tail:\n{tail}")
         result = json.loads(result_file.read_text())
         result["sim_s"] = sim_s
+        if read_bins:
+            result["_bin"] = {p.name: p.read_bytes() for p in workdir.glob("*.bin") if p.name not in (files or {})}
         return result
 

@@ -106,6 +106,57 @@ class PayloadCodec:
             out[f.name] = self._finish(f, raw, n)
         return out
 
+    def pack_bytes(self, **values: np.ndarray | int) -> np.ndarray:
+        """Like :meth:`pack`, as a (beats, 8·ceil(width/64)) uint8 array of little-endian bytes (no Python ints)."""
+        n = None
+        for v in values.values():
+            if np.ndim(v):
+                n = int(np.shape(v)[0])
+        if n is None:
+            raise ValueError("pack_bytes: need at least one array argument to know the number of beats")
+        unknown = set(values) - set(self.fields)
+        if unknown:
+            raise ValueError(f"pack_bytes: unknown field(s) {sorted(unknown)}; fields are {list(self.fields)}")
+        words = max(1, (self.width + 63) // 64)
+        if self.width <= 64:
+            word = np.zeros(n, dtype="<u8")
+            for name, v in values.items():
+                f = self.fields[name]
+                elems = self._elements(f, v, n)
+                shifts = (f.offset + f.width * np.arange(f.count, dtype=np.uint64)).astype(np.uint64)
+                word |= np.bitwise_or.reduce(elems << shifts, axis=1)
+            return word.view(np.uint8).reshape(n, 8)
+        bits = np.zeros((n, 64 * words), dtype=np.uint8)
+        for name, v in values.items():
+            f = self.fields[name]
+            elems = self._elements(f, v, n)
+            b = ((elems[:, :, None] >> np.arange(f.width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+            bits[:, f.offset:f.offset + f.width * f.count] = b.reshape(n, -1)
+        return np.packbits(bits, axis=1, bitorder="little")
+
+    def unpack_bytes(self, buf: np.ndarray) -> dict[str, np.ndarray]:
+        """Field arrays (beats, *shape) as int64 from (beats, ≥ceil(width/8)) little-endian payload bytes."""
+        buf = np.ascontiguousarray(buf, dtype=np.uint8)
+        n = buf.shape[0]
+        out: dict[str, np.ndarray] = {}
+        if self.width <= 64:
+            padded = np.zeros((n, 8), dtype=np.uint8)
+            k = min(8, buf.shape[1])
+            padded[:, :k] = buf[:, :k]
+            word = padded.view("<u8").reshape(n)
+            for f in self.fields.values():
+                shifts = (f.offset + f.width * np.arange(f.count, dtype=np.uint64)).astype(np.uint64)
+                mask = np.uint64((1 << f.width) - 1)
+                raw = ((word[:, None] >> shifts) & mask).astype(np.int64)
+                out[f.name] = self._finish(f, raw, n)
+            return out
+        bits = np.unpackbits(buf, axis=1, bitorder="little")
+        for f in self.fields.values():
+            b = bits[:, f.offset:f.offset + f.width * f.count].reshape(n, f.count, f.width).astype(np.int64)
+            raw = (b << np.arange(f.width, dtype=np.int64)).sum(axis=2)
+            out[f.name] = self._finish(f, raw, n)
+        return out
+
     @staticmethod
     def _elements(f: Field, v: np.ndarray | int, n: int) -> np.ndarray:
         arr = np.asarray(v, dtype=np.int64)

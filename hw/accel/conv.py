@@ -9,6 +9,10 @@ output beat (all C_out channels of one pixel) is valid after the last group. The
 window from the generator when it starts on it, so the generator prepares the next window while
 the array works: cycles per frame ≈ max(padded positions, output positions · G · I).
 
+Depthwise (``depthwise=True``, NetSpec ``depthwise`` and ``pointwise`` = 1×1 conv share this block): output
+channel o reads only input channel o, fan-in k², weights C×1×k×k; lane l of group g takes channel g·pe + l's
+taps ig·simd .. ig·simd + simd − 1 from the copied window.
+
 The back end (MAC → requantizer → output register) advances as one pipeline when the output
 register is empty or taken. On ternary/5-/7-level code input the products and the requantizer's
 constant multiplications are shifts and adds only (:func:`logcam.hw.accel.mac.product`,
@@ -41,19 +45,22 @@ class ConvLayer(wiring.Component):
 
     def __init__(self, layer: ConvSpec, params: LayerParams, quant: QuantSpec, *, in_shape: tuple[int, int, int],
                  value_shape: ShapeCastable, max_abs: int, clamp: tuple[int, int],
-                 code_max: int | None = None) -> None:
+                 code_max: int | None = None, depthwise: bool = False) -> None:
         c, h, w = in_shape
         k = layer.kernel
-        fan_in = c * k * k
-        if params.weight.shape != (layer.out_channels, c, k, k):
-            raise ValueError(f"ConvLayer: weights have shape {params.weight.shape}, need "
-                             f"{(layer.out_channels, c, k, k)}")
+        # depthwise: output channel o reads input channel o only (weights C×1×k×k, fan-in k²)
+        fan_in = k * k if depthwise else c * k * k
+        want = (c, 1, k, k) if depthwise else (layer.out_channels, c, k, k)
+        if params.weight.shape != want or (depthwise and (layer.out_channels != c or layer.pool != 1)):
+            raise ValueError(f"ConvLayer: weights have shape {params.weight.shape}, need {want}"
+                             f"{' (depthwise: out_channels = in_channels, no pool)' if depthwise else ''}")
         if layer.out_channels % layer.pe or fan_in % layer.simd:
             raise ValueError(f"ConvLayer: pe ({layer.pe}) must divide {layer.out_channels} and simd "
                              f"({layer.simd}) the fan-in {fan_in}")
         self.layer, self.params, self.quant = layer, params, quant
         self.c, self.h, self.w = c, h, w
         self.fan_in = fan_in
+        self.depthwise = depthwise
         self.value_shape = value_shape
         self.code_max = code_max
         self.clamp = clamp
@@ -120,21 +127,24 @@ class ConvLayer(wiring.Component):
         busy = Signal()
         g = counter(groups)
         ig = counter(slices)
-        xw = Signal(data.ArrayLayout(self.value_shape, self.fan_in))
+        xw = Signal(data.ArrayLayout(self.value_shape, self.c * k * k))
         last_cycle = busy & (g == groups - 1) & (ig == slices - 1)
         take = Signal()
         m.d.comb += [take.eq(advance & (~busy | last_cycle) & win.win_valid), win.take.eq(take)]
 
-        xs = []
-        for s in range(simd):
-            col = [xw[j * simd + s] for j in range(slices)]
-            xs.append(select(col, ig))
+        kk = k * k
+        if self.depthwise:  # lane l of group g reads channel g·pe + l: its own taps, selected by (g, ig)
+            xl = [[select([xw[(gi * pe + lane) * kk + j * simd + s] for gi in range(groups) for j in range(slices)],
+                          g * slices + ig) for s in range(simd)] for lane in range(pe)]
+        else:  # every lane reads the same fan-in slice
+            xs = [select([xw[j * simd + s] for j in range(slices)], ig) for s in range(simd)]
+            xl = [xs] * pe
         weights = weight_rom(m, "weights", self.weight_words(), g * slices + ig)
         acc = [Signal(signed(self.acc_bits), name=f"acc{lane}") for lane in range(pe)]
         new = [Signal(signed(self.acc_bits), name=f"new{lane}") for lane in range(pe)]
         bias = self.params.bias.astype(np.int64)
         for lane in range(pe):
-            prods = [product(weights[lane * simd + s], xs[s], max_abs=self.code_max) for s in range(simd)]
+            prods = [product(weights[lane * simd + s], xl[lane][s], max_abs=self.code_max) for s in range(simd)]
             b = table(bias[lane::pe], g, signed(self.acc_bits))
             m.d.comb += new[lane].eq(Mux(ig == 0, b, acc[lane]) + adder_tree(prods))
 

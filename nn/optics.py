@@ -157,6 +157,16 @@ def fold_pairs(cfg: OpticalConfig, weight: torch.Tensor) -> torch.Tensor:
     return torch.cat([w, -w], dim=2).reshape(o, cfg.regions, kh, kw)
 
 
+def initial_heights(spec: op.OpticsSpec, seed: int) -> torch.Tensor:
+    """Start of a trainable mask (masks×N×N µm): a Fresnel lens that focuses on the sensor (PSF ≈ a spot
+    on the kernel's centre) plus seeded smooth random relief — half a wave at the longest wavelength,
+    correlated over 1/8 of the mask — so the initial PSFs are structured and fit the k×k kernel
+    (a PhlatCam-like fine random relief throws most light outside 7×7 pixels at d = 2 mm)."""
+    wave = max(spec.wavelengths_nm) * 1e-3 / (spec.refractive_index - 1.0)
+    return op.lens_heights(spec) + op.random_heights(spec, seed, max_height_um=0.5 * wave,
+                                                    corr_px=spec.mask_pixels / 8)
+
+
 class OpticalLayer(nn.Module):
     """RGB scene (B×C×H×W, linear, C = colours) → signed feature maps (B×N×H×W), N = ``cfg.feature_maps``.
 
@@ -173,7 +183,7 @@ class OpticalLayer(nn.Module):
         self.heights_um: nn.Parameter | None = None
         self.psf_logits: nn.Parameter | None = None
         if cfg.kind == "phase_mask":
-            self.heights_um = nn.Parameter(op.random_heights(cfg.mask, cfg.seed))
+            self.heights_um = nn.Parameter(initial_heights(cfg.mask, cfg.seed))
         elif cfg.kind == "psf":
             self.psf_logits = nn.Parameter(0.1 * torch.randn((m, c, k, k), generator=g, dtype=torch.float64))
         elif cfg.kind == "gabor":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ RGB_CLASSES: tuple[str, ...] = ("disc", "ring", "square", "diamond", "triangle",
 class RgbObjectsConfig(StrictModel):
     """How many RGB objects, their size and brightness (units in the names)."""
 
-    kind: str = Field("rgb_objects", pattern="^rgb_objects$")
+    kind: Literal["rgb_objects"] = "rgb_objects"
     n: int = Field(2000, ge=10, le=1_000_000, description="images (classes in equal numbers, seeded order)")
     size: int = Field(32, ge=16, le=256, description="pixels per side")
     mean_lux: float = Field(100.0, gt=0, le=1e6, allow_inf_nan=False,

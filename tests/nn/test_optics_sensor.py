@@ -67,7 +67,7 @@ def test_each_region_sees_only_its_share_and_its_shot_noise() -> None:
     n = got[0].size
     for m in range(2):
         mu = float(lux_to_photons(want_lux[m], sensor.spec))
-        assert mu < 0.5 * float(lux_to_photons(200.0, sensor.spec))    # far less light than the open scene
+        assert mu < 0.9 * float(lux_to_photons(200.0, sensor.spec))    # less light than the open scene
         assert abs(got[m].mean() - mu) < 5 * math.sqrt(mu / n)
         assert abs(got[m].var() / mu - 1) < 5 * math.sqrt(2 / n)
     np.testing.assert_allclose(out.maps[0], out.regions_lux[0] - out.regions_lux[1])

@@ -129,6 +129,8 @@ def _activities(cfg, base, activity: str, activity_file: str | None):
 
     if activity == "rtl" and activity_file is None:
         raise InputError("--activity-file: required with --activity rtl (a logcam-activity/1 JSON)")
+    if activity != "rtl" and activity_file is not None:
+        raise InputError("--activity-file: read only with --activity rtl (without it every stage is analytic)")
     measured = {}
     if activity == "rtl":
         measured = load_activity(activity_file, width=cfg.sensor.width, height=cfg.sensor.height)
@@ -289,7 +291,7 @@ def validate(chips, tech, scaling, plot, as_json):
     """
     from logcam.energy.validate import mean_abs_error, validate_chips
 
-    p = _plot_path(plot) if plot else None
+    p = _plot_path(plot) if plot is not None else None
     t, s = _tech(tech, scaling)
     res = validate_chips(chips, t, s)
     mae = mean_abs_error(res)

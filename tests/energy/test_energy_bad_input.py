@@ -184,6 +184,12 @@ def test_activity_file(tmp_path, data, says):
     _rejected(tmp_path, "loggrad", "--activity", "rtl", "--activity-file", str(p), says=says)
 
 
+def test_activity_file_without_rtl_activity_is_refused(tmp_path):
+    p = tmp_path / "a.json"
+    p.write_text(json.dumps({"format": "logcam-activity/1", "stages": {}}))
+    _rejected(tmp_path, "loggrad", "--activity-file", str(p), says="--activity rtl")
+
+
 # --- outputs ---------------------------------------------------------------------------------------------
 
 def test_validate_plot_format_fails_before_any_work(tmp_path, monkeypatch):
@@ -193,8 +199,8 @@ def test_validate_plot_format_fails_before_any_work(tmp_path, monkeypatch):
         raise AssertionError("validate_chips ran before the plot name was checked")
 
     monkeypatch.setattr(v, "validate_chips", boom)
-    for name in ("x.txt", "x", "x.png~"):
-        _rejected(tmp_path, "validate", "--plot", str(tmp_path / "work" / name), says="--plot")
+    for plot in [str(tmp_path / "work" / name) for name in ("x.txt", "x", "x.png~")] + [""]:
+        _rejected(tmp_path, "validate", "--plot", plot, says="--plot")
 
 
 @pytest.mark.parametrize("where", ["folder", "missing", "under_file", "proc"])

@@ -81,17 +81,42 @@ def test_cli_trains_exports_and_reports(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_default_config_reproduces_the_bundled_network(tmp_path: Path) -> None:
-    """`logcam train configs/train/default.yaml --export STEM` gives the bundled arrays bit for bit
-    (same torch thread count as the config; ~10 min on 2 loaded cores)."""
+def test_default_config_reproduces_the_bundled_network(tmp_path: Path, capsys) -> None:
+    """`logcam train configs/train/default.yaml --export STEM` reproduces the bundled network
+    (~10 min on 2 loaded cores).
+
+    Not bit for bit: 20 epochs of float32 training amplify any difference in summation order, and that
+    order belongs to the machine (oneDNN/MKL kernels per CPU model and ISA level, thread count), so
+    the bundled arrays come back exactly only on the path that trained them. What the recipe must give
+    on any machine: the same NetSpec, arrays of the same names, dtypes and shapes, and an int8 network
+    (golden model) as accurate on the 450-frame test split as the bundled one, within 0.06 — three
+    binomial standard errors (√(0.77·0.23/450) ≈ 0.02); a broken recipe (chance is 1/3) falls far
+    outside.
+    """
     import numpy as np
 
     from logcam.config import embedded_config
+    from logcam.nn.data import split_indices
+    from logcam.nn.export import golden_accuracy
+    from logcam.nn.formats import get_format
+    from logcam.nn.netspec import Bundle, NetSpec
+    from logcam.nn.train import load_dataset, load_train_config
 
     root = Path(__file__).resolve().parents[2]
-    main(["train", str(root / "configs" / "train" / "default.yaml"), "--export", str(tmp_path / "2conv1fc"),
-          "--json"])
+    config = root / "configs" / "train" / "default.yaml"
+    main(["train", str(config), "--export", str(tmp_path / "2conv1fc"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    spec = NetSpec.load(embedded_config("nets/2conv1fc.yaml"))
+    assert NetSpec.load(tmp_path / "2conv1fc.yaml") == spec
     with np.load(embedded_config("nets/2conv1fc.npz")) as want, np.load(tmp_path / "2conv1fc.npz") as got:
         assert sorted(want.files) == sorted(got.files)
         for k in want.files:
-            assert np.array_equal(want[k], got[k]), k
+            assert (want[k].dtype, want[k].shape) == (got[k].dtype, got[k].shape), k
+    cfg = load_train_config(config)
+    data = load_dataset(cfg.dataset)
+    te = split_indices(data.labels, cfg.seed, cfg.split)[2]
+    fmt = get_format(cfg.format, data.adc_bits)
+    bundled, _ = golden_accuracy(spec, Bundle.load(spec, embedded_config("nets/2conv1fc.npz")),
+                                 fmt.integer(data.frames[te]), data.labels[te])
+    assert len(te) == 450 and bundled > 0.7
+    assert out["int8_test_acc"] >= bundled - 0.06, (out["int8_test_acc"], bundled)

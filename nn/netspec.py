@@ -192,10 +192,14 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
 def check_buildable(spec: NetSpec) -> None:
     """Raise ConfigError (one line naming the layer and what the generator builds) if hw/accel cannot build ``spec``."""
     built = ", ".join(op.name for op in OPERATORS.values() if op.rtl)
-    for i, layer in enumerate(spec.layers):
+    for shape, layer in zip(spec.layer_shapes(), spec.layers):
+        i = shape.index
         if not OPERATORS[layer.type].rtl:
             raise ConfigError(f"layers[{i}] ({layer.type}): the accelerator generator does not build {layer.type} "
                               f"yet; it builds {built}")
+        if isinstance(layer, FcSpec) and shape.in_shape[0] % layer.simd:
+            raise ConfigError(f"layers[{i}].simd: the streaming fc takes one pixel's channels per beat, so simd "
+                              f"({layer.simd}) must divide the input channels ({shape.in_shape[0]})")
 
 
 class QuantSpec(StrictModel):

@@ -332,9 +332,9 @@ def test_operator_table() -> None:
     types = {t.model_fields["type"].default for t in union}
     assert types <= set(OPERATORS)
     assert OPERATORS["depthwise"].kernels == (3, 5, 7) and OPERATORS["depthwise"].strides == (1, 2)
-    spec = block_spec(0, "codes", "half_up")
-    unbuilt = [i for i, layer in enumerate(spec.layers) if not OPERATORS[layer.type].rtl]
-    if unbuilt:
-        with pytest.raises(ConfigError, match=rf"layers\[{unbuilt[0]}\] \({spec.layers[unbuilt[0]].type}\): the "
-                                              r"accelerator generator does not build .* it builds conv"):
-            check_buildable(spec)
+    bad = NetSpec.model_validate({"input": {"channels": 1, "height": 4, "width": 4}, "layers": [
+        {"type": "conv", "out_channels": 2, "kernel": 3, "pad": 1}, {"type": "fc", "out_features": 2, "simd": 4}]})
+    with pytest.raises(ConfigError, match=r"^layers\[1\]\.simd: the streaming fc .* must divide the input channels "
+                                          r"\(2\)$"):
+        check_buildable(bad)
+    check_buildable(block_spec(0, "codes", "half_up"))  # every operator of the table is built

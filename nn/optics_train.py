@@ -351,5 +351,37 @@ def export_digital(res: OpticsTrainResult, calib: int = 512) -> tuple[NetSpec, B
     x_te = region_inputs(model, res.data.images[te])
     labels = golden_run(net, bundle, x_te).labels
     y = res.data.labels[te]
-    int8 = float((torch.as_tensor(np.asarray(labels)).to(torch.int64) == y).float().mean()) if len(y) else float("nan")
+    int8 = float((torch.as_tensor(np.asarray(labels)).to(torch.int64) == y).double().mean()) if len(y) else float("nan")
     return net, bundle, {"float_test_acc": res.test_acc, "int8_test_acc": int8}
+
+
+def train_command(config: Path, export_stem: Path | None = None, out_dir: Path | None = None,
+                  epochs: int | None = None, seed: int | None = None) -> dict[str, object]:
+    """``logcam train CONFIG`` for a config with an ``optics:`` section: train, then optionally export the
+    digital part (STEM.yaml + STEM.npz) and write OUT/history.json. Destinations are checked first."""
+    import json
+
+    from logcam.files import atomic_write, check_folder, make_folder
+    from logcam.nn.export import check_export, write_export
+
+    cfg = load_optics_train_config(config)
+    over = {k: v for k, v in (("epochs", epochs), ("seed", seed)) if v is not None}
+    if over:
+        cfg = validate(OpticsTrainConfig, {**cfg.model_dump(), **over}, where=Path(config).name)
+    if export_stem is not None:
+        check_export(export_stem)
+    if out_dir is not None:
+        check_folder(out_dir)
+    res = train_optics(cfg)
+    out: dict[str, object] = {"config": str(config), **res.as_dict()}
+    if export_stem is not None:
+        net, bundle, acc = export_digital(res)
+        ypath, npath = write_export(net, bundle, export_stem,
+                                    header=f"{net.name}: the network after the optics, exported by "
+                                           f"`logcam train {config}` (input: the regions' 8-bit read-outs)")
+        out.update(int8_test_acc=acc["int8_test_acc"], netspec=str(ypath), bundle=str(npath))
+    if out_dir is not None:
+        make_folder(out_dir)
+        text = json.dumps({"summary": out, "history": res.history}, indent=2)
+        atomic_write(Path(out_dir) / "history.json", lambda p: p.write_text(text, encoding="utf-8"))
+    return out

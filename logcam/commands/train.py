@@ -34,8 +34,15 @@ def cli(config: Path, export_stem: Path | None, out_dir: Path | None, epochs: in
     from logcam.config import validate
     from logcam.files import atomic_write, check_folder
     from logcam.nn.export import check_export, export_bundle, golden_accuracy, write_export
+    from logcam.nn.optics_train import is_optics_config, train_command
     from logcam.nn.train import TrainConfig, load_train_config, train
 
+    if is_optics_config(config):  # an `optics:` section: PhlatCam optics + CNN (logcam.nn.optics_train)
+        summary = train_command(config, export_stem, out_dir, epochs, seed)
+        click.echo(json.dumps(summary, indent=2) if as_json else
+                   f"optics {summary['optics']} design {summary['design']}: test accuracy {summary['test_acc']:.3f}"
+                   + (f", int8 {summary['int8_test_acc']:.3f} → {summary['netspec']}" if export_stem else ""))
+        return
     cfg = load_train_config(config)
     if epochs is not None or seed is not None:
         over = {k: v for k, v in (("epochs", epochs), ("seed", seed)) if v is not None}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import signal
 import traceback
@@ -74,11 +75,25 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(old)
 
 
+@contextlib.contextmanager
+def _log_warnings_to(stream: io.StringIO) -> Iterator[None]:
+    """Log records of WARNING and above go to ``stream``, as logging's last-resort handler writes them to a
+    user's stderr (under pytest, its own handlers would swallow them and hide a second stderr line)."""
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
 def run_cli(argv: list[str], cwd: Path, timeout_s: int = 120) -> CliResult:
     """Run ``logcam argv`` in-process in folder ``cwd``; exit code, stdout, stderr and any traceback."""
     out, err = io.StringIO(), io.StringIO()
     code, tb = 0, None
-    with _cwd(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with _cwd(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), _log_warnings_to(err):
         try:
             with _alarm(timeout_s):
                 main([str(a) for a in argv])

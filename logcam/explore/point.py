@@ -296,7 +296,9 @@ def energy_point(cfg: dict[str, Any], spec: Any, activity_file: Path | None) -> 
 
 
 # --- the task ----------------------------------------------------------------------------------------
-def _log_attempt(folder: Path, what: str) -> None:
+def log_attempt(out: Path, point_hash: str, what: str) -> None:
+    """Append ``what`` (start or done), the time, host and pid to the point's attempts.log (one O_APPEND write)."""
+    folder = point_dir(Path(out), point_hash)
     folder.mkdir(parents=True, exist_ok=True)
     line = f"{what} {time.time():.3f} {socket.gethostname()} {os.getpid()}\n"
     fd = os.open(folder / "attempts.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -304,6 +306,14 @@ def _log_attempt(folder: Path, what: str) -> None:
         os.write(fd, line.encode())
     finally:
         os.close(fd)
+
+
+def count_starts(out: Path, point_hash: str) -> int:
+    """How many evaluations of a point have started so far (all runs)."""
+    log = point_dir(Path(out), point_hash) / "attempts.log"
+    if not log.is_file():
+        return 0
+    return sum(1 for line in log.read_text().splitlines() if line.startswith("start "))
 
 
 def evaluate_point(point: dict[str, Any], out: str | Path) -> dict[str, Any]:
@@ -317,8 +327,7 @@ def evaluate_point(point: dict[str, Any], out: str | Path) -> dict[str, Any]:
     cfg = point["config"]
     torch.set_num_threads(cfg["train"]["threads"])
     t0 = time.perf_counter()
-    pdir = point_dir(out, point["hash"])
-    _log_attempt(pdir, "start")
+    log_attempt(out, point["hash"], "start")
     trained = train_point(point, out)
     spec = NetSpec.load(trained.netspec)
     metrics: dict[str, Any] = {k: trained.info[k] for k in ("accuracy", "float_accuracy", "val_accuracy", "macs",
@@ -339,12 +348,12 @@ def evaluate_point(point: dict[str, Any], out: str | Path) -> dict[str, Any]:
         artefacts["activity"] = str(act_file.relative_to(out))
     metrics.update(energy_point(cfg, spec, act_file))
     metrics["activity"] = "measured" if act_file is not None else "analytic"
-    _log_attempt(pdir, "done")
+    log_attempt(out, point["hash"], "done")
     return {"hash": point["hash"], "metrics": metrics, "artefacts": artefacts,
             "timing": {"total_s": round(time.perf_counter() - t0, 3), "train_s": trained.info["train_s"],
                        "rtl_s": round(rtl_s, 3), "reused_network": trained.reused},
             "worker": f"{socket.gethostname()}:{os.getpid()}"}
 
 
-__all__ = ["METRICS", "STAGES", "Trained", "dataset", "energy_point", "evaluate_point", "input_format", "net_dir",
-           "network", "pipeline", "point_dir", "rdc_spec", "train_point", "verify_point"]
+__all__ = ["METRICS", "STAGES", "Trained", "count_starts", "dataset", "energy_point", "evaluate_point", "input_format",
+           "log_attempt", "net_dir", "network", "pipeline", "point_dir", "rdc_spec", "train_point", "verify_point"]

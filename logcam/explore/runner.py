@@ -1,9 +1,12 @@
 """Submit the unfinished points of a grid as Dask tasks and commit each result as it arrives.
 
 Only this client writes the store, one committed row per point as its future completes; a point that
-raised is stored as failed with its error, one whose workers kept dying (``KilledWorker`` after the
-scheduler's allowed failures) likewise. Futures lost with the scheduler are not stored: the next run
-does them again.
+raised is stored as failed with its error. Worker deaths: the scheduler gives up on a task
+(``KilledWorker``) once the workers holding it died ``allowed-failures + 1`` times, and it blames every
+task a dead worker held, not only the one that killed it. So the runner counts what really started
+(the point's attempts.log): a point that started fewer than ``retries + 1`` times in this run is
+submitted again (at most ``retries`` times); one that did is stored as failed with the error. Futures
+lost with the scheduler are not stored: the next run does them again.
 """
 
 from __future__ import annotations
@@ -42,16 +45,19 @@ def error_line(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
-def run_points(client: Any, store: Store, points: list[dict[str, Any]], out: Path, *,
+def run_points(client: Any, store: Store, points: list[dict[str, Any]], out: Path, *, retries: int = 2,
                fn: Callable[..., dict[str, Any]] | None = None,
                on_update: Callable[[RunStats, int], None] | None = None,
                on_point: Callable[[dict[str, Any], str, dict[str, Any] | str], None] | None = None,
                poll_s: float = 0.2) -> RunStats:
     """Run every point not yet finished in ``store`` on ``client``; returns the counts.
 
-    ``fn(point, out)`` evaluates a point (default :func:`logcam.explore.point.evaluate_point`);
+    ``fn(point, out)`` evaluates a point (default :func:`logcam.explore.point.evaluate_point`; it logs its
+    starts with :func:`~logcam.explore.point.log_attempt`); ``retries``: resubmissions after a worker death;
     ``on_update(stats, running)`` is called as counts change, ``on_point(point, status, result|error)`` per point.
     """
+    from logcam.explore.point import count_starts
+
     if fn is None:
         from logcam.explore.point import evaluate_point
 
@@ -60,7 +66,14 @@ def run_points(client: Any, store: Store, points: list[dict[str, Any]], out: Pat
     finished = store.finished()
     todo = [p for p in points if p["hash"] not in finished]
     stats = RunStats(total=len(points), skipped=len(points) - len(todo))
-    futures = {client.submit(fn, p, str(out), key=KEY_PREFIX + p["hash"], pure=False): p for p in todo}
+    started = {p["hash"]: count_starts(out, p["hash"]) for p in todo}
+    resubmitted = dict.fromkeys(started, 0)
+
+    def submit(p: dict[str, Any]) -> Any:
+        n = resubmitted[p["hash"]]
+        return client.submit(fn, p, str(out), key=KEY_PREFIX + p["hash"] + (f"-retry{n}" if n else ""), pure=False)
+
+    futures = {submit(p): p for p in todo}
     pending = set(futures)
     keys = {f.key for f in futures}
     running, last_poll = 0, 0.0
@@ -70,6 +83,8 @@ def run_points(client: Any, store: Store, points: list[dict[str, Any]], out: Pat
         while pending:
             done = [f for f in pending if f.done()]
             for f in done:
+                if f.status in ("lost", "pending"):  # its worker died after it finished: computed again
+                    continue
                 pending.discard(f)
                 p = futures[f]
                 if f.status == "finished":
@@ -79,13 +94,24 @@ def run_points(client: Any, store: Store, points: list[dict[str, Any]], out: Pat
                     if on_point:
                         on_point(p, "ok", res)
                 elif f.status == "error":
-                    msg = error_line(f.exception())
+                    exc = f.exception()
+                    h = p["hash"]
+                    if (type(exc).__name__ == "KilledWorker" and resubmitted[h] < retries
+                            and count_starts(out, h) - started[h] < retries + 1):
+                        resubmitted[h] += 1  # blamed for another point's death: run it again
+                        g = submit(p)
+                        futures[g] = p
+                        pending.add(g)
+                        keys.add(g.key)
+                        f.release()
+                        continue
+                    msg = error_line(exc)
                     store.record_failed(p, msg)
                     stats.failed += 1
                     stats.errors.append(f"{p['hash'][:12]}: {msg}")
                     if on_point:
                         on_point(p, "failed", msg)
-                else:  # cancelled or lost with the scheduler: not stored, the next run does it again
+                else:  # cancelled (the scheduler lost it): not stored, the next run does it again
                     stats.interrupted += 1
                     if on_point:
                         on_point(p, "interrupted", f.status)

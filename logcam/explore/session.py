@@ -56,7 +56,8 @@ def explore(grid: GridConfig, opts: Options, *, fn: Callable[..., dict[str, Any]
         say(f"dashboard: {cluster.dashboard or 'none (the scheduler serves one when bokeh is installed)'}")
         with Store.open(store_path, gh, grid.name, canonical_json(grid.model_dump(mode="json"))) as store:
             with _progress(opts.progress, len(points)) as (update, per_point):
-                stats = run_points(cluster.client, store, points, opts.out, fn=fn, on_update=update,
+                stats = run_points(cluster.client, store, points, opts.out, retries=opts.retries, fn=fn,
+                                   on_update=update,
                                    on_point=per_point if not opts.progress and opts.log else None)
             rows = store.rows()
     finally:

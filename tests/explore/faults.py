@@ -1,25 +1,23 @@
 """Point functions for the fault tests, importable by Dask workers (``tests.explore.faults``).
 
 They stand in for :func:`logcam.explore.point.evaluate_point`: fast fake metrics, and a worker that dies
-(``os._exit``) on chosen points, every time or only on the first attempt (a marker file counts attempts).
+(SIGKILL) on chosen points, every time or only on the first attempt (a marker file counts attempts).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
+from logcam.explore.point import count_starts, log_attempt
+
 
 def _attempt(point: dict[str, Any], out: str) -> int:
-    """Count this attempt in OUT/attempts-<hash>; returns the attempt number (1, 2, …)."""
-    path = Path(out) / f"attempts-{point['hash'][:12]}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, b"x")
-    finally:
-        os.close(fd)
-    return path.stat().st_size
+    """Log this attempt as evaluate_point does (attempts.log); returns the attempt number (1, 2, …)."""
+    log_attempt(Path(out), point["hash"], "start")
+    return count_starts(Path(out), point["hash"])
 
 
 def dying(point: dict[str, Any], out: str) -> dict[str, Any]:
@@ -27,7 +25,7 @@ def dying(point: dict[str, Any], out: str) -> dict[str, Any]:
     else fake metrics."""
     n = _attempt(point, out)
     if point["index"] == 0 or (point["index"] == 1 and n == 1):
-        os._exit(1)
+        os.kill(os.getpid(), signal.SIGKILL)  # kill -9 of the worker process
     if point["index"] == 2:
         raise ValueError("point 2 cannot be built")
     return {"hash": point["hash"], "metrics": {"accuracy": 0.5 + point["index"] / 100, "nj_per_pixel": 0.1},

@@ -62,18 +62,20 @@ def test_local_cluster_matches_in_process(tmp_path: Path) -> None:
 
 
 def test_dead_worker_is_retried_then_failed(tmp_path: Path) -> None:
-    """A point whose worker dies every time fails with KilledWorker after retries + 1 attempts; one that dies
-    once is retried and finishes; one that raises fails at once with its error; the rest are untouched."""
+    """A point whose worker dies every time fails with KilledWorker after retries + 1 starts (a few more if
+    Dask blamed it for a death while it only waited on that worker); one that dies once is retried and
+    finishes; one that raises fails at once with its error; the rest finish."""
     grid = load_grid(write_grid(tmp_path))
     out = tmp_path / "out"
     out.mkdir()
     summary = explore(grid, Options(out=out, workers=1, retries=1, plots=False), fn=faults.dying)
     rows = read_rows(out / STORE_NAME)
-    assert [r.status for r in rows] == ["failed", "ok", "failed"] + ["ok"] * 5
+    assert [r.status for r in rows] == ["failed", "ok", "failed"] + ["ok"] * 5, (summary["run"], summary["errors"])
     assert rows[0].error.startswith("KilledWorker: the worker running this point died too often")
     assert rows[2].error == "ValueError: point 2 cannot be built"
-    attempts = [(out / f"attempts-{r.hash[:12]}").stat().st_size for r in rows]
-    assert attempts == [2, 2, 1, 1, 1, 1, 1, 1]
+    starts = [_starts(out, r.hash) for r in rows]
+    assert 2 <= starts[0] <= 4 and starts[1] >= 2 and starts[2] == 1, starts
+    assert all(n >= 1 for n in starts[3:]), starts  # ≥: a result held by a worker that died is computed again
     assert summary["run"]["failed"] == 2 and summary["run"]["done"] == 6
 
 

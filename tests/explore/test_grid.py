@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from logcam.errors import ConfigError
-from logcam.explore.grid import expand, grid_identity, load_grid, quick
+from logcam.explore.grid import GridConfig, canonical_json, expand, grid_identity, load_grid, quick
 from logcam.explore.session import STORE_NAME
 from logcam.explore.store import Store
 from tests.explore.grids import TINY, write_grid
@@ -42,8 +42,6 @@ def test_hash_and_seed_are_the_canonical_json(tmp_path: Path) -> None:
     b = expand(load_grid(write_grid(tmp_path, "b.yaml", **data)))
     assert {p["hash"] for p in a} == {p["hash"] for p in b}
     p = a[0]
-    from logcam.explore.grid import canonical_json
-
     assert p["hash"] == hashlib.sha256(canonical_json(p["config"]).encode()).hexdigest()
     assert p["seed"] == int(p["train_hash"][:8], 16) & 0x7FFFFFFF
     g = load_grid(write_grid(tmp_path, "c.yaml"))
@@ -85,10 +83,7 @@ BAD = [
 def test_bad_grid_is_one_line_and_leaves_the_store(tmp_path: Path, change: dict, message: str) -> None:
     """A bad grid against an existing store (of the good grid): one line, exit 2, the store's bytes unchanged."""
     out = tmp_path / "out"
-    good = load_grid(write_grid(tmp_path, "good.yaml"))
-    from logcam.explore.grid import canonical_json
-
-    Store.open(out / STORE_NAME, grid_identity(good), good.name, canonical_json(good.model_dump(mode="json"))).close()
+    _make_store(out, load_grid(write_grid(tmp_path, "good.yaml")))
     before = _snapshot(out)
     grid = write_grid(tmp_path, "bad.yaml", **change)
     files = files_under(tmp_path)
@@ -98,16 +93,17 @@ def test_bad_grid_is_one_line_and_leaves_the_store(tmp_path: Path, change: dict,
     assert _snapshot(out) == before
 
 
+def _make_store(out: Path, grid: GridConfig) -> None:
+    Store.open(out / STORE_NAME, grid_identity(grid), grid.name, canonical_json(grid.model_dump(mode="json"))).close()
+
+
 def _snapshot(folder: Path) -> dict[str, tuple[str, int]]:
     return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in folder.iterdir()}
 
 
 def test_store_of_another_grid_is_refused_untouched(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    other = load_grid(write_grid(tmp_path, "other.yaml", name="other", axes={"c1": [5]}))
-    from logcam.explore.grid import canonical_json
-
-    Store.open(out / STORE_NAME, grid_identity(other), other.name, canonical_json(other.model_dump(mode="json"))).close()
+    _make_store(out, load_grid(write_grid(tmp_path, "other.yaml", name="other", axes={"c1": [5]})))
     grid = write_grid(tmp_path)
     before, files = _snapshot(out), files_under(tmp_path)
     res = run_cli(["explore", grid, "--out", out], tmp_path, timeout_s=60)

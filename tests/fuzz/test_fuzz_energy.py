@@ -309,7 +309,27 @@ def check_raw_activity_file(data: bytes) -> None:
     c.rejects(["loggrad", "--activity", "rtl", "--activity-file", str(p)], "energy --activity-file (raw)")
 
 
+# options: a node outside the table or not a number, missing files, options that do not go together
+cli_args = st.one_of(
+    st.integers(-10**6, 10**6).filter(lambda n: n not in SCALING["nodes"]).map(lambda n: ["loggrad", "--node", str(n)]),
+    st.sampled_from([["loggrad", "--node", "abc"], ["loggrad", "--node", "nan"], ["loggrad", "--node", "4.5"],
+                     ["loggrad", "--activity", "rtl"], ["loggrad", "--activity-file", "{inp}/a.json"],
+                     ["loggrad", "--activity", "measured"], ["no_such_pipeline"], ["{inp}"],
+                     ["loggrad", "--tech", "{inp}/none.yaml"], ["loggrad", "--scaling", "xp"],
+                     ["loggrad", "--set", "sensor.width"], ["loggrad", "--set", "=1"], ["loggrad", "--set", "warp=1"],
+                     ["loggrad", "--set", "sensor.width.x=1"], ["compare", "--json", "extra"],
+                     ["sweep"], ["validate", "--chips", "{inp}"], ["validate", "--plot", ""]]),
+)
+
+
+def check_cli_args(argv: list[str]) -> None:
+    c = Case()
+    (c.inp / "a.json").write_text(json.dumps({"format": "logcam-activity/1", "stages": {}}))
+    c.rejects([a.replace("{inp}", str(c.inp)) for a in argv], "energy options")
+
+
 FAMILIES: dict[str, tuple[st.SearchStrategy, Callable[..., None]]] = {
+    "cli_args": (cli_args, check_cli_args),
     "set_table": (tech_override, check_set),
     "set_pipeline": (pipeline_field, check_set_pipeline),
     "pipeline_file": (pipeline_field, check_pipeline_file),

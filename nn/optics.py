@@ -189,7 +189,10 @@ class OpticalLayer(nn.Module):
         elif cfg.kind == "gabor":
             pair, _ = pair_from_kernels(gabor_kernels(m // 2, k))
             self.register_buffer("fixed_psf", pair[:, None].expand(m, c, k, k).clone())
-        self.register_buffer("noise_um", torch.zeros(()))
+        shape = (self.heights_um.shape if self.heights_um is not None else
+                 () if cfg.kind == "lens" else (m, c, k, k))
+        #: the fixed fabrication-error draw (µm; zeros until :meth:`set_noise`), saved with the state
+        self.register_buffer("noise_um", torch.zeros(shape, dtype=torch.float64))
         if cfg.noise_sigma_um > 0:
             self.set_noise(cfg.noise_sigma_um, cfg.seed)
 
@@ -202,9 +205,7 @@ class OpticalLayer(nn.Module):
         if not (math.isfinite(sigma_um) and sigma_um >= 0):
             raise ConfigError(f"optics.noise_sigma_um: must be a finite number ≥ 0 µm (got {sigma_um!r})")
         g = torch.Generator().manual_seed(int(seed) + 7919)
-        shape = self.heights_um.shape if self.heights_um is not None else (
-            self.cfg.mask.masks, self.cfg.colours, self.cfg.mask.kernel, self.cfg.mask.kernel)
-        self.noise_um = sigma_um * torch.randn(shape, generator=g, dtype=torch.float64)
+        self.noise_um.copy_(sigma_um * torch.randn(self.noise_um.shape, generator=g, dtype=torch.float64))
 
     def heights(self) -> torch.Tensor:
         """Mask heights as fabricated (µm): the trained heights plus the fixed noise draw."""
@@ -221,7 +222,7 @@ class OpticalLayer(nn.Module):
             raise ConfigError("optics: the lens camera has no PSFs (identity optics)")
         base = (torch.softmax(self.psf_logits.flatten(-2), dim=-1).view_as(self.psf_logits)
                 if kind == "psf" else self.fixed_psf)
-        if self.noise_um.dim():
+        if bool(self.noise_um.any()):
             base = (base + self.noise_um * base.detach().amax(dim=(-2, -1), keepdim=True)).clamp(min=0)
         return base
 

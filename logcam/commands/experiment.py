@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 
 NAMES = ("brightness", "channels", "similarity", "reconstruction")
+#: SACoD's optics experiments (logcam.nn.optics_experiments), on the synthetic RGB objects.
+OPTICS_NAMES = ("fm-designs", "mask-noise", "optics-vs-lens")
 
 
 def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
@@ -31,7 +33,7 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
 
 
 @click.command("experiment")
-@click.argument("name", type=click.Choice(NAMES))
+@click.argument("name", type=click.Choice(NAMES + OPTICS_NAMES))
 @click.option("--quick", is_flag=True, help="Tiny run (24×24 px, 150 images, 2 epochs): seconds, for smoke tests.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder for NAME.csv, NAME.png, NAME.json [default: runs/experiments/NAME].")
@@ -57,6 +59,9 @@ def cli(name: str, quick: bool, out_dir: Path | None, size: int | None, n_images
     channels        accuracy vs c1 ∈ {2, 4, 8, 16, 32} with c2 = 8, every format
     similarity      cosine similarity (Eq. 4) of layer-1/2 filter pairs, count with |s| > 0.98
     reconstruction  2-layer CNN: log-gradients (float, 3-level) → RAW, PSNR (dB) and SSIM
+    fm-designs      lensless optics: feature-map designs (a)/(b)/(c), equal training budget
+    mask-noise      accuracy vs fabrication error σ, co-trained mask and Gabor bank, ± fine-tuning
+    optics-vs-lens  lensless optics + CNN vs lens camera + CNN: accuracy, digital MACs, pixels, area
 
     Defaults finish in minutes on 2 cores; scale up with --size/--n/--epochs.
 
@@ -65,7 +70,17 @@ def cli(name: str, quick: bool, out_dir: Path | None, size: int | None, n_images
     from logcam.config import validate
     from logcam.nn.experiments import QUICK, ExperimentConfig, run, steps
 
-    data: dict[str, object] = dict(QUICK) if quick else {}
+    if name in OPTICS_NAMES:
+        from logcam.errors import ConfigError
+        from logcam.nn.optics_experiments import OPTICS_QUICK, OpticsExperimentConfig, optics_steps, run_optics
+
+        for opt, given in (("--formats", formats), ("--brightness", brightness_text), ("--c1", c1_text)):
+            if given is not None:
+                raise ConfigError(f"{opt}: not an option of {name} (it takes --quick/--size/--n/--epochs/--seed)")
+        quick_set, model, run_fn, steps_fn = OPTICS_QUICK, OpticsExperimentConfig, run_optics, optics_steps
+    else:
+        quick_set, model, run_fn, steps_fn = QUICK, ExperimentConfig, run, steps
+    data: dict[str, object] = dict(quick_set) if quick else {}
     for key, val in (("size", size), ("n", n_images), ("epochs", epochs), ("seed", seed), ("threads", threads)):
         if val is not None:
             data[key] = val
@@ -81,17 +96,17 @@ def cli(name: str, quick: bool, out_dir: Path | None, size: int | None, n_images
 
             raise ConfigError(f"--c1: channel counts must be integers, got {c1_text!r}")
         data["c1"] = tuple(int(c) for c in c1)
-    cfg = validate(ExperimentConfig, data, "experiment")
+    cfg = validate(model, data, "experiment")
     out = out_dir or Path("runs") / "experiments" / name
     if as_json or not sys.stderr.isatty():
-        res = run(name, cfg, out)
+        res = run_fn(name, cfg, out)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn(f"{name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                       TimeElapsedColumn(), transient=True) as prog:
-            task = prog.add_task(name, total=steps(name, cfg), info="")
-            res = run(name, cfg, out, tick=lambda what: prog.update(task, advance=1, info=what))
+            task = prog.add_task(name, total=steps_fn(name, cfg), info="")
+            res = run_fn(name, cfg, out, tick=lambda what: prog.update(task, advance=1, info=what))
     if as_json:
         click.echo(json.dumps(res.as_dict(), indent=2, default=str))
         return

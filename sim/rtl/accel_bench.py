@@ -47,6 +47,7 @@ async def run_stream_bench(dut: Any) -> None:
     words = codecs["i"].pack(**inputs)
 
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    dut.mem_mode.value = 0  # the shell (logcam.sim.rtl.shell) passes every port through
     dut.rst.value = 1
     dut.i__valid.value = 0
     dut.o__ready.value = 0

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from logcam.errors import InputError
-from logcam.sim.rtl.check import MAX_REPORTED, Mismatch, VerifyResult, check_sim
+from logcam.sim.rtl.check import MAX_REPORTED, Mismatch, VerifyResult, check_bench, check_sim
 from logcam.sim.rtl.streams import PayloadCodec
 
 #: Name of the top module in emitted Verilog.
@@ -40,6 +40,7 @@ class Capture:
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     timed_out: bool = False
     sim_cycles: int = 0
+    handshake: dict[str, int] = field(default_factory=dict)
 
 
 # --- ports and codecs --------------------------------------------------------------------------------
@@ -206,19 +207,43 @@ def _amaranth_run(dut: Any, fields: dict[str, list[dict[str, Any]]], beats: dict
 
 def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, Any]]],
                    inputs: dict[str, np.ndarray], frames: int, *, p_valid: float, p_ready: float, seed: int,
-                   max_cycles: int, bench: str, workdir: Path | None, expect: dict[str, int]) -> tuple[Capture, float]:
-    """Build (cached) and run the cocotb bench; returns the capture and the build time (s)."""
+                   max_cycles: int, bench: str, workdir: Path | None, expect: dict[str, int],
+                   mode: str = "memory", waves: Path | None = None) -> tuple[Capture, float]:
+    """Build (cached) and run a bench; returns the capture and the build time (s).
+
+    ``mode`` "memory": the generated shell (:mod:`logcam.sim.rtl.shell`) streams the input from a file,
+    randomises valid/ready in the simulator and records ``o`` and every tap; "cycle": the cocotb module
+    ``bench`` drives and watches every port per clock edge. Both run on the same shell build.
+    """
     from logcam.sim.rtl.emit import emit_verilog
     from logcam.sim.rtl.runner import run_cocotb, verilator_build
+    from logcam.sim.rtl.shell import BUILD_ARGS, design_ports, run_shell, shell_verilog
 
-    build = verilator_build(emit_verilog(component, top), top)
+    verilog = emit_verilog(component, top)
+    text, shell_top = shell_verilog(verilog, top)
+    build = verilator_build(text, shell_top, build_args=BUILD_ARGS, waves=waves is not None)
+    codecs = {name: PayloadCodec(f) for name, f in fields.items()}
+    stat_ports = [name for name in fields if "stats" in name]
+    if mode == "memory":
+        widths = {p.name[:-len("__payload")]: p.width for p in design_ports(verilog, top)
+                  if p.name.endswith("__payload")}
+        in_width = widths.pop("i")
+        run = run_shell(build, codecs["i"].pack_bytes(**inputs), in_width, widths, expect, p_valid=p_valid,
+                        p_ready=p_ready, seed=seed, max_cycles=max_cycles, stats=stat_ports, workdir=workdir,
+                        waves=waves)
+        streams = {name: codecs[name].unpack_bytes(raw) if len(raw) else {} for name, raw in run.streams.items()}
+        stats = {name: {k: int(v[0]) for k, v in codecs[name].unpack([run.stats[name]]).items()}
+                 for name in stat_ports}
+        cap = Capture(streams, run.o_cycles, stats=stats, timed_out=run.timed_out, sim_cycles=run.last_cycle,
+                      handshake=run.handshake)
+        return cap, build.build_s
     params = {"fields": fields, "frames": frames, "p_valid": p_valid, "p_ready": p_ready, "seed": seed,
               "max_cycles": max_cycles, "expect": expect}
     with tempfile.TemporaryDirectory(prefix="logcam-accel-") as tmp:
         wd = workdir or Path(tmp)
         result = run_cocotb(build, bench, arrays={f"in_{k}": v for k, v in inputs.items()}, params=params,
-                            workdir=wd, seed=seed)
-        streams: dict[str, dict[str, np.ndarray]] = {}
+                            workdir=wd, seed=seed, waves=waves)
+        streams = {}
         for name in fields:
             if "stats" in name or name == "i":
                 continue
@@ -294,16 +319,20 @@ def _max_cycles(per_frame: int, frames: int, p_valid: float, p_ready: float) -> 
 
 
 def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "verilator", seed: int = 0,
-                 p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None) -> VerifyResult:
+                 p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None, bench: str = "memory",
+                 waves: Path | None = None) -> VerifyResult:
     """Stream N×C×H×W integer frames through the accelerator RTL and compare every layer with the golden model.
 
     ``p_valid``/``p_ready``: per-cycle probability that the source offers a beat / the label sink takes one
-    (1.0 = full speed, the only setting where cycles per frame mean throughput).
+    (1.0 = full speed, the only setting where cycles per frame mean throughput). ``bench`` (Verilator):
+    "memory" (the generated shell streams and records in the simulator) or "cycle" (cocotb drivers per
+    clock edge); ``waves``: an FST trace of the run (a separate, traced build).
     """
     from logcam.hw.accel.net import Accelerator
     from logcam.nn.golden.accel import as_input_batch, run
 
     check_sim(sim, p_valid, p_ready)
+    check_bench(bench, sim, waves)
     x = as_input_batch(spec, frames).numpy()
     n = x.shape[0]
     if n < 1:
@@ -322,7 +351,7 @@ def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "veri
     else:
         cap, build_s = _verilator_run(dut, ACCEL_TOP, fields, beats, n, p_valid=p_valid, p_ready=p_ready,
                                       seed=seed, max_cycles=limit, bench="logcam.sim.rtl.accel_bench",
-                                      workdir=workdir, expect=expected_beats(spec, n))
+                                      workdir=workdir, expect=expected_beats(spec, n), mode=bench, waves=waves)
     wall = time.perf_counter() - t0 - build_s
     count, found = compare_all(spec, golden, cap)
     return _result("accel", sim, spec, n, x.shape[2] * x.shape[3] * n, cap, count, found, wall, build_s,
@@ -337,7 +366,7 @@ def _result(target: str, sim: str, spec: Any, n: int, pixels: int, cap: Capture,
     ex = {"cycles_per_frame": round(cpf, 2), "bound_cycles": bound, "ideal_cycles_per_layer": spec.ideal_cycles(),
           "expected_cycles_per_layer": expected, "cycles_per_bound": round(cpf / bound, 4) if cpf else None,
           "timed_out": cap.timed_out, "sim_cycles": cap.sim_cycles, "stats": cap.stats,
-          "frames_per_s": round(n / wall, 3) if wall > 0 else None}
+          "frames_per_s": round(n / wall, 3) if wall > 0 else None, "handshake": cap.handshake}
     ex.update(extra or {})
     # cycles/ideal_cycles cover the whole run (as for the RDC): the cycle of the last label, against
     # n frames at the slowest layer's bound; the steady-state rate is extra["cycles_per_frame"].
@@ -362,7 +391,8 @@ def dn_beats(dn: np.ndarray, lanes: int) -> dict[str, np.ndarray]:
 
 
 def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "verilator", seed: int = 0,
-               p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None) -> VerifyResult:
+               p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None, bench: str = "memory",
+               waves: Path | None = None) -> VerifyResult:
     """DN frames (N×H×W) through RDC → accelerator; codes, every layer, logits and labels vs the golden models."""
     import torch
 
@@ -371,6 +401,7 @@ def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "
     from logcam.nn.golden.rdc import check_frames, rdc_codes
 
     check_sim(sim, p_valid, p_ready)
+    check_bench(bench, sim, waves)
     dut = Top(rdc, spec, bundle)
     frames = check_frames(torch.as_tensor(np.asarray(dn)), rdc, "DN frames").numpy()
     n = frames.shape[0]
@@ -388,7 +419,7 @@ def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "
     else:
         cap, build_s = _verilator_run(dut, TOP_TOP, fields, beats, n, p_valid=p_valid, p_ready=p_ready, seed=seed,
                                       max_cycles=limit, bench="logcam.sim.rtl.top_bench", workdir=workdir,
-                                      expect=expected_beats(spec, n, codes=True))
+                                      expect=expected_beats(spec, n, codes=True), mode=bench, waves=waves)
     wall = time.perf_counter() - t0 - build_s
     _, _, h, w = codes.shape
     xs = np.tile(np.arange(w), n * h)

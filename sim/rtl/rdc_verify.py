@@ -100,7 +100,7 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
         count, found, _ = check_output(out_codec.unpack_bytes(run.streams["o"]), expected, geo, limit=limit)
         cycles, timed_out = run.cycles, run.timed_out
         stats = {k: int(v[0]) for k, v in stats_codec.unpack([run.stats["stats"]]).items()}
-        extra = {"sim_loop_s": round(run.loop_s, 3), "bench": "memory"}
+        extra = {"sim_loop_s": round(run.loop_s, 3), "bench": "memory", "handshake": run.handshake}
     elif sim == "verilator":
         res = run_cocotb(build, "logcam.sim.rtl.rdc_bench",
                          arrays={"frames": p.astype(np.uint16), "expected": expected},

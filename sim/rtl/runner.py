@@ -145,8 +145,8 @@ def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.
     ``workdir`` keeps the files (inputs, result, sim.log); by default a temporary directory is used.
     ``plusargs`` go to the simulator (``+name=value``; ``{dir}`` is replaced by the run directory),
     ``files`` are written into the run directory as raw bytes; ``waves`` (a build with ``waves``) dumps
-    an FST trace to that path. ``read_bins``: the ``*.bin`` files the run wrote come back in the result
-    under ``"_bin"`` (name → bytes), read before a temporary directory goes away.
+    an FST trace to that path. ``read_bins``: the ``*.bin`` and ``*.txt`` files the run wrote come back in
+    the result under ``"_bin"`` (name → bytes), read before a temporary directory goes away.
     """
     setup_verilator()
     with contextlib.ExitStack() as stack:
@@ -192,6 +192,7 @@ def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.
         result = json.loads(result_file.read_text())
         result["sim_s"] = sim_s
         if read_bins:
-            result["_bin"] = {p.name: p.read_bytes() for p in workdir.glob("*.bin") if p.name not in (files or {})}
+            result["_bin"] = {p.name: p.read_bytes() for pat in ("*.bin", "*.txt") for p in workdir.glob(pat)
+                              if p.name not in (files or {})}
         return result
 

@@ -106,12 +106,15 @@ def shell_verilog(verilog: str, top: str) -> tuple[str, str]:
         src = {"i__valid": "d_i_valid", "i__payload": "d_i_payload", "o__ready": "d_o_ready", "clk": "dclk",
                "rst": "d_rst"}.get(p.name, p.name)
         conns.append(f"    .{p.name}({src})")
-    counts = "\n".join(f"  reg [31:0] n_{s}, c_{s};\n  integer fd_{s};" for s in watched)
+    counts = "\n".join(f"  reg [31:0] n_{s}, c_{s}, st_{s};\n  integer fd_{s};" for s in watched)
     plus = "\n".join(f"    if (!$value$plusargs(\"n_{s}=%d\", n_{s})) n_{s} = 0;" for s in watched)
     opens = "\n".join(f"      fd_{s} = $fopen({{out_dir, \"/{s}.bin\"}}, \"wb\");" for s in watched)
     closes = "\n".join(f"        $fclose(fd_{s});" for s in watched)
     reached = " && ".join(f"(c_{s} + {{31'd0, {s}_fire}} >= n_{s})" for s in watched)
-    clear = "\n".join(f"      c_{s} <= 32'd0;" for s in watched)
+    clear = "\n".join(f"      c_{s} <= 32'd0;\n      st_{s} <= 32'd0;" for s in watched)
+    ready_of = {s: "d_o_ready" if s == "o" else f"{s}__ready" for s in watched}
+    stalls = "\n".join(f"      if ({s}__valid && !{ready_of[s]}) st_{s} <= st_{s} + 32'd1;" for s in watched)
+    hs_lines = "\n".join(f"        $fwrite(fd_hs, \"stall_{s} %0d\\n\", st_{s});" for s in watched)
     fires = "\n".join(f"  wire {s}_fire = {s}__valid && {'d_o_ready' if s == 'o' else f'{s}__ready'};"
                       for s in watched)
     records = []
@@ -143,7 +146,7 @@ module {name} (
   reg [16:0] thr_v, thr_r;
   reg [31:0] seed, max_cycles;
   reg [2047:0] in_file, out_dir;
-  integer fd_in, fd_o_cycles;
+  integer fd_in, fd_o_cycles, fd_hs;
 {counts}
   initial begin
     fd_in = 0;
@@ -155,6 +158,7 @@ module {name} (
     if ($value$plusargs("in_file=%s", in_file) && $value$plusargs("out_dir=%s", out_dir)) begin
       fd_in = $fopen(in_file, "rb");
       fd_o_cycles = $fopen({{out_dir, "/o_cycles.bin"}}, "wb");
+      fd_hs = $fopen({{out_dir, "/handshake.txt"}}, "w");
 {opens}
     end
   end
@@ -172,7 +176,7 @@ module {name} (
   wire in_fire = d_i_valid && i__ready;
 
   // ---- two xorshift32 generators: a 16-bit draw per cycle each ----
-  reg [31:0] lv, lr, sent, n_in, cyc;
+  reg [31:0] lv, lr, sent, n_in, cyc, st_i, idle_i;
   wire [31:0] lv1 = lv ^ (lv << 13);
   wire [31:0] lv2 = lv1 ^ (lv1 >> 17);
   wire [31:0] lv3 = lv2 ^ (lv2 << 5);
@@ -196,6 +200,8 @@ module {name} (
       m_payload <= {wi}'d0;
       sent <= 32'd0;
       cyc <= 32'd0;
+      st_i <= 32'd0;
+      idle_i <= 32'd0;
       done <= 1'b0;
       fin <= 1'b0;
       tail <= 2'd0;
@@ -223,10 +229,17 @@ module {name} (
         end
       end
 {rec}
+      // handshake statistics: input held back by the design / not offered, every watched stream stalled
+      if (d_i_valid && !i__ready) st_i <= st_i + 32'd1;
+      if (first_cycle != 32'd0 && !m_valid && sent < n_in) idle_i <= idle_i + 32'd1;
+{stalls}
       if (o_fire) last_cycle <= cyc;
       if (finished || cyc + 32'd1 >= max_cycles) begin
         fin <= 1'b1;
         timed_out <= !finished;
+        $fwrite(fd_hs, "stall_i %0d\\nidle_i %0d\\ncycles %0d\\n", st_i, idle_i, cyc + 32'd1);
+{hs_lines}
+        $fclose(fd_hs);
         $fclose(fd_o_cycles);
 {closes}
       end
@@ -256,7 +269,10 @@ def from_shell_words(raw: bytes, width: int) -> np.ndarray:
 @dataclass
 class ShellRun:
     """What a memory-fed run returned: per watched stream its payload bytes (beats, bytes), the cycle of
-    every ``o`` beat, the first offered and last output cycle, timeout, raw counter values, wall times (s)."""
+    every ``o`` beat, the first offered and last output cycle, timeout, raw counter values, wall times
+    (s), and the handshake counts (cycles): ``stall_i`` input offered but not taken, ``idle_i`` input not
+    offered after the first offer while beats remained, ``stall_<name>`` a watched stream valid but not
+    ready, ``cycles`` the run's length."""
 
     streams: dict[str, np.ndarray]
     o_cycles: np.ndarray
@@ -266,6 +282,7 @@ class ShellRun:
     stats: dict[str, int]
     loop_s: float
     sim_s: float
+    handshake: dict[str, int]
 
     @property
     def cycles(self) -> int:
@@ -291,5 +308,8 @@ def run_shell(build: VerilatorBuild, in_bytes: np.ndarray, in_width: int, widths
     bins = res["_bin"]
     streams = {name: from_shell_words(bins.get(f"{name}.bin", b""), w) for name, w in widths.items()}
     o_cycles = np.frombuffer(bins.get("o_cycles.bin", b""), dtype="<u4").astype(np.int64)
+    text = bins.get("handshake.txt", b"").decode()
+    hs = {k: int(v) for k, v in (line.split() for line in text.splitlines() if line.strip())}
     return ShellRun(streams, o_cycles, int(res["first_cycle"]), int(res["last_cycle"]), bool(res["timed_out"]),
-                    {k: int(v) for k, v in res["stats"].items()}, float(res["sim_loop_s"]), float(res["sim_s"]))
+                    {k: int(v) for k, v in res["stats"].items()}, float(res["sim_loop_s"]), float(res["sim_s"]), hs)
+

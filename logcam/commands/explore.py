@@ -32,7 +32,7 @@ import click
               help="Simulator of the RTL check (overrides the grid's rtl.sim).")
 @click.option("--quick", is_flag=True, help="Same axes on tiny settings: ≤ 150 images of 16×16 px, 1 epoch.")
 @click.option("--no-plot", is_flag=True, help="Skip the PNG plots.")
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON summary instead of the report.")
+@click.option("--json", "as_json", is_flag=True, help="JSON summary on stdout (progress, front on stderr).")
 def cli(grid_path: Path | None, out_dir: Path | None, scheduler: str | None, scheduler_file: Path | None,
         workers: int | None, retries: int, connect_timeout: float, fronts: tuple[str, ...], rtl: bool | None,
         sim: str | None, quick: bool, no_plot: bool, as_json: bool) -> None:
@@ -52,6 +52,7 @@ def cli(grid_path: Path | None, out_dir: Path | None, scheduler: str | None, sch
 
         logcam explore grid.yaml --scheduler tcp://127.0.0.1:8786
     """
+    from logcam.errors import ConfigError
     from logcam.explore.grid import load_grid
     from logcam.explore.grid import quick as quick_grid
     from logcam.explore.report import DEFAULT_FRONT, parse_front
@@ -67,13 +68,14 @@ def cli(grid_path: Path | None, out_dir: Path | None, scheduler: str | None, sch
         if sim is not None:
             upd["sim"] = sim
         grid = grid.model_copy(update={"rtl": grid.rtl.model_copy(update=upd)})
+    if workers is not None and (scheduler or scheduler_file):
+        raise ConfigError("--workers: only for the embedded cluster; an existing scheduler has its own workers")
     pairs = [DEFAULT_FRONT] + [parse_front(f) for f in fronts]
     pairs = list(dict.fromkeys(pairs))
     out = out_dir or Path("runs") / "explore" / grid.name
     opts = Options(out=out, scheduler=scheduler, scheduler_file=scheduler_file, workers=workers, retries=retries,
                    connect_timeout=connect_timeout, fronts=pairs, plots=not no_plot,
-                   progress=not as_json and sys.stderr.isatty(),
-                   log=(lambda m: click.echo(m, err=True)) if not as_json else None)
+                   progress=not as_json and sys.stderr.isatty(), log=lambda m: click.echo(m, err=True))
     summary = explore(grid, opts)
     if as_json:
         click.echo(json.dumps(summary, indent=2))

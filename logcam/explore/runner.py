@@ -77,6 +77,10 @@ def run_points(client: Any, store: Store, points: list[dict[str, Any]], out: Pat
     pending = set(futures)
     keys = {f.key for f in futures}
     running, last_poll = 0, 0.0
+    try:
+        threads = dict(client.nthreads())
+    except Exception:
+        threads = {}
     if on_update:
         on_update(stats, 0)
     try:
@@ -119,8 +123,9 @@ def run_points(client: Any, store: Store, points: list[dict[str, Any]], out: Pat
             now = time.perf_counter()
             if now - last_poll > 1.0:
                 last_poll = now
-                try:
-                    running = sum(1 for ks in client.processing().values() for k in ks if k in keys)
+                try:  # tasks a worker holds, at most one per thread (the rest wait in its queue)
+                    running = sum(min(len([k for k in ks if k in keys]), threads.get(w, 1))
+                                  for w, ks in client.processing().items())
                 except Exception:  # the count is cosmetic; never fail a run on it
                     running = 0
             if on_update:

@@ -141,6 +141,7 @@ def test_unreachable_scheduler_fails_fast(tmp_path: Path, address: str) -> None:
     (["--scheduler-file", "missing.json"], "--scheduler-file missing.json: no such file"),
     (["--pareto", "accuracy,joules"], "--pareto: unknown metric 'joules'"),
     (["--pareto", "accuracy"], "must name two different metrics"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers: only for the embedded cluster"),
 ])
 def test_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
     grid = write_grid(tmp_path)

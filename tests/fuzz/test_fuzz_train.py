@@ -127,12 +127,52 @@ def experiment_argv(ex: tuple[str, str], wd: Path) -> list[str]:
     return ["experiment", name, "--quick", f"{opt}={val}"]
 
 
+def _tif(a: object) -> bytes:
+    import io
+
+    import numpy as np
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.asarray(a))
+    return buf.getvalue()
+
+
+def folder_images() -> st.SearchStrategy[File]:
+    """One bad image in an otherwise fine ``root/<class>/`` dataset: garbage PNG/TIFF/JPEG/DNG bytes, zero bytes,
+    float TIFF samples that are NaN or ±inf."""
+    import numpy as np
+
+    def nonfinite(v: float) -> File:
+        a = np.full((8, 8), 0.5, np.float32)
+        a[3, 4] = v
+        return File(f"tif-{v}", _tif(a), ".tif")
+
+    return st.one_of(
+        st.tuples(st.sampled_from([".png", ".tif", ".jpg", ".dng"]), st.binary(min_size=0, max_size=40)).map(
+            lambda t: File(f"garbage{t[0]}", t[1], t[0])),
+        st.sampled_from([float("nan"), float("inf"), -float("inf")]).map(nonfinite),
+    )
+
+
+def folder_argv(f: File, wd: Path) -> list[str]:
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (wd / "imgs" / cls).mkdir(parents=True)
+        Image.new("L", (8, 8), 128).save(wd / "imgs" / cls / "ok.png")
+    put(f, wd / "imgs" / "b", "bad")
+    cfg = {**BASE, "dataset": {"kind": "folder", "root": "imgs", "size": 16}}
+    return ["train", put(yaml_file(cfg, "train"), wd, "train")]
+
+
 DOCTOR = [["doctor", "--bogus"], ["doctor", "extra"], ["doctor", "--json=1"], ["doctor", "-x"]]
 
 
 FAMILIES = {
     "train config": (train_config(), train_config_argv),
     "train options": (train_options(), train_options_argv),
+    "train folder images": (folder_images(), folder_argv),
     "experiment options": (experiment_options(), experiment_argv),
     "doctor options": (st.sampled_from(DOCTOR), lambda ex, wd: ex),
 }

@@ -269,15 +269,19 @@ def layer_memory_per_frame(spec, index: int) -> tuple[int, int, int]:
     The window generator (hw/accel/window.py) steps (H+pad)·(W+pad) times, each step reading and writing
     one word of (k−1)·C_in values (no line buffer for k = 1); the 2×2 pool (hw/accel/pool.py) touches its
     line memory at every odd column of the conv output: writes on even rows, reads on odd ones. Their sum
-    is what the layer's ``lb_access`` counter adds per frame.
+    is what the layer's ``lb_access`` counter adds per frame. Depthwise layers step their window generator
+    the same way (pointwise: k = 1, none); an add reads (and the fork writes) its skip FIFO once per pixel,
+    counted as H·W steps of one C-value word.
     """
     s = spec.layer_shapes()[index]
     layer = spec.layers[index]
-    if s.kind != "conv":
-        return 0, 0, 0
     _, h, w = s.in_shape
+    if s.kind == "add":
+        return h * w, 0, 0
+    if s.kind not in ("conv", "depthwise"):
+        return 0, 0, 0
     steps = (h + layer.pad) * (w + layer.pad) if layer.kernel > 1 else 0
-    if layer.pool != 2:
+    if s.kind == "depthwise" or layer.pool != 2:
         return steps, 0, 0
     _, ch, cw = s.conv_shape
     return steps, (ch + 1) // 2 * (cw // 2), ch // 2 * (cw // 2)
@@ -294,11 +298,23 @@ def cnn_activity(spec) -> Activity:
     weights per MAC cycle, except in a conv layer whose weights fit one word (G·I = 1: constants, no ROM);
     the last (fc) layer's one beat of logits per frame. The RTL counts
     the same actions (tests/test_rtl_activity_json.py: equal under Verilator).
+    Pointwise and depthwise layers count their MACs like conv (depthwise fan-in k²). An add counts one
+    addition per output value (C·H·W, at act_bits + mult_bits + 1 bits; its constant operand scalings belong
+    to requantization, which is not counted for any layer) and a skip-FIFO word (C activations) written and
+    read per pixel; avgpool_global one addition per input value at the sum's width.
     """
     act = Activity(cycles=sum(spec.ideal_cycles()))
     shapes = spec.layer_shapes()
     for s, layer, cycles in zip(shapes, spec.layers, spec.ideal_cycles()):
         acc_bits = s.in_bits + 8 + math.ceil(math.log2(max(s.fan_in, 2)))
+        if s.kind in ("add", "avgpool_global"):
+            bits = (spec.quant.act_bits + spec.quant.mult_bits + 1 if s.kind == "add"
+                    else s.in_bits + math.ceil(math.log2(max(s.fan_in, 2))))
+            act.adds[bits] = act.adds.get(bits, 0) + s.ops
+            steps, _, _ = layer_memory_per_frame(spec, s.index)
+            add_layer_memory(act, spec, s.index, rom_reads=0, steps=steps, pool_writes=0, pool_reads=0,
+                             out_beats=0)
+            continue
         if s.index == 0 and spec.input.format == "codes":
             per = max(bin(v).count("1") for v in range(1, max(spec.input.hi, 1) + 1))
             act.adds[acc_bits] = act.adds.get(acc_bits, 0) + s.macs * per
@@ -322,7 +338,13 @@ def add_layer_memory(act: Activity, spec, index: int, *, rom_reads: int, steps: 
     The one definition of these widths, for analytic counts and RTL counters alike.
     """
     s, layer, act_bits = spec.layer_shapes()[index], spec.layers[index], spec.quant.act_bits
-    lb_word = (layer.kernel - 1) * s.in_shape[0] * s.in_bits if s.kind == "conv" else 0
+    if s.kind in ("conv", "depthwise"):
+        lb_word = (layer.kernel - 1) * s.in_shape[0] * s.in_bits
+    elif s.kind == "add":  # the skip FIFO: one word of C activations per pixel
+        lb_word = s.in_shape[0] * act_bits
+    else:
+        lb_word = 0
     c_out_word = s.out_shape[0] * act_bits
-    act.sram_read_bits += rom_reads * layer.pe * layer.simd * 8 + steps * lb_word + pool_reads * c_out_word
+    rom_bits = rom_reads * getattr(layer, "pe", 1) * getattr(layer, "simd", 1) * 8
+    act.sram_read_bits += rom_bits + steps * lb_word + pool_reads * c_out_word
     act.sram_write_bits += steps * lb_word + (pool_writes + out_beats) * c_out_word

@@ -242,7 +242,7 @@ class NetSpec(StrictModel):
 
     name: str = Field("net", pattern=r"^[A-Za-z0-9_\-]+$")
     input: InputSpec
-    layers: list[LayerSpec] = Field(..., min_length=1, max_length=16)
+    layers: list[LayerSpec] = Field(..., min_length=1, max_length=64)
     quant: QuantSpec = QuantSpec()
     classes: list[str] | None = Field(None, description="class names, one per output of the last layer")
 

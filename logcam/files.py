@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import stat
 import struct
 import tempfile
 import zipfile
@@ -47,6 +49,16 @@ def _why(err: OSError) -> str:
 
 # --- output -----------------------------------------------------------------------------------------
 
+def _special(path: Path) -> bool:
+    """True for an existing destination that is not a regular file or folder (/dev/null, /dev/stdout, a FIFO):
+    it is written into, never replaced."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def _destination(path: str | Path) -> tuple[Path, Path]:
     """(path, its folder) after checking that a file can be placed there (without writing anything)."""
     text = str(path)
@@ -67,6 +79,8 @@ def _destination(path: str | Path) -> tuple[Path, Path]:
 
 
 def _mkstemp(path: Path, parent: Path) -> Path:
+    if _special(path):
+        parent = Path(tempfile.gettempdir())  # staged aside, then copied into the device at the end
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=parent)
     except OSError as err:
@@ -78,6 +92,10 @@ def _mkstemp(path: Path, parent: Path) -> Path:
 def check_writable(path: str | Path) -> Path:
     """Raise :class:`InputError` unless a file can be written at ``path`` (tried with a temporary file)."""
     p, parent = _destination(path)
+    if _special(p):
+        if not os.access(p, os.W_OK):
+            raise InputError(f"{p}: cannot write (permission denied)")
+        return p
     _mkstemp(p, parent).unlink()
     return p
 
@@ -96,7 +114,12 @@ def _stage(path: str | Path, write: Callable[[Path], None]) -> tuple[Path, Path]
 
 def _rename(tmp: Path, path: Path) -> None:
     try:
-        os.replace(tmp, path)
+        if _special(path):
+            with open(tmp, "rb") as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write ({_why(err)})") from None
@@ -107,7 +130,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
 
     A destination that cannot be written (missing folder, a file where a folder is needed, a folder where
     the file should go, no permission, a read-only or pseudo file system) is one :class:`InputError`
-    line naming the path; on any failure the temporary file is removed.
+    line naming the path; on any failure the temporary file is removed. A device or FIFO (/dev/null,
+    /dev/stdout) is written into at the end, not replaced.
     """
     tmp, p = _stage(path, write)
     _rename(tmp, p)

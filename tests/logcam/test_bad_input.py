@@ -8,6 +8,7 @@ arrays), NaN/inf and overflowing counts, usage errors, and outputs written befor
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -312,3 +313,21 @@ def test_an_eoferror_is_a_bug_with_its_traceback_not_aborted(wd: Path, monkeypat
     monkeypatch.setattr(golden, "load_npy", eof)
     res = run_cli(["golden", "rdc", "frames.npy", "-o", "x.npy"], wd)
     assert res.traceback is not None and "EOFError" in res.traceback, res.describe()
+
+
+def test_a_device_is_written_into_not_replaced(tmp_path: Path) -> None:
+    import stat
+
+    atomic_write("/dev/null", lambda p: p.write_text("gone"))
+    assert stat.S_ISCHR(Path("/dev/null").stat().st_mode)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    import threading
+
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    atomic_write(fifo, lambda p: p.write_bytes(b"through the pipe"))
+    reader.join(10)
+    assert got == [b"through the pipe"] and stat.S_ISFIFO(fifo.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]

@@ -259,8 +259,10 @@ def verify_point(point: dict[str, Any], trained: Trained) -> tuple[dict[str, Any
     summary = {"mismatches": int(res.mismatches), "frames": int(res.frames),
                "cycles_per_frame": res.extra.get("cycles_per_frame"), "build_s": round(res.build_s, 3),
                "sim_s": round(time.perf_counter() - t0, 3)}
-    write_activity(act_path, doc)
-    summary_path.write_text(json.dumps(summary, indent=2))
+    from logcam.files import atomic_write
+
+    write_activity(act_path, doc)  # atomic, then the summary (atomic): both there means both whole
+    atomic_write(summary_path, lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
     return summary, act_path
 
 

@@ -29,12 +29,14 @@ def rdc_input(rdc: RdcSpec, *, window: tuple[int, int] | None = None) -> InputSp
     (the energy model's QVGA sensor feeding a 96×96 network); the frame itself may exceed a network input.
     """
     height, width = window if window is not None else (rdc.height, rdc.width)
-    return InputSpec(format="codes", levels=rdc.levels, channels=rdc.channels, height=height, width=width)
+    return validate(InputSpec, {"format": "codes", "levels": rdc.levels, "channels": rdc.channels, "height": height,
+                                "width": width}, where="network input from the RDC")
 
 
 def image_input(height: int, width: int, channels: int = 1) -> InputSpec:
     """The network input a conventional sensor + ISP produces: an 8-bit image (uint8, ``channels`` planes)."""
-    return InputSpec(format="uint8", levels=None, channels=channels, height=height, width=width)
+    return validate(InputSpec, {"format": "uint8", "levels": None, "channels": channels, "height": height,
+                                "width": width}, where="network input from the ISP")
 
 
 def optical_input(regions: int, feature_maps: int, height: int, width: int, *, signed: bool = False) -> InputSpec:

@@ -295,11 +295,13 @@ def run_energy(cfg: RunConfig, rdc: RdcSpec, net: tuple[Any, Any] | None) -> dic
     conventional = {"name": "conventional", "sensor": sensor, "readout": {"kind": "adc"}, "link": {"kind": "mipi"},
                     "isp": {}, "cnn": None if net is None else {"input": "uint8"}, "digital": {"node_nm": cfg.node_nm}}
     tech, scaling = TechTable.load(), Scaling.load()
-    fed_by = {"loggrad": rdc_input(rdc), "conventional": image_input(rdc.height, rdc.width)}
     out: dict[str, Any] = {}
     for data in (loggrad, conventional):
         pcfg = pipeline_from_dict(data, where="energy")
-        spec = retarget(net[0], fed_by[pcfg.name]) if net is not None else None
+        spec = None
+        if net is not None:  # the same network behind the RDC, or behind the ISP
+            fed = rdc_input(rdc) if pcfg.name == "loggrad" else image_input(rdc.height, rdc.width)
+            spec = retarget(net[0], fed)
         out[pcfg.name] = energy(pcfg, tech, scaling, analytic_activity(pcfg, net=spec)).to_json()
     return out
 

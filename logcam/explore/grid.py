@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from logcam.config import StrictModel, embedded_config, read_yaml, validate
 from logcam.errors import ConfigError
@@ -68,6 +68,8 @@ class GridConfig(StrictModel):
     rtl: RtlSettings = RtlSettings()
     rdc_mode: Literal["sum", "h", "v"] = Field("sum", description="RDC mode of every rdc point (one channel)")
     axes: dict[str, list[Any]] = Field(default_factory=dict)
+    #: folder of the grid file: relative NetSpec paths of the ``net`` axis are looked up there first
+    _base: Path | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _check(self) -> GridConfig:
@@ -123,9 +125,6 @@ def _check_value(axis: str, v: object, sensor_bits: int) -> object:
     if axis == "net":
         if not isinstance(v, str) or not v:
             raise bad
-        from logcam.nn.train import resolve_netspec
-
-        resolve_netspec(v)  # exists and is a NetSpec (one-line error otherwise)
         return v
     if axis == "fps":
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 10000:
@@ -156,7 +155,26 @@ def load_grid(path: str | Path | None) -> GridConfig:
     data = read_yaml(p)
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: a grid is a mapping (name, dataset, train, rtl, axes)")
-    return validate(GridConfig, data, where=p.name)
+    grid = validate(GridConfig, data, where=p.name)
+    grid._base = p.parent
+    return grid
+
+
+def net_template(name: str, base: Path | None) -> dict[str, Any]:
+    """The NetSpec a ``net`` value names, as a JSON dict: a path (beside the grid file, then from here) or an
+    embedded name. The points carry it, so workers need no file and the hash covers its content."""
+    from logcam.errors import InputError
+    from logcam.nn.train import resolve_netspec
+
+    where = f"axes.net: {name!r}"
+    try:
+        if base is not None and not Path(name).is_absolute() and (base / name).is_file():
+            spec = resolve_netspec(str(base / name))
+        else:
+            spec = resolve_netspec(name)
+    except (ConfigError, InputError) as err:
+        raise ConfigError(f"{where}: {err}") from None
+    return spec.model_dump(mode="json")
 
 
 def quick(grid: GridConfig) -> GridConfig:
@@ -175,6 +193,7 @@ def expand(grid: GridConfig) -> list[dict[str, Any]]:
     """
     sensor_bits = _sensor_bits(grid.dataset.sensor)
     axes = {a: [_check_value(a, v, sensor_bits) for v in vals] for a, vals in grid.axes.items()}
+    templates = {n: net_template(n, grid._base) for n in axes.get("net", [AXES["net"][1]])}
     for a, vals in axes.items():
         if len({canonical_json(v) for v in vals}) != len(vals):
             raise ConfigError(f"axes.{a}: a value is given twice")
@@ -191,10 +210,11 @@ def expand(grid: GridConfig) -> list[dict[str, Any]]:
         if p["frontend"] == "isp":
             p["levels"] = p["threshold"] = None
         p["fps"] = float(p["fps"])
+        p["net_template"] = templates[p["net"]]
         p.update(base)
         if not p["rtl"]["verify"]:
             p["rtl"] = {"verify": False}
-        train_part = {k: p[k] for k in (*TRAIN_AXES, "dataset", "train", "rdc_mode")}
+        train_part = {k: p[k] for k in (*TRAIN_AXES, "net_template", "dataset", "train", "rdc_mode")}
         th = config_hash(train_part)
         h = config_hash(p)
         if h not in points:
@@ -208,4 +228,4 @@ def grid_identity(grid: GridConfig) -> str:
 
 
 __all__ = ["AXES", "TRAIN_AXES", "GridConfig", "RtlSettings", "TrainSettings", "canonical_json", "config_hash",
-           "expand", "grid_identity", "load_grid", "quick", "seed_of"]
+           "expand", "grid_identity", "load_grid", "net_template", "quick", "seed_of"]

@@ -114,12 +114,13 @@ def dataset(cfg: dict[str, Any]) -> Any:
 # --- network -----------------------------------------------------------------------------------------
 def network(cfg: dict[str, Any], size: int, classes: tuple[str, ...]) -> Any:
     """The point's NetSpec: the template with c1, c2, kernel applied, its input what the front-end gives."""
+    import copy
+
     from logcam.config import validate
     from logcam.frontend import image_input, rdc_input, retarget
     from logcam.nn.netspec import NetSpec
-    from logcam.nn.train import resolve_netspec
 
-    d = resolve_netspec(cfg["net"]).model_dump()
+    d = copy.deepcopy(cfg["net_template"])
     convs = [la for la in d["layers"] if la["type"] == "conv"]
     changed = False
     for i, key in ((0, "c1"), (1, "c2")):

@@ -156,3 +156,19 @@ def test_no_grid_file(tmp_path: Path) -> None:
     res = run_cli(["explore", tmp_path / "nope.yaml", "--out", tmp_path / "out"], tmp_path)
     assert_rejected(res, tmp_path, files, "explore")
     assert os.listdir(tmp_path) == []
+
+
+def test_net_axis_carries_the_template(tmp_path: Path) -> None:
+    """A NetSpec path beside the grid file is found from any folder; its content is in the point (and its hash)."""
+    from logcam.config import embedded_config
+
+    (tmp_path / "nets").mkdir()
+    text = embedded_config("nets/2conv1fc.yaml").read_text()
+    (tmp_path / "nets" / "mine.yaml").write_text(text.replace("name: 2conv1fc", "name: mine"))
+    grid = write_grid(tmp_path, axes={"net": ["nets/mine.yaml", "2conv1fc"], "c1": [2]})
+    pts = expand(load_grid(grid))
+    assert [p["config"]["net_template"]["name"] for p in pts] == ["mine", "2conv1fc"]
+    assert pts[0]["train_hash"] != pts[1]["train_hash"]
+    res = run_cli(["explore", write_grid(tmp_path, "bad.yaml", axes={"net": ["nets/none.yaml"]}),
+                   "--out", tmp_path / "out"], tmp_path)
+    assert res.code == 2 and "axes.net: 'nets/none.yaml'" in res.err, res.err

@@ -180,10 +180,18 @@ class OutputSet:
 def outputs(*paths: str | Path | None) -> Iterator[OutputSet]:
     """Stage a command's output files; all are renamed into place at the end, none if anything failed.
 
-    ``paths`` are checked first (:func:`check_writable`), so a bad destination is found before the work.
+    ``paths`` are checked first (:func:`check_writable`), so a bad destination is found before the work; two
+    of them naming the same file is an error too (one would silently overwrite the other).
     """
+    given = [Path(p) for p in paths if p is not None]
+    seen: dict[Path, Path] = {}
+    for p in given:
+        key = p.resolve()
+        if key in seen and not _special(p):
+            raise InputError(f"{seen[key]} and {p} name the same file; give each output its own name")
+        seen[key] = p
     out = OutputSet()
-    out.check(*paths)
+    out.check(*given)
     try:
         yield out
     except BaseException:

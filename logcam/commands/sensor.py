@@ -277,10 +277,7 @@ def render_cmd(kind: str, out: Path, preset: str, exposure_s: float | None, binn
     from logcam.sim.scenes import render_scene
     from logcam.sim.sensor import Sensor
 
-    named = [p for p in (out, lux_out, png) if p is not None]
-    if len({p.resolve() for p in named}) < len(named):
-        raise ConfigError(f"-o, --lux-out and --png must name different files (got {', '.join(map(str, named))})")
-    with outputs(*named) as files:
+    with outputs(out, lux_out, png) as files:
         spec = _spec(preset, exposure_s, int(binning) if binning else None, sets)
         pixels = frames * spec.height * spec.width
         if pixels > MAX_RENDER_PIXELS:

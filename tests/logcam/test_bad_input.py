@@ -264,6 +264,8 @@ def test_golden_rdc_big_endian_input_gives_the_same_codes(wd: Path) -> None:
     (["golden", "onnx", "-o", "net.onnx", "--weights", "zero.npz"], "empty file"),
     (["sensor", "render", "shapes", "-o", "raw.npy", "--png", "/proc/raw.png"], "/proc/raw.png"),
     (["sensor", "render", "shapes", "-o", "raw.npy", "--frames", "5000"], "--frames"),
+    (["sensor", "render", "shapes", "-o", "raw.npy", "--lux-out", "./raw.npy"], "name the same file"),
+    (["golden", "accel", "codes.npy", "-o", "x.npz", "--onnx", "x.npz"], "name the same file"),
     (["sensor", "info", "--set", "temperature_c=.nan"], "finite number"),
     (["sensor", "ptc", "--plot", "/proc/ptc.png"], "/proc/ptc.png"),
     (["experiment", "brightness", "--brightness", "2^99999"], "--brightness"),

@@ -150,10 +150,16 @@ def print_layer_stats(spec: Any, bundle: Any, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"{spec.name}: Yosys cells per layer (proc; flatten; opt; wreduce)")
-    for col in ("layer", "type", "$mul cells", "cells", "adders", "memory bits", "FF bits", "note"):
+    for col in ("layer", "type", "$mul cells", "cells", "adders", "memory bits", "FF bits", "line buffer bits",
+                "FIFO bits", "skip FIFO bits", "note"):
         table.add_column(col, justify="right" if col not in ("type", "note") else "left")
     for s in stats:
         note = "multiplier-free (codes)" if s["multiplier_free"] else ""
         table.add_row(str(s["layer"]), s["type"], str(s["multipliers"]), str(s["num_cells"]),
-                      str(s["by_kind"].get("adder", 0)), str(s["num_memory_bits"]), str(s["num_ff_bits"]), note)
-    Console().print(table)
+                      str(s["by_kind"].get("adder", 0)), str(s["num_memory_bits"]), str(s["num_ff_bits"]),
+                      str(s["line_buffer_bits"]), str(s["fifo_bits"]), str(s["skip_fifo_bits"]), note)
+    console = Console()
+    console.print(table)
+    total = {k: sum(s[k] for s in stats) for k in ("line_buffer_bits", "fifo_bits", "skip_fifo_bits")}
+    console.print(f"buffers sized from the NetSpec: line buffers {total['line_buffer_bits']} bits, inter-layer "
+                  f"FIFOs {total['fifo_bits']} bits, skip FIFOs {total['skip_fifo_bits']} bits")

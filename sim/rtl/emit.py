@@ -143,17 +143,22 @@ def layer_stats(spec: Any, bundle: Any) -> list[dict]:
     bits, FF bits).
 
     Each entry: ``{"layer", "type", "multipliers", "cells", "by_kind", "num_cells", "num_memory_bits",
-    "num_ff_bits", "multiplier_free"}``; ``multiplier_free`` is True for the code-input first layer,
-    whose ``multipliers`` ($mul cells) must be 0.
+    "num_ff_bits", "multiplier_free", "line_buffer_bits", "fifo_bits", "skip_fifo_bits"}``;
+    ``multiplier_free`` is True for the code-input first layer, whose ``multipliers`` ($mul cells) must be 0.
+    The buffer bits are the generator's sizes from the NetSpec (:func:`logcam.hw.accel.net.buffer_bits`): the
+    layer's line buffer, the FIFO in front of it and an add's skip FIFO (the FIFOs sit outside the layer's
+    own cells).
     """
-    from logcam.hw.accel.net import build_layers
+    from logcam.hw.accel.net import buffer_bits, build_layers
 
+    layers = build_layers(spec, bundle)
+    buffers = buffer_bits(spec, layers)
     out = []
-    for idx, comp in enumerate(build_layers(spec, bundle)):
+    for idx, comp in enumerate(layers):
         st = yosys_stat(comp, f"layer{idx}")
         muls = sum(n for typ, n in st["cells"].items() if typ.startswith("$mul"))
         out.append({"layer": idx, "type": spec.layers[idx].type, "multipliers": muls,
-                    "multiplier_free": comp.code_max is not None, **st})
+                    "multiplier_free": getattr(comp, "code_max", None) is not None, **st, **buffers[idx]})
     return out
 
 

@@ -76,6 +76,9 @@ def main() -> None:
     fps = [float(f) for f in range(1, 1 + (a.noop + 63) // 64)]  # 64 × len(fps) ≥ --noop points
     ng = validate(GridConfig, {"name": "noop", "axes": {"c1": list(range(1, 65)), "fps": fps}}, "noop")
     nop = run(ng, 1, fn=noop)
+    if one["failed"] or two["failed"] or nop["failed"]:
+        raise SystemExit(f"bench_explore: points failed (1 worker {one['failed']}, 2 workers {two['failed']}, "
+                         f"no-op {nop['failed']}); no timing reported")
     from logcam.explore.grid import expand
 
     store_ms = commit_ms(expand(ng))

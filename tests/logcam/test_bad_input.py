@@ -267,6 +267,8 @@ def test_golden_rdc_big_endian_input_gives_the_same_codes(wd: Path) -> None:
     (["sensor", "render", "shapes", "-o", "raw.npy", "--lux-out", "./raw.npy"], "name the same file"),
     (["golden", "accel", "codes.npy", "-o", "x.npz", "--onnx", "x.npz"], "name the same file"),
     (["sensor", "info", "--set", "temperature_c=.nan"], "finite number"),
+    (["sensor", "info", "--preset", "nan_preset.yaml"], "finite number"),
+    (["golden", "rdc", "frames.npy", "-o", "x.npy", "--config", "nan_rdc.yaml"], "thresholds"),
     (["sensor", "ptc", "--plot", "/proc/ptc.png"], "/proc/ptc.png"),
     (["experiment", "brightness", "--brightness", "2^99999"], "--brightness"),
     (["experiment", "channels", "--c1", "1e400"], "--c1"),
@@ -286,6 +288,8 @@ def test_each_kind_is_one_line_and_nothing_left(wd: Path, argv: list[str], match
     (wd / "ok.yaml").write_text(base)
     (wd / "seed.yaml").write_text(base + f"seed: {1 << 70}\n")
     (wd / "split.yaml").write_text(base + "split: [-0.5, 1.0, 0.5]\n")
+    (wd / "nan_preset.yaml").write_text("read_noise_e: .nan\n")
+    (wd / "nan_rdc.yaml").write_text("thresholds: [.nan]\n")
     rejected(argv, wd, match)
 
 

@@ -18,7 +18,8 @@ on its own sensor region. Feature-map designs (at most 6 masks → 3 signed kern
 
 Kinds: ``phase_mask`` (default; trainable heights, µm), ``psf`` (a learned non-negative PSF directly,
 each normalised to Σ = 1), ``gabor`` (fixed PSF pairs realising Gabor kernels; no trainable
-parameter), ``lens`` (a lens camera: the sensor sees the scene itself, 3 colour planes; the first
+parameter), ``gabor_mask`` (fixed phase masks fitted to those pairs by phase retrieval, so fabrication
+noise acts on real heights), ``lens`` (a lens camera: the sensor sees the scene itself, 3 colour planes; the first
 layer is digital).
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -41,14 +43,18 @@ from logcam.sim import optics as op
 from logcam.sim.sensor import PHOTONS_PER_LUX_S_M2, Sensor, capture_planes
 
 DESIGNS = ("a", "b", "c")
-KINDS = ("phase_mask", "psf", "gabor", "lens")
+KINDS = ("phase_mask", "psf", "gabor", "gabor_mask", "lens")
+#: Phase-retrieval steps and target efficiency of the ``gabor_mask`` kind.
+GABOR_FIT_STEPS = 150
+GABOR_FIT_EFFICIENCY = 0.5
 
 
 class OpticalConfig(StrictModel):
     """The optical front-end: kind, feature-map design, mask geometry, fabrication noise (units in names)."""
 
-    kind: Literal["phase_mask", "psf", "gabor", "lens"] = Field(
-        "phase_mask", description="phase_mask (trainable heights), psf (learned PSF), gabor (fixed), lens")
+    kind: Literal["phase_mask", "psf", "gabor", "gabor_mask", "lens"] = Field(
+        "phase_mask", description="phase_mask (trainable heights), psf (learned PSF), gabor (fixed PSF pairs), "
+                                  "gabor_mask (fixed masks fitted to them), lens")
     design: Literal["a", "b", "c"] = Field("a", description="feature-map design (see logcam.nn.optics)")
     mask: op.OpticsSpec = Field(default_factory=lambda: op.OpticsSpec(masks=6),
                                 description="geometry of the masks and pixels (logcam.sim.optics.OpticsSpec)")
@@ -167,6 +173,22 @@ def initial_heights(spec: op.OpticsSpec, seed: int) -> torch.Tensor:
                                                     corr_px=spec.mask_pixels / 8)
 
 
+@lru_cache(maxsize=8)
+def _gabor_heights(spec: op.OpticsSpec, seed: int) -> tuple[torch.Tensor, float]:
+    m, k, c = spec.masks, spec.kernel, len(spec.wavelengths_nm)
+    pair, _ = pair_from_kernels(gabor_kernels(m // 2, k))
+    return op.fit_heights(pair[:, None].expand(m, c, k, k), spec, initial_heights(spec, seed),
+                          GABOR_FIT_STEPS, 0.01, GABOR_FIT_EFFICIENCY)
+
+
+def gabor_mask_heights(spec: op.OpticsSpec, seed: int = 0) -> tuple[torch.Tensor, float]:
+    """Heights (masks×N×N µm) of phase masks whose PSF pairs approach the Gabor bank (phase retrieval,
+    :func:`logcam.sim.optics.fit_heights`, half the light in the kernel), and the fit's relative loss;
+    cached per geometry and seed."""
+    h, loss = _gabor_heights(spec, int(seed))
+    return h.clone(), loss
+
+
 class OpticalLayer(nn.Module):
     """RGB scene (B×C×H×W, linear, C = colours) → signed feature maps (B×N×H×W), N = ``cfg.feature_maps``.
 
@@ -189,7 +211,10 @@ class OpticalLayer(nn.Module):
         elif cfg.kind == "gabor":
             pair, _ = pair_from_kernels(gabor_kernels(m // 2, k))
             self.register_buffer("fixed_psf", pair[:, None].expand(m, c, k, k).clone())
+        self.register_buffer("fixed_heights_um",
+                             gabor_mask_heights(cfg.mask, cfg.seed)[0] if cfg.kind == "gabor_mask" else None)
         shape = (self.heights_um.shape if self.heights_um is not None else
+                 self.fixed_heights_um.shape if self.fixed_heights_um is not None else
                  () if cfg.kind == "lens" else (m, c, k, k))
         #: the fixed fabrication-error draw (µm; zeros until :meth:`set_noise`), saved with the state
         self.register_buffer("noise_um", torch.zeros(shape, dtype=torch.float64))
@@ -208,15 +233,16 @@ class OpticalLayer(nn.Module):
         self.noise_um.copy_(sigma_um * torch.randn(self.noise_um.shape, generator=g, dtype=torch.float64))
 
     def heights(self) -> torch.Tensor:
-        """Mask heights as fabricated (µm): the trained heights plus the fixed noise draw."""
-        if self.heights_um is None:
+        """Mask heights as fabricated (µm): the trained (or fitted) heights plus the fixed noise draw."""
+        base = self.heights_um if self.heights_um is not None else self.fixed_heights_um
+        if base is None:
             raise ConfigError(f"optics: kind {self.cfg.kind} has no heights")
-        return self.heights_um + self.noise_um
+        return base + self.noise_um
 
     def psfs(self) -> torch.Tensor:
         """PSF of every mask at every wavelength (masks×colours×k×k, float64, ≥ 0)."""
         kind = self.cfg.kind
-        if kind == "phase_mask":
+        if kind in ("phase_mask", "gabor_mask"):
             return op.psf(self.heights(), self.cfg.mask)
         if kind == "lens":
             raise ConfigError("optics: the lens camera has no PSFs (identity optics)")

@@ -134,13 +134,14 @@ def fm_designs(cfg: OpticsExperimentConfig, out: Path, tick: Tick | None = None)
 
 
 def mask_noise(cfg: OpticsExperimentConfig, out: Path, tick: Tick | None = None) -> OpticsOutcome:
-    """Accuracy vs σ: the co-trained phase mask (noise on the heights) and the Gabor bank (noise on its PSF
-    values, the stand-in of logcam.nn.optics), each trained once at σ = 0, then for every σ: evaluated
-    with one seeded fabrication draw, and again after ``finetune_epochs`` of back-end fine-tuning."""
+    """Accuracy vs σ: the co-trained phase mask and the Gabor bank realised as phase masks (``gabor_mask``,
+    fitted by phase retrieval), both with N(0,1)·σ on the heights; each trained once at σ = 0, then for
+    every σ evaluated with one seeded fabrication draw, and again after ``finetune_epochs`` of back-end
+    fine-tuning."""
     data = _data(cfg)
     rows = []
     summary: dict[str, object] = {}
-    for kind in ("phase_mask", "gabor"):
+    for kind in ("phase_mask", "gabor_mask"):
         res = train_optics(_train_cfg(cfg, {"kind": kind, "design": "a"}), data)
         clean = res.test_acc
         state = {k: v.detach().clone() for k, v in res.model.state_dict().items()}
@@ -166,7 +167,7 @@ def mask_noise(cfg: OpticsExperimentConfig, out: Path, tick: Tick | None = None)
             tick(kind)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for kind, colour in (("phase_mask", "tab:blue"), ("gabor", "tab:orange")):
+    for kind, colour in (("phase_mask", "tab:blue"), ("gabor_mask", "tab:orange")):
         r = [row for row in rows if row["kind"] == kind]
         s = [row["sigma_um"] for row in r]
         ax.plot(s, [row["noisy_acc_pct"] for row in r], "o--", color=colour, label=f"{kind}, no fine-tune")

@@ -367,3 +367,30 @@ def add_fabrication_noise(height_um: torch.Tensor, sigma_um: float, seed: int) -
         raise ConfigError(f"optics.noise_sigma_um: must be a finite number ≥ 0 µm (got {sigma_um!r})")
     g = torch.Generator().manual_seed(int(seed))
     return height_um + sigma_um * torch.randn(height_um.shape, generator=g, dtype=torch.float64).to(height_um)
+
+
+def fit_heights(target_psf: torch.Tensor, spec: OpticsSpec, init_um: torch.Tensor, steps: int = 150,
+                lr_um: float = 0.01, efficiency: float = 0.5) -> tuple[torch.Tensor, float]:
+    """Heights (µm) whose PSFs approach ``target_psf`` (masks×L×k×k, any scale): phase retrieval by Adam
+    through this module's own diffraction model, from ``init_um``.
+
+    The target is rescaled to carry ``efficiency`` of the light through each mask, and the loss is
+    Σ(PSF − target)² / Σ target²; a shape-only loss would let the fit throw light away. Returns the
+    heights (float64, detached) and the final relative loss.
+    """
+    if not (0 < efficiency <= 1):
+        raise ConfigError(f"fit_heights.efficiency: must be in (0, 1] (got {efficiency!r})")
+    t = target_psf.to(torch.float64)
+    t = efficiency * t / t.sum(dim=(-2, -1), keepdim=True).clamp(min=1e-30)
+    h = _check_heights(init_um, spec).detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([h], lr=lr_um)
+    norm = t.square().sum()
+    loss = torch.tensor(float("nan"))
+    for _ in range(int(steps)):
+        loss = (psf(h, spec) - t).square().sum() / norm
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        final = float((psf(h, spec) - t).square().sum() / norm)
+    return h.detach(), final

@@ -17,6 +17,15 @@ from logcam.sim import optics as op
 SMALL = {"masks": 2, "mask_pixels": 32, "mask_pitch_um": 1.8}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine more threads only wait on each other."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _gratings(n: int, size: int = 16, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Two classes of coloured gratings: horizontal (0) and vertical (1) stripes, random phase and tint."""
     g = torch.Generator().manual_seed(seed)
@@ -134,3 +143,21 @@ def test_bad_config_is_one_line(data: dict, needle: str) -> None:
     with pytest.raises(ConfigError) as e:
         no.optical_config(data)
     assert "\n" not in str(e.value) and needle in str(e.value)
+
+
+def _cos(k: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return (k * g).sum(dim=(-2, -1)) / (k.norm(dim=(-2, -1)) * g.norm(dim=(-2, -1)))
+
+
+def test_gabor_masks_are_fitted_phase_masks_whose_noise_acts_on_heights() -> None:
+    mask = {"masks": 2, "mask_pixels": 64, "mask_pitch_um": 1.8}
+    layer = no.OpticalLayer(no.optical_config({"kind": "gabor_mask", "mask": mask}))
+    assert not list(layer.parameters())                                  # fixed: nothing to train
+    g = no.gabor_kernels(1, 7)[:, None].expand(1, 3, 7, 7)
+    start = op.psf(no.initial_heights(layer.cfg.mask, 0), layer.cfg.mask)
+    cos_fit, cos_start = _cos(layer.kernels(), g), _cos(start[0::2] - start[1::2], g)
+    assert float(cos_fit.min()) > 0.5 and float((cos_fit - cos_start).min()) > 0.2
+    assert float(layer.psfs().sum(dim=(-2, -1)).min()) > 0.3              # the fit keeps light in the kernel
+    clean = layer.psfs()
+    layer.set_noise(0.05, seed=1)
+    assert float((layer.psfs() - clean).abs().max()) > 1e-4

@@ -19,7 +19,7 @@ import numpy as np
 
 from logcam.commands.options import WEIGHTS_RULE, net_options
 from logcam.errors import ConfigError, InputError
-from logcam.sim.rtl.check import SIMS
+from logcam.sim.rtl.check import BENCHES, SIMS
 
 
 def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,6 +42,15 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--activity-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Write the RTL-counted activity (logcam-activity/1 JSON, totals over the frames) for "
                           "`logcam energy --activity rtl --activity-file`; written only if the run passes."),
+        click.option("--bench", type=click.Choice(BENCHES), default="memory", show_default=True,
+                     help="Verilator bench: memory (a generated shell streams the frames from a file and "
+                          "randomises valid/ready in the simulator; fast) or cycle (cocotb drives every clock "
+                          "edge from Python; for protocol debugging)."),
+        click.option("--waves", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Dump an FST trace of the run here (Verilator --trace-fst; a separate, traced build)."),
+        click.option("--coverage", is_flag=True,
+                     help="Report functional coverage: codes at every threshold edge, frame edges, lanes, "
+                          "requantizer ties and saturation, labels, input/output/tap stalls."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -74,12 +83,41 @@ def report(result: Any, as_json: bool, activity_out: Path | None = None, *, rdc:
             write_activity(activity_out, from_verify(result, rdc=rdc, net=net))
         else:
             click.echo(f"--activity-out {activity_out}: not written, the run did not pass", err=True)
+    if not result.passed:
+        result.extra["reproduce"] = reproduce_command()
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         click.echo(result.summary())
+        if "coverage" in result.extra:
+            from logcam.sim.rtl.coverage import Coverage
+
+            click.echo(Coverage(result.extra["coverage"]["groups"]).summary())
     if not result.passed:
         sys.exit(1)
+
+
+def reproduce_command() -> str:
+    """The one command line that reruns this verify invocation: every option that differs from its default,
+    and always ``--seed`` (frames and valid/ready are drawn from it)."""
+    import shlex
+
+    ctx = click.get_current_context()
+    words = ["logcam", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        value = ctx.params.get(param.name)
+        if param.name == "seed":
+            words += ["--seed", str(value)]
+        elif param.is_flag:
+            if value and param.name != "as_json":
+                words.append(param.opts[0])
+        elif value is None or value == param.default:
+            continue
+        else:
+            words += [param.opts[0], str(value)]
+    return shlex.join(words)
 
 
 def load_image(path: Path) -> np.ndarray:
@@ -93,9 +131,7 @@ def load_image(path: Path) -> np.ndarray:
 
             arr = load_npy(path)
         elif suffix in (".tif", ".tiff"):
-            import tifffile
-
-            arr = tifffile.imread(path)
+            arr = _read_tiff(path)
         elif suffix == ".png":
             from PIL import Image
 
@@ -120,8 +156,28 @@ def load_image(path: Path) -> np.ndarray:
     return arr if arr.ndim == 3 else arr[None]
 
 
-def check_outputs(sim: str, keep: Path | None, activity_out: Path | None) -> None:
-    """Check ``--keep`` and ``--activity-out`` before any work, so a bad path fails in one line, not after a run."""
+def _read_tiff(path: Path) -> np.ndarray:
+    """The first image of a TIFF file; a file with no readable image is one InputError (tifffile's own
+    complaints about a broken file are logged, so they are silenced here in favour of that line)."""
+    import logging
+
+    import tifffile
+
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.pages or tif.pages.first is None:
+                raise InputError(f"--image {path}: no image in this TIFF file (broken or empty)")
+            return tif.asarray()
+    finally:
+        log.setLevel(level)
+
+
+def check_outputs(sim: str, keep: Path | None, activity_out: Path | None, waves: Path | None = None) -> None:
+    """Check ``--keep``, ``--activity-out`` and ``--waves`` before any work, so a bad path fails in one line,
+    not after a run."""
     from logcam.files import check_folder, check_writable
 
     if keep is not None:
@@ -130,6 +186,10 @@ def check_outputs(sim: str, keep: Path | None, activity_out: Path | None) -> Non
         check_folder(keep)
     if activity_out is not None:
         check_writable(activity_out)
+    if waves is not None:
+        if sim != "verilator":
+            raise ConfigError("--waves: the FST trace comes from Verilator; it does not apply to --sim amaranth")
+        check_writable(waves)
 
 
 @click.group("verify")
@@ -154,8 +214,8 @@ def cli() -> None:
 @click.option("--source", type=click.Choice(["mixed", "random", "corners", "scenes"]), default="mixed",
               show_default=True, help="Generated frames: corner cases, sensor-model scenes, uniform random DN.")
 def rdc(config: Path | None, n_frames: int, seed: int, sim: str, p_valid: float, p_ready: float,
-        keep: Path | None, as_json: bool, activity_out: Path | None, image: Path | None, lanes: int | None,
-        source: str) -> None:
+        keep: Path | None, as_json: bool, activity_out: Path | None, bench: str, waves: Path | None, coverage: bool,
+        image: Path | None, lanes: int | None, source: str) -> None:
     """The column-parallel RDC against logcam's RDC golden model (rdc_codes).
 
     Frames (default: corner cases, scenes through the sensor model and uniform random DN, in
@@ -167,7 +227,7 @@ def rdc(config: Path | None, n_frames: int, seed: int, sim: str, p_valid: float,
     from logcam.hw.rdc import load_rdc_spec
     from logcam.sim.rtl.rdc_verify import verify_rdc
 
-    check_outputs(sim, keep, activity_out)
+    check_outputs(sim, keep, activity_out, waves)
     frames = None
     overrides: dict[str, object] = {"lanes": lanes}
     if image is not None:
@@ -180,7 +240,8 @@ def rdc(config: Path | None, n_frames: int, seed: int, sim: str, p_valid: float,
     with status(f"rdc: {n} frame(s) of {spec.width}×{spec.height} through {sim} "
                 f"(a new configuration builds first)…", as_json):
         result = verify_rdc(spec, frames, n_frames=n_frames, seed=seed, sim=sim, p_valid=p_valid,
-                            p_ready=p_ready, source=source, workdir=keep)
+                            p_ready=p_ready, source=source, workdir=keep, bench=bench, waves=waves,
+                            coverage=coverage)
     report(result, as_json, activity_out, rdc=spec)
 
 
@@ -188,7 +249,8 @@ def rdc(config: Path | None, n_frames: int, seed: int, sim: str, p_valid: float,
 @net_options
 @common_options
 def accel(net: Path | None, weights: Path | None, random_weights: int | None, n_frames: int, seed: int, sim: str,
-          p_valid: float, p_ready: float, keep: Path | None, as_json: bool, activity_out: Path | None) -> None:
+          p_valid: float, p_ready: float, keep: Path | None, as_json: bool, activity_out: Path | None, bench: str,
+          waves: Path | None, coverage: bool) -> None:
     """Stream frames through the accelerator RTL; every layer, the logits and the labels vs the golden model.
 
     Frames are seeded random inputs over the NetSpec's range (codes ±m or uint8). Cycles per frame are
@@ -204,11 +266,12 @@ def accel(net: Path | None, weights: Path | None, random_weights: int | None, n_
     from logcam.nn.netspec import load_net
     from logcam.sim.rtl.accel_verify import random_inputs, verify_accel
 
-    check_outputs(sim, keep, activity_out)
+    check_outputs(sim, keep, activity_out, waves)
     spec, bundle, _ = load_net(net, weights, random_weights)
     x = random_inputs(spec, n_frames, seed)
     with status(f"accel: {n_frames} frame(s) of {'×'.join(map(str, spec.input.shape))} on {sim}", as_json):
-        result = verify_accel(spec, bundle, x, sim=sim, seed=seed, p_valid=p_valid, p_ready=p_ready, workdir=keep)
+        result = verify_accel(spec, bundle, x, sim=sim, seed=seed, p_valid=p_valid, p_ready=p_ready, workdir=keep,
+                              bench=bench, waves=waves, coverage=coverage)
     report(result, as_json, activity_out, net=spec)
 
 
@@ -219,7 +282,7 @@ def accel(net: Path | None, weights: Path | None, random_weights: int | None, n_
 @common_options
 def top(net: Path | None, weights: Path | None, random_weights: int | None, lanes: int, n_frames: int, seed: int,
         sim: str, p_valid: float, p_ready: float, keep: Path | None, as_json: bool,
-        activity_out: Path | None) -> None:
+        activity_out: Path | None, bench: str, waves: Path | None, coverage: bool) -> None:
     """DN frames through RDC → accelerator (hw/top.py): codes, every layer, logits and labels vs the golden models.
 
     The RDC is the one whose codes are the NetSpec's input (mode hv for 2 channels, else sum; 10-bit DN).
@@ -238,12 +301,13 @@ def top(net: Path | None, weights: Path | None, random_weights: int | None, lane
     from logcam.sim.frames import scene_dn_frames
     from logcam.sim.rtl.accel_verify import verify_top
 
-    check_outputs(sim, keep, activity_out)
+    check_outputs(sim, keep, activity_out, waves)
     spec, bundle, _ = load_net(net, weights, random_weights)
     rdc = rdc_feeding(spec, lanes=lanes)
     dn = scene_dn_frames(rdc.height, rdc.width, rdc.adc_bits, n_frames, seed)
     with status(f"top: {n_frames} DN frame(s) of {rdc.height}×{rdc.width} on {sim}", as_json):
-        result = verify_top(rdc, spec, bundle, dn, sim=sim, seed=seed, p_valid=p_valid, p_ready=p_ready, workdir=keep)
+        result = verify_top(rdc, spec, bundle, dn, sim=sim, seed=seed, p_valid=p_valid, p_ready=p_ready, workdir=keep,
+                            bench=bench, waves=waves, coverage=coverage)
     report(result, as_json, activity_out, rdc=rdc, net=spec)
 
 

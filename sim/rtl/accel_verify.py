@@ -41,6 +41,8 @@ class Capture:
     timed_out: bool = False
     sim_cycles: int = 0
     handshake: dict[str, int] = field(default_factory=dict)
+    loop_s: float = 0.0
+    loop_cpu_s: float = 0.0
 
 
 # --- ports and codecs --------------------------------------------------------------------------------
@@ -235,7 +237,7 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
         stats = {name: {k: int(v[0]) for k, v in codecs[name].unpack([run.stats[name]]).items()}
                  for name in stat_ports}
         cap = Capture(streams, run.o_cycles, stats=stats, timed_out=run.timed_out, sim_cycles=run.last_cycle,
-                      handshake=run.handshake)
+                      handshake=run.handshake, loop_s=run.loop_s, loop_cpu_s=run.loop_cpu_s)
         return cap, build.build_s
     params = {"fields": fields, "frames": frames, "p_valid": p_valid, "p_ready": p_ready, "seed": seed,
               "max_cycles": max_cycles, "expect": expect}
@@ -320,13 +322,14 @@ def _max_cycles(per_frame: int, frames: int, p_valid: float, p_ready: float) -> 
 
 def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "verilator", seed: int = 0,
                  p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None, bench: str = "memory",
-                 waves: Path | None = None) -> VerifyResult:
+                 waves: Path | None = None, coverage: bool = False) -> VerifyResult:
     """Stream N×C×H×W integer frames through the accelerator RTL and compare every layer with the golden model.
 
     ``p_valid``/``p_ready``: per-cycle probability that the source offers a beat / the label sink takes one
     (1.0 = full speed, the only setting where cycles per frame mean throughput). ``bench`` (Verilator):
     "memory" (the generated shell streams and records in the simulator) or "cycle" (cocotb drivers per
-    clock edge); ``waves``: an FST trace of the run (a separate, traced build).
+    clock edge); ``waves``: an FST trace of the run (a separate, traced build); ``coverage``: functional
+    coverage (:mod:`logcam.sim.rtl.coverage`) in ``extra["coverage"]``.
     """
     from logcam.hw.accel.net import Accelerator
     from logcam.nn.golden.accel import as_input_batch, run
@@ -354,8 +357,13 @@ def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "veri
                                       workdir=workdir, expect=expected_beats(spec, n), mode=bench, waves=waves)
     wall = time.perf_counter() - t0 - build_s
     count, found = compare_all(spec, golden, cap)
+    extra = None
+    if coverage:
+        from logcam.sim.rtl.coverage import accel_coverage
+
+        extra = {"coverage": accel_coverage(spec, bundle, golden, cap.handshake).to_json()}
     return _result("accel", sim, spec, n, x.shape[2] * x.shape[3] * n, cap, count, found, wall, build_s,
-                   dut.expected_cycles(), seed, p_valid, p_ready)
+                   dut.expected_cycles(), seed, p_valid, p_ready, extra=extra)
 
 
 def _result(target: str, sim: str, spec: Any, n: int, pixels: int, cap: Capture, count: int,
@@ -366,7 +374,8 @@ def _result(target: str, sim: str, spec: Any, n: int, pixels: int, cap: Capture,
     ex = {"cycles_per_frame": round(cpf, 2), "bound_cycles": bound, "ideal_cycles_per_layer": spec.ideal_cycles(),
           "expected_cycles_per_layer": expected, "cycles_per_bound": round(cpf / bound, 4) if cpf else None,
           "timed_out": cap.timed_out, "sim_cycles": cap.sim_cycles, "stats": cap.stats,
-          "frames_per_s": round(n / wall, 3) if wall > 0 else None, "handshake": cap.handshake}
+          "frames_per_s": round(n / wall, 3) if wall > 0 else None, "handshake": cap.handshake,
+          "sim_loop_s": round(cap.loop_s, 4), "sim_loop_cpu_s": round(cap.loop_cpu_s, 4)}
     ex.update(extra or {})
     # cycles/ideal_cycles cover the whole run (as for the RDC): the cycle of the last label, against
     # n frames at the slowest layer's bound; the steady-state rate is extra["cycles_per_frame"].
@@ -392,8 +401,11 @@ def dn_beats(dn: np.ndarray, lanes: int) -> dict[str, np.ndarray]:
 
 def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "verilator", seed: int = 0,
                p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None, bench: str = "memory",
-               waves: Path | None = None) -> VerifyResult:
-    """DN frames (N×H×W) through RDC → accelerator; codes, every layer, logits and labels vs the golden models."""
+               waves: Path | None = None, coverage: bool = False) -> VerifyResult:
+    """DN frames (N×H×W) through RDC → accelerator; codes, every layer, logits and labels vs the golden models.
+
+    ``bench``, ``waves``, ``coverage`` as for :func:`verify_accel` (coverage adds the RDC's bins).
+    """
     import torch
 
     from logcam.hw.top import Top
@@ -430,7 +442,22 @@ def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "
     count, found = compare_all(spec, golden, cap)
     return _result("top", sim, spec, n, frames.shape[1] * frames.shape[2] * n, cap, c_count + count,
                    (c_found + found)[:MAX_REPORTED], wall, build_s, dut.accel.expected_cycles(), seed, p_valid,
-                   p_ready, extra={"rdc": rdc.model_dump(mode="json")})
+                   p_ready, extra={"rdc": rdc.model_dump(mode="json"), **_top_coverage(coverage, rdc, frames, codes,
+                                                                                         spec, bundle, golden, cap)})
+
+
+def _top_coverage(on: bool, rdc: Any, frames: np.ndarray, codes: np.ndarray, spec: Any, bundle: Any, golden: Any,
+                  cap: Capture) -> dict[str, Any]:
+    """``{"coverage": …}`` of a top run (the RDC's codes, the accelerator, the handshake), or {} when off."""
+    if not on:
+        return {}
+    from logcam.sim.rtl.coverage import accel_coverage, handshake_coverage, rdc_coverage
+
+    cov = rdc_coverage(rdc, frames, codes)
+    cov.merge(accel_coverage(spec, bundle, golden))
+    if cap.handshake:
+        cov.merge(handshake_coverage(cap.handshake))
+    return {"coverage": cov.to_json()}
 
 
 __all__ = [

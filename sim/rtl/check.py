@@ -106,6 +106,10 @@ class VerifyResult:
         lines += [f"  {m}" for m in self.first_mismatches]
         if self.mismatches > len(self.first_mismatches):
             lines.append(f"  ... and {self.mismatches - len(self.first_mismatches)} more")
+        if not self.passed:
+            seed = self.extra.get("seed", self.config.get("seed"))
+            lines.append(f"  seed {seed}" + (f"; reproduce: {self.extra['reproduce']}" if "reproduce" in self.extra
+                                             else ""))
         return "\n".join(lines)
 
 

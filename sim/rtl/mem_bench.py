@@ -1,8 +1,9 @@
 """cocotb bench of the memory-fed shell (:mod:`logcam.sim.rtl.shell`): set ``mem_mode``, await ``done``.
 
 The shell reads the input beats from a file, randomises valid/ready with its seeded generators, writes
-every beat of ``o`` and the taps to files, and makes its own clock and reset, all inside the simulator;
-Python wakes once, at ``done`` (two cycles after the last beat, so the counters have taken it).
+every beat of ``o`` and the taps to files and resets the design; logcam's Verilator main
+(sim/rtl/verilator_main.cpp) clocks it in a C++ loop while ``mem_mode`` is set. Python wakes once, at
+``done`` (two cycles after the last beat, so the counters have taken it).
 ``params.json``: ``stats`` (the counter ports to read).
 ``result.json``: first/last cycle, timed_out, the counters as integers, the loop's wall and CPU time (s).
 """
@@ -25,7 +26,7 @@ async def memory_stream(dut: Any) -> None:
     for name in ("clk", "rst", "i__valid", "o__ready"):
         getattr(dut, name).value = 0
     t0, c0 = time.perf_counter(), time.process_time()
-    dut.mem_mode.value = 1  # the shell starts its clock and resets the design
+    dut.mem_mode.value = 1  # the shell resets the design; the main's C++ loop clocks it until done
     await RisingEdge(dut.done)
     loop_s, loop_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     bench_write_result({

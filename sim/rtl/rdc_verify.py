@@ -52,7 +52,8 @@ def spec_json(spec: RdcSpec) -> dict[str, object]:
 def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int = 4, seed: int = 0,
                sim: str = "verilator", p_valid: float = 0.8, p_ready: float = 0.8, source: str = "mixed",
                expected: np.ndarray | None = None, workdir: Path | None = None,
-               limit: int = MAX_REPORTED, bench: str = "memory", waves: Path | None = None) -> VerifyResult:
+               limit: int = MAX_REPORTED, bench: str = "memory", waves: Path | None = None,
+               coverage: bool = False) -> VerifyResult:
     """Stream ``frames`` (N×H×W DN; default: ``n_frames`` from ``source``) through the RDC RTL.
 
     ``p_valid``/``p_ready`` are the per-cycle probabilities of the randomised handshake (1.0 for
@@ -60,7 +61,8 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
     Returns a :class:`VerifyResult`; ``cycles`` counts from the first offered beat to the last
     output beat taken, ``ideal_cycles`` = frames·H·W/lanes. ``bench`` (Verilator): "memory" (the shell
     streams from files and randomises valid/ready in the simulator) or "cycle" (cocotb drivers per clock
-    edge); ``waves``: an FST trace of the run (a separate, traced build).
+    edge); ``waves``: an FST trace of the run (a separate, traced build); ``coverage``: functional
+    coverage (:mod:`logcam.sim.rtl.coverage`) in ``extra["coverage"]``.
     """
     check_sim(sim, p_valid, p_ready)
     check_bench(bench, sim, waves)
@@ -100,7 +102,8 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
         count, found, _ = check_output(out_codec.unpack_bytes(run.streams["o"]), expected, geo, limit=limit)
         cycles, timed_out = run.cycles, run.timed_out
         stats = {k: int(v[0]) for k, v in stats_codec.unpack([run.stats["stats"]]).items()}
-        extra = {"sim_loop_s": round(run.loop_s, 3), "bench": "memory", "handshake": run.handshake}
+        extra = {"sim_loop_s": round(run.loop_s, 4), "sim_loop_cpu_s": round(run.loop_cpu_s, 4), "bench": "memory",
+                 "handshake": run.handshake}
     elif sim == "verilator":
         res = run_cocotb(build, "logcam.sim.rtl.rdc_bench",
                          arrays={"frames": p.astype(np.uint16), "expected": expected},
@@ -122,6 +125,10 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
         stats = {k: int(v[0]) for k, v in stats_codec.unpack([run["ports"]["stats"]]).items()}
         extra = {}
     wall_s = time.perf_counter() - t0
+    if coverage:
+        from logcam.sim.rtl.coverage import rdc_coverage
+
+        extra["coverage"] = rdc_coverage(spec, p, expected, extra.get("handshake")).to_json()
     extra.update({"stats": stats,
                   "timed_out": timed_out, "latency_cycles": LATENCY,
                   "p_valid": p_valid, "p_ready": p_ready, "seed": seed})

@@ -61,6 +61,32 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+#: logcam's main for cocotb builds: cocotb's verilator.cpp plus the shell's C++ clock loop (LOGCAM_SHELL).
+MAIN_CPP = Path(__file__).with_name("verilator_main.cpp")
+
+
+def _verilator_runner(public_all: bool = True) -> Any:
+    """cocotb_tools' Verilator runner, building with :data:`MAIN_CPP` in place of cocotb's main.
+
+    ``public_all=False`` drops cocotb's ``--public-flat-rw`` (every signal visible to VPI, which keeps
+    Verilator from optimising them): for designs that mark the ports cocotb needs public themselves
+    (the bench shell of :mod:`logcam.sim.rtl.shell`).
+    """
+    import cocotb_tools.config
+    from cocotb_tools.runner import Verilator
+
+    cocotb_main = str(cocotb_tools.config.share_dir / "lib" / "verilator" / "verilator.cpp")
+
+    class _Runner(Verilator):  # type: ignore[misc]
+        def _build_command(self) -> list[Any]:
+            cmds = super()._build_command()
+            cmds[0] = [str(MAIN_CPP) if str(c) == cocotb_main else c for c in cmds[0]
+                       if public_all or c != "--public-flat-rw"]
+            return cmds
+
+    return _Runner()
+
+
 def _versions() -> str:
     from importlib import metadata
 
@@ -89,7 +115,8 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
 
     root = setup_verilator()
     args = [*waiver_flags(), *(str(a) for a in build_args), *(["--trace-fst", "--trace-structs"] if waves else [])]
-    key = hashlib.sha256("\0".join([verilog, toplevel, *args, _versions(), str(root)]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\0".join([verilog, toplevel, *args, _versions(), str(root),
+                                    MAIN_CPP.read_text()]).encode()).hexdigest()[:16]
     base = cache_root() / "rtl"
     build_dir = base / f"{toplevel}-{key}"
     stamp = build_dir / "BUILD_OK"
@@ -104,9 +131,7 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
         build_dir.mkdir(parents=True)
         src = build_dir / f"{toplevel}.v"
         src.write_text(verilog)
-        from cocotb_tools.runner import get_runner
-
-        runner = get_runner("verilator")
+        runner = _verilator_runner(public_all="-DLOGCAM_SHELL" not in " ".join(args))
         log = build_dir / "build.log"
         # Verilator's runtime library is the same for every design: cache its objects (see objcache).
         # With OBJCACHE set, Verilator's makefile compiles a large design as several files sharing a
@@ -116,9 +141,6 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
         os.environ["OBJCACHE"] = f"{sys.executable} -m logcam.sim.rtl.objcache"
         if "CFG_CXXFLAGS_PCH_I" not in (saved["MAKEFLAGS"] or ""):
             os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
-        # the same wheel leaves CFG_CXXFLAGS_COROUTINES empty: --timing builds need g++'s -fcoroutines
-        if "--timing" in args and "CFG_CXXFLAGS_COROUTINES" not in os.environ["MAKEFLAGS"]:
-            os.environ["MAKEFLAGS"] += " CFG_CXXFLAGS_COROUTINES=-fcoroutines"
         try:
             runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
                          always=True, log_file=log, waves=waves)

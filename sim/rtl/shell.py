@@ -7,20 +7,21 @@ shell serves both benches:
 
 - ``mem_mode = 0`` (cycle bench): the ports pass straight through, cocotb's clock and per-cycle
   drivers (:mod:`logcam.sim.rtl.streams`) drive ``clk``, ``rst``, ``i`` and ``o`` as before.
-- ``mem_mode = 1`` (memory bench): the shell reads input beats from a file (``+in_file``, one beat
-  per ``ceil(W/8)`` bytes, big-endian, as ``$fread`` takes them), offers each with probability
+- ``mem_mode = 1`` (memory bench): the shell takes input beats from a file (``+in_file``, one beat
+  per ``ceil(W/32)`` little-endian 32-bit words, loaded once through DPI), offers each with probability
   ``+pv``/65536 per cycle and keeps valid until the beat is taken, takes output beats with
   probability ``+pr``/65536 per cycle (two seeded xorshift32 generators, ``+seed``), writes every
-  beat that moves on ``o`` and on every ``tap*`` to ``+out_dir/<name>.bin`` (``$fwrite "%u"``:
-  ``ceil(W/32)`` little-endian 32-bit words per beat) and the cycle stamp of every ``o`` beat to
-  ``o_cycles.bin``, and raises ``done`` two cycles after ``o`` and every tap carried ``+n_<name>``
-  beats (or ``timed_out`` after ``+max_cycles``), so the counters have taken the last beat. It makes
-  its own clock and reset; cocotb sets ``mem_mode`` and awaits only ``done``.
+  beat that moves on ``o`` and on every ``tap*`` to ``+out_dir/<name>.bin`` (``ceil(W/32)``
+  little-endian 32-bit words per beat, buffered in C++ through DPI and written at the end) and the
+  cycle stamp of every ``o`` beat to ``o_cycles.bin``, and raises ``done`` two cycles after ``o``
+  and every tap carried ``+n_<name>`` beats (or ``timed_out`` after ``+max_cycles``), so the counters
+  have taken the last beat. cocotb sets ``mem_mode`` and awaits only ``done``.
 
-In mem_mode the shell makes its own clock (``forever #5``, period :data:`PERIOD_NS` ns, Verilator
-``--timing``: measured ≈ 2× less CPU per cycle than cocotb's C-level ``Clock(impl="gpi")``, see
-docs/rtl.md) and holds the design in reset for its first two cycles. Cycle numbers count rising edges
-since reset fell.
+In mem_mode the clock comes from a C++ loop in logcam's Verilator main (sim/rtl/verilator_main.cpp:
+cocotb's main plus that loop; two evals per cycle and no VPI callback per edge, like the bare harness —
+measured against Verilator ``--timing`` with an ``always #5`` clock and cocotb's C-level
+``Clock(impl="gpi")`` in docs/rtl.md) and the shell holds the design in reset for its first two cycles.
+Cycle numbers count rising edges since reset fell.
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ import numpy as np
 if TYPE_CHECKING:
     from logcam.sim.rtl.runner import VerilatorBuild
 
-#: Clock period (ns) of the shell's own clock; built with ``--timing --timescale 1ns/1ps``.
-PERIOD_NS = 10
+#: Clock period of the memory bench's C++ clock loop (time units of Verilator's default 1 ps precision).
+PERIOD_PS = 10_000
 
-#: Verilator flags of a shell build: the shell's ``always #5`` clock needs the timing scheduler.
-BUILD_ARGS = ("--timing", "--timescale", "1ns/1ps")
+#: Verilator flags of a shell build: logcam's main (:data:`logcam.sim.rtl.runner.MAIN_CPP`) compiles its
+#: clock loop and DPI I/O for the shell's ``mem_mode`` only with LOGCAM_SHELL defined; the runner then
+#: leaves out cocotb's ``--public-flat-rw`` (the shell marks its own ports public).
+BUILD_ARGS = ("-CFLAGS", f"-DLOGCAM_SHELL -DLOGCAM_HALF_PERIOD={PERIOD_PS // 2}")
 
 #: Probability thresholds are fixed point: a beat is offered/taken when a 16-bit draw < round(p·2^16).
 P_ONE = 1 << 16
@@ -54,11 +57,13 @@ class Port:
     width: int
 
 
-_PORT = re.compile(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:\[(\d+):0\]\s*)?([A-Za-z_][\w$]*)\s*;", re.M)
+_PORT = re.compile(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:\[(\d+):0\]\s*)?([A-Za-z_][\w$]*)\s*"
+                   r"(?:/\*[^*]*\*/\s*)?[;,]?\s*$", re.M)
 
 
 def design_ports(verilog: str, top: str) -> list[Port]:
-    """Ports of module ``top`` in Amaranth's Verilog (one ``input [N:0] name;`` declaration each)."""
+    """Ports of module ``top``: one ``input [N:0] name;`` declaration per line (Amaranth's Verilog), or one
+    per line of an ANSI header (the shell's)."""
     start = re.search(rf"^module\s+{re.escape(top)}\s*\(", verilog, re.M)
     if start is None:
         raise ValueError(f"design_ports: no module {top!r} in the Verilog")
@@ -94,22 +99,28 @@ def shell_verilog(verilog: str, top: str) -> tuple[str, str]:
     watched = ["o", *taps]
     wi = by["i__payload"].width
     name = shell_name(top)
-    decl = ["  input clk,", "  input rst,", "  input mem_mode,"]
+    pub = " /*verilator public_flat_rw*/"  # cocotb sees the shell's ports only: the design inside optimises freely
+    decl = [f"  input clk{pub},", f"  input rst{pub},", f"  input mem_mode{pub},"]
     for p in ports:
         if p.name in ("clk", "rst"):
             continue
-        decl.append(f"  {p.direction} {_w(p.width)}{p.name},")
-    decl += ["  output reg done,", "  output reg timed_out,", "  output reg [31:0] first_cycle,",
-             "  output reg [31:0] last_cycle"]
+        decl.append(f"  {p.direction} {_w(p.width)}{p.name}{pub},")
+    decl += [f"  output reg done{pub},", f"  output reg timed_out{pub},", f"  output reg [31:0] first_cycle{pub},",
+             f"  output reg [31:0] last_cycle{pub}"]
     conns = []
     for p in ports:
         src = {"i__valid": "d_i_valid", "i__payload": "d_i_payload", "o__ready": "d_o_ready", "clk": "dclk",
                "rst": "d_rst"}.get(p.name, p.name)
         conns.append(f"    .{p.name}({src})")
-    counts = "\n".join(f"  reg [31:0] n_{s}, c_{s}, st_{s};\n  integer fd_{s};" for s in watched)
+    counts = "\n".join(f"  reg [31:0] n_{s}, c_{s}, st_{s};\n  integer id_{s};" for s in watched)
+    nw = {s: (by[f"{s}__payload"].width + 31) // 32 for s in watched}
+    nwi = (wi + 31) // 32
+    puts = "\n".join(
+        f"  task automatic put_{s}(input [{32 * nw[s] - 1}:0] v);\n    integer j;\n"
+        f"    for (j = 0; j < {nw[s]}; j = j + 1) logcam_word(id_{s}, v[32 * j +: 32]);\n  endtask"
+        for s in watched)
     plus = "\n".join(f"    if (!$value$plusargs(\"n_{s}=%d\", n_{s})) n_{s} = 0;" for s in watched)
-    opens = "\n".join(f"      fd_{s} = $fopen({{out_dir, \"/{s}.bin\"}}, \"wb\");" for s in watched)
-    closes = "\n".join(f"        $fclose(fd_{s});" for s in watched)
+    opens = "\n".join(f"      id_{s} = logcam_open($sformatf(\"%0s/{s}.bin\", out_dir));" for s in watched)
     reached = " && ".join(f"(c_{s} + {{31'd0, {s}_fire}} >= n_{s})" for s in watched)
     clear = "\n".join(f"      c_{s} <= 32'd0;\n      st_{s} <= 32'd0;" for s in watched)
     ready_of = {s: "d_o_ready" if s == "o" else f"{s}__ready" for s in watched}
@@ -119,26 +130,23 @@ def shell_verilog(verilog: str, top: str) -> tuple[str, str]:
                       for s in watched)
     records = []
     for s in watched:
-        stamp = "\n        $fwrite(fd_o_cycles, \"%u\", cyc);" if s == "o" else ""
+        stamp = "\n        logcam_word(id_o_cycles, cyc);" if s == "o" else ""
+        pad = 32 * nw[s] - by[f"{s}__payload"].width
+        val = f"{{{{{pad}{{1'b0}}}}, {s}__payload}}" if pad else f"{s}__payload"
         records.append(f"      if ({s}_fire) begin\n        c_{s} <= c_{s} + 32'd1;\n"
-                       f"        $fwrite(fd_{s}, \"%u\", {s}__payload);{stamp}\n      end")
+                       f"        put_{s}({val});{stamp}\n      end")
     rec = "\n".join(records)
     body = f"""
 // Bench shell generated by logcam.sim.rtl.shell: memory-fed streams, seeded random valid/ready.
 module {name} (
 {chr(10).join(decl)}
 );
-  // ---- mem_mode: the shell's own clock (Verilator's timing scheduler: no Python, no VPI call per edge)
-  // and reset (2 cycles); the cycle bench drives clk and rst from cocotb ----
-  reg gclk, fin;
+  // ---- mem_mode: the shell resets the design for its first two cycles; the clock comes from the C++
+  // loop of logcam's Verilator main (sim/rtl/verilator_main.cpp), not from cocotb ----
+  reg fin;
   reg [1:0] rcnt, tail;
-  initial begin
-    gclk = 1'b0;
-    rcnt = 2'd0;
-    wait (mem_mode);
-    forever #{PERIOD_NS // 2} gclk = ~gclk;
-  end
-  wire dclk = mem_mode ? gclk : clk;
+  initial rcnt = 2'd0;
+  wire dclk = clk;
   wire d_rst = mem_mode ? rcnt != 2'd2 : rst;
   always @(posedge dclk) if (mem_mode && rcnt != 2'd2) rcnt <= rcnt + 2'd1;
 
@@ -146,18 +154,29 @@ module {name} (
   reg [16:0] thr_v, thr_r;
   reg [31:0] seed, max_cycles;
   reg [2047:0] in_file, out_dir;
-  integer fd_in, fd_o_cycles, fd_hs;
+  integer id_o_cycles, fd_hs;
+  // per-beat I/O through DPI (logcam's Verilator main): the input file is loaded once, every output
+  // word goes to a buffer, the buffers are written when the run ends
+  import "DPI-C" function int logcam_load(input string path, input int words);
+  import "DPI-C" function int logcam_in(input int beat, input int w);
+  import "DPI-C" function int logcam_open(input string path);
+  import "DPI-C" function void logcam_word(input int id, input int w);
+  import "DPI-C" function void logcam_close();
 {counts}
+{puts}
+  function automatic [{32 * nwi - 1}:0] get_beat(input [31:0] beat);
+    integer j;
+    for (j = 0; j < {nwi}; j = j + 1) get_beat[32 * j +: 32] = logcam_in(beat, j);
+  endfunction
   initial begin
-    fd_in = 0;
     if (!$value$plusargs("pv=%d", thr_v)) thr_v = 17'd{P_ONE};
     if (!$value$plusargs("pr=%d", thr_r)) thr_r = 17'd{P_ONE};
     if (!$value$plusargs("seed=%d", seed)) seed = 32'd0;
     if (!$value$plusargs("max_cycles=%d", max_cycles)) max_cycles = 32'hffffffff;
 {plus}
     if ($value$plusargs("in_file=%s", in_file) && $value$plusargs("out_dir=%s", out_dir)) begin
-      fd_in = $fopen(in_file, "rb");
-      fd_o_cycles = $fopen({{out_dir, "/o_cycles.bin"}}, "wb");
+      void'(logcam_load($sformatf("%0s", in_file), {nwi}));
+      id_o_cycles = logcam_open($sformatf("%0s/o_cycles.bin", out_dir));
       fd_hs = $fopen({{out_dir, "/handshake.txt"}}, "w");
 {opens}
     end
@@ -165,9 +184,9 @@ module {name} (
 
   // ---- the design; in mem_mode the shell drives its input valid/payload and output ready ----
   reg m_valid, m_ready;
-  reg [{wi - 1}:0] m_payload, rd;
+  reg [{32 * nwi - 1}:0] m_payload;
   wire d_i_valid = mem_mode ? m_valid && !fin : i__valid;
-  wire [{wi - 1}:0] d_i_payload = mem_mode ? m_payload : i__payload;
+  wire [{wi - 1}:0] d_i_payload = mem_mode ? m_payload[{wi - 1}:0] : i__payload;
   wire d_o_ready = mem_mode ? m_ready && !fin : o__ready;
   {top} dut (
 {(','+chr(10)).join(conns)}
@@ -197,7 +216,7 @@ module {name} (
       lr <= seed ^ 32'h7f4a7c15;
       m_valid <= 1'b0;
       m_ready <= 1'b0;
-      m_payload <= {wi}'d0;
+      m_payload <= {32 * nwi}'d0;
       sent <= 32'd0;
       cyc <= 32'd0;
       st_i <= 32'd0;
@@ -220,8 +239,7 @@ module {name} (
       m_ready <= take;
       if (!m_valid || in_fire) begin
         if (sent1 < n_in && offer) begin
-          void'($fread(rd, fd_in));
-          m_payload <= rd;
+          m_payload <= get_beat(sent1);
           m_valid <= 1'b1;
           if (first_cycle == 32'd0) first_cycle <= cyc + 32'd1;
         end else begin
@@ -240,8 +258,7 @@ module {name} (
         $fwrite(fd_hs, "stall_i %0d\\nidle_i %0d\\ncycles %0d\\n", st_i, idle_i, cyc + 32'd1);
 {hs_lines}
         $fclose(fd_hs);
-        $fclose(fd_o_cycles);
-{closes}
+        logcam_close();
       end
     end
   end
@@ -251,14 +268,17 @@ endmodule
 
 
 def to_shell_bytes(le_bytes: np.ndarray, width: int) -> bytes:
-    """Input beats as the shell's ``$fread`` reads them: (beats, ≥ceil(W/8)) little-endian bytes → big-endian
-    ``ceil(W/8)`` bytes per beat, concatenated."""
-    nb = (width + 7) // 8
-    return np.ascontiguousarray(le_bytes[:, :nb][:, ::-1]).tobytes()
+    """Input beats as the shell loads them: (beats, ≥ceil(W/8)) little-endian bytes → ``ceil(W/32)``
+    little-endian 32-bit words per beat, concatenated."""
+    nb = 4 * ((width + 31) // 32)
+    out = np.zeros((le_bytes.shape[0], nb), dtype=np.uint8)
+    k = min(nb, le_bytes.shape[1])
+    out[:, :k] = le_bytes[:, :k]
+    return out.tobytes()
 
 
 def from_shell_words(raw: bytes, width: int) -> np.ndarray:
-    """A ``$fwrite "%u"`` file → (beats, 4·ceil(W/32)) little-endian bytes."""
+    """An output file of the shell (``ceil(W/32)`` little-endian 32-bit words per beat) → (beats, bytes)."""
     nb = 4 * ((width + 31) // 32)
     buf = np.frombuffer(raw, dtype=np.uint8)
     if buf.size % nb:
@@ -269,10 +289,10 @@ def from_shell_words(raw: bytes, width: int) -> np.ndarray:
 @dataclass
 class ShellRun:
     """What a memory-fed run returned: per watched stream its payload bytes (beats, bytes), the cycle of
-    every ``o`` beat, the first offered and last output cycle, timeout, raw counter values, wall times
-    (s), and the handshake counts (cycles): ``stall_i`` input offered but not taken, ``idle_i`` input not
-    offered after the first offer while beats remained, ``stall_<name>`` a watched stream valid but not
-    ready, ``cycles`` the run's length."""
+    every ``o`` beat, the first offered and last output cycle, timeout, raw counter values, the wall and
+    CPU time of the simulation loop and the simulator process's wall time (s), and the handshake counts
+    (cycles): ``stall_i`` input offered but not taken, ``idle_i`` input not offered after the first offer
+    while beats remained, ``stall_<name>`` a watched stream valid but not ready, ``cycles`` the run."""
 
     streams: dict[str, np.ndarray]
     o_cycles: np.ndarray
@@ -281,6 +301,7 @@ class ShellRun:
     timed_out: bool
     stats: dict[str, int]
     loop_s: float
+    loop_cpu_s: float
     sim_s: float
     handshake: dict[str, int]
 
@@ -311,5 +332,6 @@ def run_shell(build: VerilatorBuild, in_bytes: np.ndarray, in_width: int, widths
     text = bins.get("handshake.txt", b"").decode()
     hs = {k: int(v) for k, v in (line.split() for line in text.splitlines() if line.strip())}
     return ShellRun(streams, o_cycles, int(res["first_cycle"]), int(res["last_cycle"]), bool(res["timed_out"]),
-                    {k: int(v) for k, v in res["stats"].items()}, float(res["sim_loop_s"]), float(res["sim_s"]), hs)
+                    {k: int(v) for k, v in res["stats"].items()}, float(res["sim_loop_s"]),
+                    float(res["sim_loop_cpu_s"]), float(res["sim_s"]), hs)
 

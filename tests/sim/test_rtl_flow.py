@@ -130,11 +130,13 @@ def _run(args: list[str]) -> tuple[int, str, str]:
 
 
 def test_cli_rtl_emit_writes_verilog(tmp_path: Path) -> None:
-    out = tmp_path / "sub" / "rdc.v"
+    out = tmp_path / "rdc.v"
     code, _, err = _run(["rtl", "emit", "rdc", "-o", str(out)])
     assert code == 0, err
     text = out.read_text()
     assert "module rdc(" in text and "i__payload" in text and "o__ready" in text
+    code, _, err = _run(["rtl", "emit", "rdc", "-o", str(tmp_path / "sub" / "rdc.v")])  # no folder is made
+    assert code == 2 and "folder" in err and not (tmp_path / "sub").exists()
 
 
 def test_cli_verify_rdc_amaranth_json() -> None:

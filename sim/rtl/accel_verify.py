@@ -293,6 +293,49 @@ def random_netspec(rng: np.random.Generator, fmt: str, rounding: str) -> Any:
     raise RuntimeError("random_netspec: no valid NetSpec in 100 draws")
 
 
+def random_residual_netspec(rng: np.random.Generator, fmt: str, rounding: str) -> Any:
+    """A random small residual NetSpec within the RTL's limits (issue 13's operators): 6..10 pixel input of
+    1–3 channels (codes, uint8 or int8), a 3×3 stem, 1–2 inverted-residual blocks (pointwise expansion with
+    a ReLU6-style clamp, depthwise k 3/5/7 with stride 1–2, pointwise projection, an add where the shapes
+    allow), an optional global average pool, an fc; random folding that divides, random zero point."""
+    from pydantic import ValidationError
+
+    from logcam.nn.netspec import NetSpec
+
+    def div(n: int) -> int:
+        return int(rng.choice([d for d in range(1, n + 1) if n % d == 0]))
+
+    for _ in range(100):
+        h, w, c = int(rng.integers(6, 11)), int(rng.integers(6, 11)), int(rng.integers(1, 4))
+        width = int(rng.integers(2, 5))
+        layers: list[dict[str, Any]] = [{"type": "conv", "out_channels": width, "kernel": 3, "pad": 1,
+                                         "pe": div(width), "simd": div(9 * c)}]
+        for _ in range(int(rng.integers(1, 3))):
+            k, stride = int(rng.choice([3, 5, 7])), int(rng.choice([1, 1, 2]))
+            expand = width * int(rng.integers(1, 3))
+            start = len(layers) - 1
+            layers += [{"type": "pointwise", "out_channels": expand, "clamp_max": int(rng.integers(40, 128)),
+                        "pe": div(expand), "simd": div(width)},
+                       {"type": "depthwise", "kernel": k, "pad": k // 2, "stride": stride,
+                        "relu": bool(rng.integers(0, 2)), "pe": div(expand), "simd": div(k * k)},
+                       {"type": "pointwise", "out_channels": width, "relu": False, "pe": div(width),
+                        "simd": div(expand)}]
+            if stride == 1:
+                layers.append({"type": "add", "skip": start, "relu": bool(rng.integers(0, 2)), "pe": div(width)})
+        if rng.integers(0, 2):
+            layers.append({"type": "avgpool_global"})
+        n = int(rng.integers(2, 5))
+        layers.append({"type": "fc", "out_features": n, "pe": div(n), "simd": div(width)})
+        inp = {"channels": c, "height": h, "width": w, "format": fmt,
+               "levels": int(rng.choice([3, 5, 7])) if fmt == "codes" else None}
+        try:
+            return NetSpec.model_validate({"input": inp, "layers": layers,
+                                           "quant": {"rounding": rounding, "zero_point": int(rng.integers(-4, 3))}})
+        except (ValidationError, ValueError):
+            continue
+    raise RuntimeError("random_residual_netspec: no valid NetSpec in 100 draws")
+
+
 # --- public API ---------------------------------------------------------------------------------------
 def random_inputs(spec: Any, n: int, seed: int) -> np.ndarray:
     """Seeded N×C×H×W integer frames over the NetSpec's whole input range (codes ±m or uint8)."""

@@ -74,6 +74,22 @@ def test_small_residual_net_amaranth_counts() -> None:
 
 
 @pytest.mark.rtl
+@pytest.mark.parametrize(("seed", "fmt", "rounding"), [(0, "codes", "half_up"), (1, "int8", "half_even"),
+                                                       (2, "uint8", "half_up"), (3, "int8", "half_up")])
+def test_random_residual_nets_amaranth(seed: int, fmt: str, rounding: str) -> None:
+    """Random residual NetSpecs (random_residual_netspec): every layer bit-exact with random valid/ready, and
+    the counters equal the energy model's counts."""
+    from logcam.sim.rtl.accel_verify import random_residual_netspec
+
+    spec = random_residual_netspec(np.random.default_rng(seed), fmt, rounding)
+    assert any(layer.type == "depthwise" for layer in spec.layers)
+    bundle = random_bundle(spec, seed=seed)
+    r = verify_accel(spec, bundle, frames(spec, 2, seed), sim="amaranth", seed=seed, p_valid=0.7, p_ready=0.7)
+    assert r.passed, r.summary()
+    assert_counters_match_energy(spec, r.extra["stats"], 2)
+
+
+@pytest.mark.rtl
 def test_small_residual_net_verilator() -> None:
     """The one default-suite Verilator run of the new operators: random valid/ready, then full speed."""
     spec = NetSpec.model_validate(SMALL)

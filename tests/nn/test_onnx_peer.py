@@ -7,6 +7,8 @@ every test network here is checked to lie inside that condition before comparing
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -153,7 +155,7 @@ def _x86_without_vnni() -> bool:
     if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
         return False
     try:
-        flags = open("/proc/cpuinfo", encoding="utf-8").read().split()
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8").split()
     except OSError:
         return False
     return not {"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags)

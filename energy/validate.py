@@ -7,6 +7,7 @@ from pathlib import Path
 
 from logcam.config import read_yaml
 from logcam.energy.activity import Activity
+from logcam.energy.circuits import Circuit, load_circuits
 from logcam.energy.components import SRAM_KINDS, node_scale, stage_pj
 from logcam.energy.tech import Scaling, TechTable, data_path, quantity
 from logcam.errors import ConfigError
@@ -17,7 +18,7 @@ REPORTED_UNITS = ("pJ/pixel", "nJ/pixel", "uJ/frame", "mW")
 #: Keys a chip entry may have (anything else is a typo and an error).
 CHIP_KEYS = ("name", "source", "node_nm", "model_node_nm", "model_node_why", "vdd", "sram", "width", "height",
              "fps", "reported", "facts", "activity_note", "stages", "calibration", "paper_factors", "configured",
-             "why")
+             "why", "camj", "missing")
 
 
 @dataclass
@@ -32,6 +33,13 @@ class ChipResult:
     stages: dict[str, float] = field(default_factory=dict)  # stage → model energy in ``unit``
     paper_factors: dict[str, float] = field(default_factory=dict)  # stage → factor the paper states
     node_note: str = ""  # how the chip's node maps onto the scaling table
+    camj: float | None = None  # CamJ's published estimate for this chip, in ``unit`` (None: not published/reachable)
+    circuits: dict[str, float] = field(default_factory=dict)  # circuit → energy per action (pJ), circuit-level stages
+    missing: str = ""  # the term the docs name as missing when the chip stays outside ±20 %
+
+    @property
+    def camj_error(self) -> float | None:
+        return None if self.camj is None else (self.camj - self.reported) / self.reported
 
     @property
     def error(self) -> float | None:
@@ -41,7 +49,9 @@ class ChipResult:
     def to_json(self) -> dict:
         return {"name": self.name, "source": self.source, "unit": self.unit, "reported": self.reported,
                 "model": self.model, "error": self.error, "stages": self.stages, "calibration": self.calibration,
-                "paper_factors": self.paper_factors, "node_note": self.node_note, "why": self.why}
+                "paper_factors": self.paper_factors, "node_note": self.node_note, "why": self.why,
+                "camj": self.camj, "camj_error": self.camj_error, "circuits_pj_per_action": self.circuits,
+                "missing": self.missing}
 
 
 def _in_unit(pj_per_frame: float, unit: str, w: int, h: int, fps: float) -> float:
@@ -80,8 +90,27 @@ def _node_scale(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> tu
     return scale, note
 
 
-def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> ChipResult:
-    """Evaluate one chip entry of chips.yaml with the shared table."""
+def _circuit_counts(counts: object, circuits: dict[str, Circuit], where: str) -> tuple[dict, float, dict]:
+    """Split a stage's ``circuits: {name: actions per frame}`` off its activity counts → (counts, pJ/frame, used)."""
+    if not isinstance(counts, dict) or "circuits" not in counts:
+        return counts, 0.0, {}
+    counts = dict(counts)
+    cc = counts.pop("circuits")
+    if not isinstance(cc, dict) or not cc:
+        raise ConfigError(f"{where}.circuits: expected circuit name → actions per frame")
+    e, used = 0.0, {}
+    for name, n in cc.items():
+        if name not in circuits:
+            raise ConfigError(f"{where}.circuits.{name}: no such circuit (known: {', '.join(circuits) or 'none'})")
+        e += quantity(n, f"{where}.circuits.{name}", positive=False) * circuits[name].energy_pj()
+        used[name] = circuits[name].energy_pj()
+    return counts, e, used
+
+
+def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str,
+               circuits: dict[str, Circuit] | None = None) -> ChipResult:
+    """Evaluate one chip entry of chips.yaml with the shared table (and the file's circuit-level components)."""
+    circuits = circuits or {}
     for key in ("name", "source"):
         if not isinstance(chip.get(key), str) or not chip[key].strip():
             raise ConfigError(f"{where}.{key}: required (every chip needs its {key})")
@@ -97,8 +126,16 @@ def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> Chi
         if chip.get(key) is not None:
             quantity(chip[key], f"{where}.{key}")
     cal = chip.get("calibration") or {}
+    camj = None
+    if chip.get("camj") is not None:
+        cj = chip["camj"]
+        if not isinstance(cj, dict) or not isinstance(cj.get("source"), str) or not cj["source"].strip():
+            raise ConfigError(f"{where}.camj: expected {{value, source}} (CamJ's published estimate, in the "
+                              f"chip's reported unit, and where it is published)")
+        camj = quantity(cj.get("value"), f"{where}.camj.value")
     if not chip.get("configured", True):
-        return ChipResult(chip["name"], chip["source"], rep["unit"], value, None, cal, str(chip.get("why", "")))
+        return ChipResult(chip["name"], chip["source"], rep["unit"], value, None, cal, str(chip.get("why", "")),
+                          camj=camj)
     w, h = (int(quantity(chip.get(k), f"{where}.{k}", integer=True)) for k in ("width", "height"))
     fps = quantity(chip.get("fps"), f"{where}.fps")
     stages = chip.get("stages")
@@ -116,18 +153,23 @@ def model_chip(chip: dict, tech: TechTable, scaling: Scaling, where: str) -> Chi
         quantity(v, f"{where}.calibration.{s}")
     per_stage: dict[str, float] = {}
     node_note = ""
+    used: dict[str, float] = {}
     for s, counts in stages.items():
+        counts, circ_pj, u = _circuit_counts(counts, circuits, f"{where}.stages.{s}")
+        used.update(u)
         act = Activity.from_json(counts, f"{where}.stages.{s}")
         stage = stage_pj(act, tech, sram=sram)
         scale = 1.0
         if stage.digital:
             scale, node_note = _node_scale(chip, tech, scaling, where)
-        per_stage[s] = sum(stage.at(scale).values()) * float(cal.get(s, 1.0)) * factors.get(s, 1.0)
+        per_stage[s] = (sum(stage.at(scale).values()) + circ_pj) * float(cal.get(s, 1.0)) * factors.get(s, 1.0)
     unit = rep["unit"]
     model = _in_unit(sum(per_stage.values()), unit, w, h, fps)
     return ChipResult(chip["name"], chip["source"], unit, value, model, cal,
                       stages={s: _in_unit(e, unit, w, h, fps) for s, e in per_stage.items()},
-                      paper_factors=factors, node_note=node_note)
+                      paper_factors=factors, node_note=node_note,
+                      camj=camj, circuits=used,
+                      missing=str(chip.get("missing", "")))
 
 
 def validate_chips(path: str | Path | None = None, tech: TechTable | None = None,
@@ -139,7 +181,8 @@ def validate_chips(path: str | Path | None = None, tech: TechTable | None = None
         raise ConfigError(f"{p.name}.chips: expected a list of chip entries")
     tech = tech or TechTable.load()
     scaling = scaling or Scaling.load()
-    return [model_chip(c if isinstance(c, dict) else {}, tech, scaling, f"{p.name}.chips[{i}]")
+    circuits = load_circuits(data.get("circuits"), f"{p.name}.circuits")
+    return [model_chip(c if isinstance(c, dict) else {}, tech, scaling, f"{p.name}.chips[{i}]", circuits)
             for i, c in enumerate(data["chips"])]
 
 

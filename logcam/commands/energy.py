@@ -302,17 +302,26 @@ def validate(chips, tech, scaling, plot, as_json):
     if as_json:
         click.echo(json.dumps({"chips": [r.to_json() for r in res], "mean_abs_error": mae}, indent=2))
         return
-    click.echo(f"{'chip':<22} {'unit':<9} {'reported':>9} {'model':>9} {'error':>8}  calibration")
+    click.echo(f"{'chip':<22} {'unit':<9} {'reported':>9} {'logcam':>9} {'error':>8} {'CamJ':>9} {'error':>8}"
+               f"  calibration")
     for r in res:
+        cj = f"{r.camj:>9.4g} {r.camj_error:>+8.1%}" if r.camj is not None else f"{'—':>9} {'':>8}"
         if r.model is None:
-            click.echo(f"{r.name:<22} {r.unit:<9} {r.reported:>9.4g} {'n/a':>9} {'':>8}  not configured: {r.why}")
+            click.echo(f"{r.name:<22} {r.unit:<9} {r.reported:>9.4g} {'n/a':>9} {'':>8} {cj}  "
+                       f"not configured: {r.why}")
             continue
         cal = ", ".join(f"{k}={v}" for k, v in r.calibration.items()) or "none"
-        click.echo(f"{r.name:<22} {r.unit:<9} {r.reported:>9.4g} {r.model:>9.4g} {r.error:>+8.1%}  {cal}")
+        click.echo(f"{r.name:<22} {r.unit:<9} {r.reported:>9.4g} {r.model:>9.4g} {r.error:>+8.1%} {cj}  {cal}")
+        if r.circuits:
+            click.echo(f"{'':<24}circuits (pJ per action): "
+                       + ", ".join(f"{k} {v:.4g}" for k, v in r.circuits.items()))
+        if r.missing and abs(r.error) > 0.2:
+            click.echo(f"{'':<24}outside ±20 %; missing or unsourced: {r.missing}")
         if len(r.stages) > 1:
             click.echo(f"{'':<24}stages: " + ", ".join(f"{k} {v:.4g}" for k, v in r.stages.items()))
         for k, v in r.paper_factors.items():
             click.echo(f"{'':<24}paper factor on {k}: ×{v:.4g} (stated in the paper, not fitted)")
         if r.node_note:
             click.echo(f"{'':<24}node: {r.node_note}")
-    click.echo(f"mean absolute error over {sum(r.model is not None for r in res)} chips: {mae:.1%}")
+    click.echo(f"mean absolute error over {sum(r.model is not None for r in res)} chips: {mae:.1%}"
+               " (CamJ: — where its per-chip estimate is not published in a reachable source)")

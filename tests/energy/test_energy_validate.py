@@ -32,12 +32,22 @@ def test_validation_mean_error_within_tolerance():
     accelerator whose energy is its MACs and buffers (Eyeriss) that leaves it within 6 %; on the always-on
     binary CNN (Bankman) those terms are most of the chip: the paper's own ratios (neuron array 12.9x better
     than digital, 4x at system level) put 75 % of its 3.8 uJ outside the neuron array, and the model finds
-    only SRAM reads there. The bounds hold the present errors (37 % mean, 72 % worst) with little room, so a
-    change that makes any chip worse fails here."""
+    only SRAM reads there. With Young's and Park's sensors at circuit level (CamJ's published circuit
+    parameters) the mean is 30 %, worst 72 %; the bounds hold that with little room, so a change that makes
+    any chip worse fails here."""
     res = validate_chips()
     assert sum(r.model is not None for r in res) >= 4
-    assert mean_abs_error(res) < 0.40
+    assert mean_abs_error(res) < 0.32
     assert all(abs(r.error) < 0.75 for r in res if r.error is not None)
+    # Circuit-level chips (CamJ's circuit parameters, logcam's counts): Young within ±5 %.
+    young = next(r for r in res if r.name == "young_loggrad_qvga")
+    assert abs(young.error) < 0.05 and young.circuits
+
+
+def test_a_chip_outside_20_percent_names_what_is_missing():
+    for r in validate_chips():
+        if r.error is not None and abs(r.error) > 0.2 and r.name != "bankman_bcnn":  # Bankman: docs/energy.md
+            assert r.missing.strip(), r.name
 
 
 def test_every_configured_chip_states_its_stages_and_their_sum():

@@ -1,10 +1,12 @@
 """Where the points run: an embedded Dask ``LocalCluster`` (default) or an existing scheduler.
 
 The embedded cluster has one single-threaded worker process per ``threads`` cores (each point sets
-``torch.set_num_threads(threads)``), listens on 127.0.0.1 only, and fails a point whose worker died
-``retries + 1`` times (``distributed.scheduler.allowed-failures``; the scheduler hands each worker one point
-at a time, so only the point that was running is blamed). An address is probed with a short TCP
-connect first, so an unreachable scheduler is one line after ``connect_timeout`` seconds, not a hang.
+``torch.set_num_threads(threads)``) and listens on 127.0.0.1 only (dashboard on a free port). Its
+scheduler gives up on a point whose worker died ``retries + 1`` times
+(``distributed.scheduler.allowed-failures``) and hands each worker one point at a time, so a death blames
+only the point that was running (the runner also counts real starts, see :mod:`.runner`). An address is
+probed with a short TCP connect first, so an unreachable scheduler is one line after ``connect_timeout``
+seconds, not a hang.
 """
 
 from __future__ import annotations
@@ -31,13 +33,17 @@ class Cluster:
 
     @property
     def dashboard(self) -> str | None:
-        """The dashboard URL (None when the scheduler serves none: it needs bokeh)."""
+        """The dashboard URL, or None when the scheduler serves none (its pages need ``bokeh``)."""
+        import importlib.util
+
         try:
             link = self.client.dashboard_link
+            served = "dashboard" in self.client.scheduler_info().get("services", {})
         except Exception:
             return None
-        info = self.client.scheduler_info().get("services", {})
-        return link if "dashboard" in info else None
+        if not served:
+            return None
+        return link if importlib.util.find_spec("bokeh") else f"{link} (its plots need: pip install bokeh)"
 
     def workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
@@ -109,15 +115,12 @@ def connect(address: str | None, *, workers: int | None = None, threads: int = 1
             raise InputError(f"--scheduler: cannot connect to {address}: {err}") from None
         return Cluster(client, None, address)
     n = workers or max(1, cpu_cores() // threads)
-    import importlib.util
-
-    dash = "127.0.0.1:0" if importlib.util.find_spec("bokeh") else None
     # worker-saturation 1.0: a worker holds only the point it runs, so a worker that dies makes no other point
     # "suspicious" (the scheduler counts every task on a dead worker towards allowed-failures)
     with dask.config.set({"distributed.scheduler.allowed-failures": retries,
                           "distributed.scheduler.worker-saturation": 1.0}):
         local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                             dashboard_address=dash, silence_logs=logging.ERROR)
+                             dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     client = Client(local, set_as_default=False)
     return Cluster(client, local, local.scheduler_address)
 

@@ -17,10 +17,13 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from logcam.config import StrictModel
 from logcam.sim.scenes import REC709_Y, srgb_to_linear
+
+#: Largest data set held in memory (float32 band planes), bytes.
+MAX_BYTES = 2 << 30
 
 #: The classes, in label order.
 RGB_CLASSES: tuple[str, ...] = ("disc", "ring", "square", "diamond", "triangle", "plus", "x", "hbar", "vbar",
@@ -35,7 +38,14 @@ class RgbObjectsConfig(StrictModel):
     size: int = Field(32, ge=16, le=256, description="pixels per side")
     mean_lux: float = Field(100.0, gt=0, le=1e6, allow_inf_nan=False,
                             description="mean sensor-plane illuminance of each image (all bands), lux")
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+
+    @model_validator(mode="after")
+    def _memory(self) -> RgbObjectsConfig:
+        if self.n * self.size * self.size * 3 * 4 > MAX_BYTES:
+            raise ValueError(f"n × size² × 3 planes × 4 bytes must stay ≤ {MAX_BYTES >> 30} GiB "
+                             f"(got n={self.n}, size={self.size})")
+        return self
 
 
 @dataclass(frozen=True)
@@ -90,12 +100,13 @@ def _texture(rng: np.random.Generator, n: int, h: int) -> np.ndarray:
     return t / t.std(axis=(1, 2), keepdims=True).clip(1e-12)
 
 
-def render_rgb_objects(cfg: RgbObjectsConfig) -> RgbData:
-    """The data set of ``cfg`` (same config, same tensors)."""
-    rng = np.random.default_rng([cfg.seed, 10, 3])
-    n, h = cfg.n, cfg.size
-    k = len(RGB_CLASSES)
-    label = rng.permutation(np.arange(n) % k)
+#: Images rendered per vectorised chunk (bounds the float64 temporaries to ~100 MB at 32×32).
+CHUNK = 1024
+
+
+def _render_chunk(rng: np.random.Generator, label: np.ndarray, h: int, mean_lux: float) -> np.ndarray:
+    """float32 n×3×h×h band planes (lux) of objects with these labels, parameters drawn from ``rng``."""
+    n = len(label)
     c = (np.arange(h, dtype=np.float64) - (h - 1) / 2)
     y, x = np.meshgrid(c, c, indexing="ij")
     s = h * rng.uniform(0.18, 0.3, n)                                    # shape scale, pixels
@@ -117,9 +128,18 @@ def render_rgb_objects(cfg: RgbObjectsConfig) -> RgbData:
     theta = rng.uniform(0, 2 * np.pi, n)[:, None, None]
     grad = 10.0 ** (rng.uniform(0, 0.5, n)[:, None, None] * (np.cos(theta) * x + np.sin(theta) * y) / h)
     bands = refl * grad[:, None] * REC709_Y[None, :, None, None]
-    bands *= cfg.mean_lux / bands.sum(axis=1).mean(axis=(1, 2))[:, None, None, None]
-    return RgbData(torch.from_numpy(bands.astype(np.float32)), torch.from_numpy(label.astype(np.int64)),
-                   RGB_CLASSES)
+    bands *= mean_lux / bands.sum(axis=1).mean(axis=(1, 2))[:, None, None, None]
+    return bands.astype(np.float32)
+
+
+def render_rgb_objects(cfg: RgbObjectsConfig) -> RgbData:
+    """The data set of ``cfg`` (same config, same tensors), rendered in chunks of :data:`CHUNK` images."""
+    rng = np.random.default_rng([cfg.seed, 10, 3])
+    label = rng.permutation(np.arange(cfg.n) % len(RGB_CLASSES))
+    out = np.empty((cfg.n, 3, cfg.size, cfg.size), dtype=np.float32)
+    for i in range(0, cfg.n, CHUNK):
+        out[i:i + CHUNK] = _render_chunk(rng, label[i:i + CHUNK], cfg.size, cfg.mean_lux)
+    return RgbData(torch.from_numpy(out), torch.from_numpy(label.astype(np.int64)), RGB_CLASSES)
 
 
 def srgb8_to_bands(images: torch.Tensor | np.ndarray, mean_lux: float = 100.0) -> torch.Tensor:

@@ -66,3 +66,15 @@ def test_srgb8_to_bands_and_bad_config() -> None:
     with pytest.raises(ConfigError) as e:
         validate(RgbObjectsConfig, {"n": 5}, where="dataset")
     assert "\n" not in str(e.value) and "dataset.n" in str(e.value)
+
+
+def test_chunked_rendering_and_memory_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logcam.nn.rgb_data as rd
+
+    monkeypatch.setattr(rd, "CHUNK", 7)                     # 30 images in 5 chunks
+    d = render_rgb_objects(RgbObjectsConfig(n=30, size=16, mean_lux=10.0))
+    np.testing.assert_allclose(d.images.sum(dim=1).mean(dim=(1, 2)).numpy(), 10.0, rtol=1e-5)
+    assert torch.equal(d.images, render_rgb_objects(RgbObjectsConfig(n=30, size=16, mean_lux=10.0)).images)
+    with pytest.raises(ConfigError) as e:
+        validate(RgbObjectsConfig, {"n": 1_000_000, "size": 256}, where="dataset")
+    assert "\n" not in str(e.value) and "GiB" in str(e.value)

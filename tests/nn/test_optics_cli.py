@@ -56,3 +56,22 @@ def test_bad_optics_config_is_one_line(tmp_path: Path, yaml_text: str, needle: s
     res = run_cli(["train", cfg, "--export", tmp_path / "out" / "net"], tmp_path)
     assert_rejected(res, tmp_path, before)
     assert needle in res.err
+
+
+def test_cifar_folder_with_a_missing_batch_is_one_line(tmp_path: Path) -> None:
+    import numpy as np
+
+    from logcam.nn.cifar import write_batch, write_meta
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    imgs = np.zeros((2, 3, 32, 32), dtype=np.uint8)
+    for name in ("data_batch_1", "data_batch_2", "data_batch_4", "data_batch_5", "test_batch"):
+        write_batch(folder / name, imgs, np.array([0, 1]))
+    write_meta(folder / "batches.meta", [f"c{i}" for i in range(10)])
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"optics: {{}}\ndataset: {{kind: cifar, root: {tmp_path}}}\n", encoding="utf-8")
+    before = files_under(tmp_path)
+    res = run_cli(["train", cfg, "--export", tmp_path / "out" / "net"], tmp_path)
+    assert_rejected(res, tmp_path, before)
+    assert "data_batch_3 is missing" in res.err

@@ -385,3 +385,71 @@ def train_command(config: Path, export_stem: Path | None = None, out_dir: Path |
         text = json.dumps({"summary": out, "history": res.history}, indent=2)
         atomic_write(Path(out_dir) / "history.json", lambda p: p.write_text(text, encoding="utf-8"))
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Scene → mask → sensor → integer CNN → label, with a figure
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SensedFrame:
+    """One scene through optics, the EMVA 1288 sensor and the exported integer network."""
+
+    region_dn: np.ndarray        #: uint8 regions×H×W: the 8-bit read-outs the network takes
+    maps: np.ndarray             #: float64 feature_maps×H×W: signed maps (lux) as the sensor saw them
+    label: int                   #: the integer golden model's label
+    psfs: np.ndarray             #: float64 masks×colours×k×k (empty for the lens camera)
+
+
+def sense_and_classify(res: OpticsTrainResult, net: NetSpec, bundle: Bundle, scene_lux: np.ndarray,
+                       sensor: object, rng: np.random.Generator | int | None = 0) -> SensedFrame:
+    """Scene (colours×H×W lux) → optics → :func:`logcam.nn.optics.sense` (photon budget, shot and read noise,
+    ADC per region) → 8-bit read-out at the trained exposure → the exported network in the golden model."""
+    from logcam.nn.golden.accel import run as golden_run
+    from logcam.nn.optics import sense
+
+    model = res.model
+    s = sense(model.optics, scene_lux, sensor, rng=rng)               # type: ignore[arg-type]
+    full = float(model.readout.full_scale_lux)
+    dn = np.clip(np.floor(np.clip(s.regions_lux, 0, None) * (READOUT_LEVELS / full) + 0.5), 0, READOUT_LEVELS)
+    dn8 = dn.astype(np.uint8)
+    label = int(np.asarray(golden_run(net, bundle, dn8[None]).labels).reshape(-1)[0])
+    psfs = model.optics.psfs().detach().numpy() if res.cfg.optics.kind != "lens" else np.zeros((0,))
+    return SensedFrame(dn8, s.maps, label, psfs)
+
+
+def overview_figure(frame: SensedFrame, class_names: tuple[str, ...], true_label: int | None, path: Path) -> Path:
+    """PNG: the PSFs (each mask, R/G/B as colour), the regions' 8-bit read-outs, the signed feature maps and
+    the label (written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from logcam.files import atomic_write
+
+    psfs, regions, maps = frame.psfs, frame.region_dn, frame.maps
+    cols = max(len(psfs), len(regions), len(maps), 1)
+    fig, ax = plt.subplots(3, cols, figsize=(1.5 * cols, 4.8), squeeze=False)
+    for a in ax.ravel():
+        a.axis("off")
+    for i, p in enumerate(psfs):                                     # masks×colours×k×k → k×k×RGB
+        rgb = np.moveaxis(p[:3], 0, -1)
+        ax[0, i].imshow(rgb / max(float(rgb.max()), 1e-12), interpolation="nearest")
+        ax[0, i].set_title(f"PSF {'+−'[i % 2]}{i // 2}", fontsize=7)
+    for i, r in enumerate(regions):
+        ax[1, i].imshow(r, cmap="gray", vmin=0, vmax=READOUT_LEVELS)
+        ax[1, i].set_title(f"region {i} (DN)", fontsize=7)
+    for i, m in enumerate(maps):
+        lim = max(float(np.abs(m).max()), 1e-12)
+        ax[2, i].imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax[2, i].set_title(f"map {i}", fontsize=7)
+    said = class_names[frame.label] if 0 <= frame.label < len(class_names) else str(frame.label)
+    truth = "" if true_label is None else f" (true: {class_names[true_label]})"
+    fig.suptitle(f"PSFs, sensor read-outs, feature maps → label: {said}{truth}", fontsize=9)
+    fig.tight_layout()
+    try:
+        atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+    return path

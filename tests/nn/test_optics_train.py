@@ -75,3 +75,18 @@ def test_optics_section_and_bad_values(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as e:
             _cfg(**bad)
         assert "\n" not in str(e.value) and needle in str(e.value)
+
+
+def test_scene_through_sensor_to_integer_label_and_overview(tmp_path: Path) -> None:
+    import numpy as np
+
+    from logcam.sim.sensor import Sensor, load_sensor
+
+    res = ot.train_optics(_cfg(optics={"kind": "gabor"}))
+    net, bundle, _ = ot.export_digital(res)
+    scene = res.data.images[0].double().numpy()
+    frame = ot.sense_and_classify(res, net, bundle, scene, Sensor(load_sensor(), seed=0), rng=1)
+    assert frame.region_dn.dtype == np.uint8 and frame.region_dn.shape == (6, 16, 16)
+    assert 0 <= frame.label < 10 and frame.maps.shape == (3, 16, 16) and frame.psfs.shape == (6, 3, 7, 7)
+    png = ot.overview_figure(frame, res.data.class_names, int(res.data.labels[0]), tmp_path / "overview.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

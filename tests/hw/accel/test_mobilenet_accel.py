@@ -146,3 +146,23 @@ def test_mobilenet6_through_the_top() -> None:
     r = verify_top(rdc, spec, random_bundle(spec, seed=0), dn, sim="verilator", seed=2, p_valid=0.8, p_ready=0.7)
     assert r.passed, r.summary()
     assert r.frames == 3 and not r.extra["timed_out"]
+
+
+@pytest.mark.rtl
+def test_layer_stats_of_a_residual_net() -> None:
+    """Yosys per layer (what `logcam rtl stat accel --per-layer` prints): the stem on codes and the adds (constant
+    shift-add scalings) have no multiplier, depthwise/pointwise layers multiply, buffer bits sit where they
+    belong."""
+    from logcam.sim.rtl.emit import layer_stats
+
+    spec = NetSpec.model_validate(SMALL)
+    stats = layer_stats(spec, random_bundle(spec, 0))
+    assert stats[0]["multiplier_free"] and stats[0]["multipliers"] == 0
+    for s, layer in zip(stats, spec.layers):
+        if layer.type == "add":
+            assert s["multipliers"] == 0 and s["skip_fifo_bits"] > 0, s
+        else:
+            assert s["skip_fifo_bits"] == 0, s
+        if layer.type in ("pointwise", "depthwise"):
+            assert s["multipliers"] >= layer.pe * layer.simd, s
+        assert (s["line_buffer_bits"] > 0) == (getattr(layer, "kernel", 1) > 1), s

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from logcam.energy.activity import Activity
 from logcam.energy.tech import Scaling, TechTable
+from logcam.errors import ConfigError
 
 SRAM_KINDS = ("sram8k_read64", "sram32k_read64", "sram1m_read64")
 #: DRAM kinds a pipeline may name → the table entry and its bits per unit (pJ/bit entries: 1; per 64-bit access: 64).
@@ -100,14 +101,28 @@ class StageEnergy:
         return sum(v for k, v in self.components.items() if k in self.digital)
 
 
+def clock_pj(t: TechTable, ff_bit_cycles: float) -> dict[str, float]:
+    """Flip-flops and their clock pins (pJ/frame): ``ff_bit_cycles`` (flip-flop bits × the cycles they are
+    clocked, per frame) × the table's ``ff_clock_bit``. Clock-tree buffers are not included (no sourced number)."""
+    if not ff_bit_cycles:
+        return {}
+    if "ff_clock_bit" not in t.entries:
+        raise ConfigError("tech.entries.ff_clock_bit: required when flip-flop counts are given (pJ per flip-flop "
+                          "bit per clock cycle, with its source)")
+    return {"clock_ff": ff_bit_cycles * t["ff_clock_bit"]}
+
+
 def stage_pj(act: Activity, t: TechTable, *, link: str = "mipi", sram: str = SRAM_KINDS[0],
-             dram: str = "lpddr4") -> StageEnergy:
+             dram: str = "lpddr4", ff_bit_cycles: float = 0) -> StageEnergy:
     """The one stage model: a stage's activity → its components in pJ/frame (digital ones at ``t``'s node).
 
-    ``link``: a :data:`LINK_KINDS` key, ``sram``: one of :data:`SRAM_KINDS`, ``dram``: a :data:`DRAM_KINDS` key.
+    ``link``: a :data:`LINK_KINDS` key, ``sram``: one of :data:`SRAM_KINDS`, ``dram``: a :data:`DRAM_KINDS` key;
+    ``ff_bit_cycles``: flip-flop bits × clocked cycles per frame (from the RTL's Yosys statistics,
+    :mod:`logcam.energy.overheads`), costed as ``clock_ff``.
     """
     comp = analog_pj(act, t, link)
     digital = digital_pj(act, t, sram)
+    digital.update(clock_pj(t, ff_bit_cycles))
     comp.update(digital)
     comp.update(dram_pj(act, t, dram))
     return StageEnergy(comp, frozenset(digital))

@@ -207,16 +207,18 @@ def analytic_activity(cfg: PipelineCfg, base: Path | None = None, net=None) -> d
     return acts
 
 
-def stage_energy(cfg: PipelineCfg, act: Activity, tech: TechTable) -> StageEnergy:
+def stage_energy(cfg: PipelineCfg, act: Activity, tech: TechTable, ff_bit_cycles: float = 0) -> StageEnergy:
     """One stage of ``cfg`` at the table's node: :func:`~logcam.energy.components.stage_pj` with the
-    pipeline's link, CNN SRAM and DRAM kinds."""
+    pipeline's link, CNN SRAM and DRAM kinds (``ff_bit_cycles``: the stage's flip-flop bits × clocked cycles)."""
     sram = cfg.cnn.sram if cfg.cnn is not None else SRAM_KINDS[0]
-    return stage_pj(act, tech, link=cfg.link.kind, sram=sram, dram=cfg.memory.dram)
+    return stage_pj(act, tech, link=cfg.link.kind, sram=sram, dram=cfg.memory.dram, ff_bit_cycles=ff_bit_cycles)
 
 
 def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, Activity],
-           node_nm: int | None = None) -> Breakdown:
-    """Energy per frame of each stage from its activity (``node_nm`` overrides ``digital.node_nm``)."""
+           node_nm: int | None = None, ff_bit_cycles: dict[str, float] | None = None) -> Breakdown:
+    """Energy per frame of each stage from its activity (``node_nm`` overrides ``digital.node_nm``);
+    ``ff_bit_cycles``: stage → flip-flop bits × clocked cycles per frame (:mod:`logcam.energy.overheads`)."""
+    ff = ff_bit_cycles or {}
     node = node_nm if node_nm is not None else cfg.digital.node_nm
     vdd = cfg.digital.vdd if node_nm is None else None
     scale = node_scale(tech, scaling, node, vdd)
@@ -224,7 +226,7 @@ def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, 
     for s, act in acts.items():
         if s not in STAGES:
             raise ConfigError(f"activity stage {s!r}: unknown (allowed: {', '.join(STAGES)})")
-        comp = stage_energy(cfg, act, tech).at(scale)
+        comp = stage_energy(cfg, act, tech, ff.get(s, 0)).at(scale)
         leak = cfg.leakage_uw.get(s, 0.0)
         if leak:
             comp["leakage"] = leakage_pj(leak, cfg.sensor.fps)

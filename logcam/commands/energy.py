@@ -110,15 +110,21 @@ def _plot_path(plot: str) -> Path:
 
 
 def _breakdown(pipeline: str, tech, scaling, node: int | None, activity: str, activity_file: str | None,
-               sets: dict[str, object] | None = None):
+               sets: dict[str, object] | None = None, rtl_overheads: bool = False):
     """(Breakdown, measured stage names) of a pipeline; with ``activity == "rtl"`` the stages in
-    ``activity_file`` replace the analytic ones (see :func:`_activities`); ``sets``: pipeline overrides."""
+    ``activity_file`` replace the analytic ones (see :func:`_activities`); ``sets``: pipeline overrides;
+    ``rtl_overheads``: the CNN's flip-flops counted by Yosys from its RTL, costed per clocked cycle."""
     from logcam.energy.pipeline import energy, load_pipeline
 
     cfg, base = load_pipeline(pipeline)
     cfg = _with_sets(cfg, sets or {})
     acts, measured = _activities(cfg, base, activity, activity_file)
-    return energy(cfg, tech, scaling, acts, node_nm=node), measured
+    ff: dict[str, int] = {}
+    if rtl_overheads:
+        from logcam.energy.overheads import pipeline_ff_bit_cycles
+
+        ff, _ = pipeline_ff_bit_cycles(cfg, base)
+    return energy(cfg, tech, scaling, acts, node_nm=node, ff_bit_cycles=ff), measured
 
 
 def _activities(cfg, base, activity: str, activity_file: str | None):
@@ -179,8 +185,10 @@ def cli():
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="override a table entry in its own unit, e.g. --set adc_walden_fom=10 (fJ/step), or a "
                    "pipeline field, e.g. --set sensor.width=96 --set cnn.net=my_net.yaml")
+@click.option("--rtl-overheads", is_flag=True,
+              help="add the CNN's flip-flops and clock pins, counted by Yosys from the accelerator RTL (seconds)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def show(pipeline, tech, scaling, node, activity, activity_file, sets, as_json):
+def show(pipeline, tech, scaling, node, activity, activity_file, sets, rtl_overheads, as_json):
     """Per-stage nJ/pixel of PIPELINE (YAML path or conventional/conventional_soc/loggrad/optical), µJ/frame, mW.
 
     With --activity rtl the stages in --activity-file (written by `logcam verify rdc|accel|top
@@ -192,7 +200,7 @@ def show(pipeline, tech, scaling, node, activity, activity_file, sets, as_json):
 
     tech_sets, pipe_sets = _split_sets(sets)
     t, s = _tech(tech, scaling, tech_sets)
-    b, measured = _breakdown(pipeline, t, s, node, activity, activity_file, pipe_sets)
+    b, measured = _breakdown(pipeline, t, s, node, activity, activity_file, pipe_sets, rtl_overheads)
     source = {"measured": measured, "analytic": sorted(set(b.stages) - set(measured)),
               **({"file": str(activity_file)} if activity == "rtl" else {})}
     if as_json:

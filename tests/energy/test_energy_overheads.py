@@ -1,0 +1,75 @@
+"""Digital overheads: flip-flop bits from the RTL's Yosys statistics × clocked cycles, costed per bit-cycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import logcam.configs as _configs
+from logcam.energy.activity import Activity
+from logcam.energy.components import stage_pj
+from logcam.energy.overheads import cnn_ff_bit_cycles, rtl_layer_stats
+from logcam.energy.pipeline import energy, load_pipeline
+from logcam.energy.tech import Scaling, TechTable, data_path
+from logcam.errors import ConfigError
+from logcam.nn.netspec import NetSpec
+
+NETS = Path(_configs.__file__).parent / "nets"
+
+
+def test_clock_ff_is_bit_cycles_times_the_table_entry_and_scales_with_the_node():
+    t = TechTable.load()
+    st = stage_pj(Activity(macs={"8x8": 10}), t, ff_bit_cycles=1000)
+    assert st.components["clock_ff"] == pytest.approx(1000 * 0.009, rel=1e-12)
+    assert "clock_ff" in st.digital
+    assert st.at(0.5)["clock_ff"] == pytest.approx(0.5 * 9.0, rel=1e-12)
+    assert "clock_ff" not in stage_pj(Activity(macs={"8x8": 10}), t).components
+    assert "Aladdin" in t.entries["ff_clock_bit"].source
+
+
+def test_missing_table_entry_is_one_line(tmp_path):
+    text = data_path("tech.yaml").read_text()
+    cut = text[:text.index("  ff_clock_bit:")]
+    p = tmp_path / "t.yaml"
+    p.write_text(cut)
+    t = TechTable.load(p)
+    stage_pj(Activity(), t)  # no flip-flop counts: the entry is not needed
+    with pytest.raises(ConfigError, match=r"tech\.entries\.ff_clock_bit: required when flip-flop counts"):
+        stage_pj(Activity(), t, ff_bit_cycles=1)
+
+
+def test_ff_bit_cycles_pair_each_layers_registers_with_its_cycles():
+    spec = NetSpec.load(NETS / "2conv1fc.yaml")
+    cyc = spec.ideal_cycles()
+    stats = [{"num_ff_bits": 10 * (i + 1)} for i in range(len(cyc))]
+    assert cnn_ff_bit_cycles(spec, stats) == sum(10 * (i + 1) * c for i, c in enumerate(cyc))
+    with pytest.raises(ValueError, match="layer stats for 1 layers"):
+        cnn_ff_bit_cycles(spec, stats[:1])
+
+
+def test_pipeline_energy_takes_the_stage_overheads():
+    cfg, base = load_pipeline("loggrad")
+    from logcam.energy.pipeline import analytic_activity
+
+    t, s = TechTable.load(), Scaling.load()
+    acts = analytic_activity(cfg, base)
+    plain = energy(cfg, t, s, acts)
+    with_ff = energy(cfg, t, s, acts, ff_bit_cycles={"cnn": 1_000_000})
+    extra = with_ff.stages["cnn"]["clock_ff"]
+    assert extra > 0 and sum(with_ff.stages["cnn"].values()) == pytest.approx(
+        sum(plain.stages["cnn"].values()) + extra, rel=1e-12)
+    assert with_ff.stages["sensor"] == plain.stages["sensor"]
+
+
+@pytest.mark.rtl
+def test_yosys_counts_the_accelerators_registers():
+    """The default network's layers on a 16×16 input (Yosys stays quick): every layer has registers, and
+    the bit-cycles are the Yosys counts times NetSpec's cycles."""
+    d = NetSpec.load(NETS / "2conv1fc.yaml").model_dump(mode="json")
+    d["input"].update(height=16, width=16)
+    spec = NetSpec.model_validate(d)
+    stats, used = rtl_layer_stats(spec)
+    assert used.startswith("random")
+    assert all(s["num_ff_bits"] > 0 for s in stats)
+    assert cnn_ff_bit_cycles(spec, stats) == sum(s["num_ff_bits"] * c for s, c in zip(stats, spec.ideal_cycles()))

@@ -163,3 +163,19 @@ def test_nan_heights_are_one_line() -> None:
     assert "\n" not in str(e.value)
     with pytest.raises(ConfigError, match="mask_pixels"):
         op.psf(torch.zeros(8, 8, dtype=torch.float64), spec)
+
+
+def test_fit_heights_retrieves_a_reachable_psf() -> None:
+    """Phase retrieval through the model: a PSF that some mask makes is approached from a perturbed start."""
+    spec = op.optics_spec(masks=1, mask_pixels=32, mask_pitch_um=1.8, wavelengths_nm=(LAM,))
+    truth = op.lens_heights(spec)[None] + op.random_heights(spec, seed=2, max_height_um=0.3, corr_px=4)
+    target = op.psf(truth, spec)
+    start = truth + op.random_heights(spec, seed=3, max_height_um=0.3, corr_px=4)
+    eff = float(target.sum())
+    t_n = eff * target / target.sum()
+    before = float((op.psf(start, spec) - t_n).square().sum() / t_n.square().sum())
+    fitted, after = op.fit_heights(target, spec, start, steps=40, lr_um=0.01, efficiency=eff)
+    assert after < 0.2 * before
+    assert fitted.shape == start.shape and not fitted.requires_grad
+    with pytest.raises(ConfigError, match="efficiency"):
+        op.fit_heights(target, spec, start, steps=1, efficiency=0.0)

@@ -159,3 +159,15 @@ def test_bad_circuit_in_a_chips_file_is_exit_2_one_line(tmp_path):
     p.write_text(yaml.safe_dump(data, allow_unicode=True))
     with pytest.raises(ConfigError, match=r"stages\.sensor\.circuits\.nope: no such circuit"):
         validate_chips(p)
+
+
+def test_choi_counts_follow_from_the_stated_topology():
+    """160 x 120 pixels; conv1 2x2 stride 2 → 60 x 80, 2 switchings each; pool → 30 x 40; conv2 → 15 x 20, 1 each."""
+    choi = next(c for c in read_yaml(data_path("chips.yaml"))["chips"] if c["name"] == "choi_analog_cnn_cis")
+    w, h = choi["width"], choi["height"]
+    conv1 = (h // 2) * (w // 2)
+    conv2 = (h // 8) * (w // 8)
+    assert choi["stages"]["sensor"]["circuits"]["choi_pixel"] == w * h
+    cnn = choi["stages"]["analog_cnn"]["circuits"]
+    assert cnn["choi_conv_caps"] == cnn["choi_conv_buffer"] == 2 * conv1 + conv2
+    assert cnn["choi_maxpool_bias"] == 40 + 10

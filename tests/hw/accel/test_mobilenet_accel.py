@@ -170,3 +170,18 @@ def test_layer_stats_of_a_residual_net() -> None:
         if layer.type in ("pointwise", "depthwise"):
             assert s["multipliers"] >= layer.pe * layer.simd, s
         assert (s["line_buffer_bits"] > 0) == (getattr(layer, "kernel", 1) > 1), s
+
+
+@pytest.mark.slow
+@pytest.mark.rtl
+def test_int8_feature_maps_residual_net_verilator() -> None:
+    """Three int8 feature maps in (what the optical front-end delivers), k 7 depthwise with stride 2 and an add,
+    under Verilator with random valid/ready: every layer bit-exact, counters equal to the energy counts."""
+    from logcam.sim.rtl.accel_verify import random_residual_netspec
+
+    spec = random_residual_netspec(np.random.default_rng(1), "int8", "half_even")
+    assert spec.input.channels == 3 and {"add", "depthwise"} <= {layer.type for layer in spec.layers}
+    r = verify_accel(spec, random_bundle(spec, seed=1), frames(spec, 3, 1), sim="verilator", seed=1, p_valid=0.7,
+                     p_ready=0.6)
+    assert r.passed, r.summary()
+    assert_counters_match_energy(spec, r.extra["stats"], 3)

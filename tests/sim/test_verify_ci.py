@@ -148,3 +148,42 @@ def test_waves_dump_a_trace(tmp_path: Path, name: str) -> None:
         assert b"$enddefinitions" in head and b"mem_mode" in head
     else:
         assert head[:1] == b"\x00" and path.stat().st_size > 200  # an FST file starts with its header block
+
+
+def _run(args: list[str]) -> tuple[int, str, str]:
+    """``logcam ARGS`` in process, as the console script runs it: (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from logcam.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_waves_need_verilator_one_line(tmp_path: Path) -> None:
+    code, out, err = _run(["verify", "rdc", "--sim", "amaranth", "--frames", "1", "--waves", str(tmp_path / "w.fst")])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--waves" in err, err
+    assert not (tmp_path / "w.fst").exists()
+
+
+@pytest.mark.rtl
+def test_cli_bench_cycle_and_coverage_json() -> None:
+    import json
+
+    for bench in ("memory", "cycle"):
+        code, out, err = _run(["verify", "rdc", "--frames", "2", "--source", "corners", "--bench", bench,
+                               "--coverage", "--json"])
+        assert code == 0, err
+        d = json.loads(out)
+        assert d["passed"] and d["extra"]["bench"] == bench
+        cov = d["extra"]["coverage"]
+        assert cov["total"] > 0 and cov["hit"] <= cov["total"]
+        # the memory bench adds the handshake bins (its stall counters); the cycle bench has none
+        assert ("handshake" in cov["groups"]) == (bench == "memory")

@@ -187,3 +187,34 @@ def test_cli_bench_cycle_and_coverage_json() -> None:
         assert cov["total"] > 0 and cov["hit"] <= cov["total"]
         # the memory bench adds the handshake bins (its stall counters); the cycle bench has none
         assert ("handshake" in cov["groups"]) == (bench == "memory")
+
+
+@pytest.mark.rtl
+def test_memory_bench_times_out_and_the_missing_beats_count(tmp_path: Path) -> None:
+    """A run cut short by max_cycles raises done with timed_out; the beats that never came are mismatches."""
+    import json as _json
+
+    from logcam.hw.stream import code_layout, describe_layout, pixel_layout
+    from logcam.sim.rtl.rdc_io import RdcGeometry, check_output, input_fields
+    from logcam.sim.rtl.rdc_verify import _shell, spec_json
+    from logcam.sim.rtl.runner import verilator_build
+    from logcam.sim.rtl.shell import BUILD_ARGS, run_shell
+    from logcam.sim.rtl.streams import PayloadCodec
+
+    spec = RdcSpec(width=8, height=4, lanes=2, mode="sum", levels=3)  # the build of test_waves_dump_a_trace
+    frames = random_frames(spec, 3, seed=2)
+    geo = RdcGeometry.of(spec)
+    text, top = _shell(_json.dumps(spec_json(spec), sort_keys=True))
+    build = verilator_build(text, top, build_args=BUILD_ARGS)
+    cin = PayloadCodec(describe_layout(pixel_layout(spec.lanes, spec.adc_bits)))
+    cout = PayloadCodec(describe_layout(code_layout(spec.lanes, spec.code_bits, spec.channels)))
+    n = 3 * geo.beats_per_frame
+    run = run_shell(build, cin.pack_bytes(**input_fields(frames, geo)), cin.width, {"o": cout.width}, {"o": n},
+                    p_valid=1.0, p_ready=1.0, seed=0, max_cycles=20, stats=["stats"], workdir=tmp_path)
+    assert run.timed_out and run.handshake["cycles"] == 20
+    got = cout.unpack_bytes(run.streams["o"])
+    assert 0 < len(got["data"]) < n
+    count, found, _ = check_output(got, rdc_codes(frames, spec).numpy(), geo)
+    assert count == (n - len(got["data"])) * spec.lanes  # every missing code counts
+    assert found and all(m.got == -128 for m in found)  # … at its frame, row and column
+    assert (tmp_path / "handshake.txt").is_file() and (tmp_path / "o.bin").is_file()

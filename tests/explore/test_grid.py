@@ -57,10 +57,13 @@ def test_threshold_axis_gives_powers(tmp_path: Path) -> None:
     assert [[str(t) for t in s.thresholds] for s in specs] == [["3/2", "9/4", "27/8"], ["2", "4", "8"]]
 
 
-def test_shipped_example_grid() -> None:
+def test_shipped_grids() -> None:
     pts = expand(load_grid(None))
     assert len(pts) >= 6
     assert all(p["config"]["train"]["epochs"] == 1 and p["config"]["dataset"]["size"] <= 32 for p in pts)
+    from logcam.config import embedded_config
+
+    assert len(expand(load_grid(embedded_config("explore/channels.yaml")))) == 30
 
 
 BAD = [

@@ -39,14 +39,18 @@ class RdcGeometry:
         return {"width": self.width, "height": self.height, "lanes": self.lanes, "channels": self.channels}
 
 
+def beat_flags(n: int, geo: RdcGeometry) -> dict[str, np.ndarray]:
+    """``first`` and ``last`` of every beat of ``n`` frames (int64, raster order)."""
+    col = np.tile(np.arange(geo.words), n * geo.height)
+    row = np.tile(np.repeat(np.arange(geo.height), geo.words), n)
+    return {"first": ((row == 0) & (col == 0)).astype(np.int64), "last": (col == geo.words - 1).astype(np.int64)}
+
+
 def input_fields(frames: np.ndarray, geo: RdcGeometry) -> dict[str, np.ndarray]:
     """Payload fields of the input beats for N×H×W DN frames: data (beats, lanes), first, last."""
     n = frames.shape[0]
     data = frames.reshape(n * geo.height * geo.words, geo.lanes).astype(np.int64)
-    col = np.tile(np.arange(geo.words), n * geo.height)
-    row = np.tile(np.repeat(np.arange(geo.height), geo.words), n)
-    return {"data": data, "first": ((row == 0) & (col == 0)).astype(np.int64),
-            "last": (col == geo.words - 1).astype(np.int64)}
+    return {"data": data, **beat_flags(n, geo)}
 
 
 def check_output(fields: dict[str, np.ndarray], expected: np.ndarray, geo: RdcGeometry,
@@ -68,7 +72,7 @@ def check_output(fields: dict[str, np.ndarray], expected: np.ndarray, geo: RdcGe
     count, found = compare_codes(expected.astype(np.int64), got, limit=limit)
     # Framing flags, for the beats that came.
     k = min(got_beats, want_beats)
-    pos = input_fields(np.zeros((n, geo.height, geo.width), dtype=np.int64), geo)
+    pos = beat_flags(n, geo)
     for flag in ("first", "last"):
         bad = np.flatnonzero(fields[flag][:k] != pos[flag][:k])
         count += int(bad.size)

@@ -46,9 +46,11 @@ class Cluster:
         return link if importlib.util.find_spec("bokeh") else f"{link} (its plots need: pip install bokeh)"
 
     def workers(self) -> int:
+        """Workers connected to the scheduler now."""
         return len(self.client.scheduler_info().get("workers", {}))
 
     def close(self) -> None:
+        """Close the client, and the embedded cluster if there is one (its worker processes end)."""
         try:
             self.client.close(timeout=10)
         finally:

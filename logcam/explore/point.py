@@ -158,10 +158,12 @@ class Trained:
 
     @property
     def netspec(self) -> Path:
+        """The exported NetSpec YAML."""
         return self.folder / "net.yaml"
 
     @property
     def bundle(self) -> Path:
+        """The int8 weights bundle (.npz)."""
         return self.folder / "net.npz"
 
 

@@ -129,6 +129,7 @@ class Store:
         return cls(con, path)
 
     def close(self) -> None:
+        """Close the connection (every row is already committed)."""
         self.con.close()
 
     def __enter__(self) -> Store:

@@ -31,6 +31,7 @@ from logcam.files import check_folder, make_folder, user_mode
 from logcam.frontend import check_feeds, image_input, rdc_input, retarget
 from logcam.nn.golden.rdc import fp_loggrad, rdc_codes
 from logcam.rdcspec import RdcSpec
+from logcam.run_optical import OpticalRunConfig
 from logcam.sim.isp import isp
 from logcam.sim.scenes import render_scene, scene_names
 from logcam.sim.sensor import Sensor, SensorSpec, emva_figures, load_sensor
@@ -80,6 +81,8 @@ class RunConfig(StrictModel):
     node_nm: int = Field(45, description="process node of the digital stages for the energy report")
     net: NetConfig | None = NetConfig()
     objects: ObjectsConfig = ObjectsConfig()
+    optics: OpticalRunConfig | None = Field(
+        None, description="lensless PhlatCam front-end instead of the RDC (scenes, rdc, net, objects unused)")
 
     def rdc_spec(self, adc_bits: int) -> RdcSpec:
         """The RdcSpec of this run: the ``rdc`` fields plus the frame size and the sensor's ADC bits."""
@@ -167,12 +170,20 @@ def _overview(path: Path, rows: list[dict[str, Any]], spec: RdcSpec) -> None:
 def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
     """Run the main job into ``out_dir`` (created; must not exist). Returns the summary dict."""
     say = progress or (lambda _msg: None)
-    for i, name in enumerate(cfg.scenes):
-        if name not in scene_names():
-            raise ConfigError(f"scenes[{i}]: unknown scene {name!r}; allowed: {', '.join(scene_names())}")
-    sensor_spec = load_sensor(cfg.sensor, width=cfg.frame.width, height=cfg.frame.height)
-    rdc = cfg.rdc_spec(sensor_spec.adc_bits)
-    net = load_net(cfg.net, rdc) if cfg.net is not None else None
+    body: Callable[[Path], dict[str, Any]]
+    if cfg.optics is not None:
+        from logcam.run_optical import check_optical, run_optical
+
+        check_optical(cfg)  # every config mistake before the folder and the training
+        body = lambda tmp: run_optical(cfg, tmp, say)  # noqa: E731
+    else:
+        for i, name in enumerate(cfg.scenes):
+            if name not in scene_names():
+                raise ConfigError(f"scenes[{i}]: unknown scene {name!r}; allowed: {', '.join(scene_names())}")
+        sensor_spec = load_sensor(cfg.sensor, width=cfg.frame.width, height=cfg.frame.height)
+        rdc = cfg.rdc_spec(sensor_spec.adc_bits)
+        net = load_net(cfg.net, rdc) if cfg.net is not None else None
+        body = lambda tmp: _run_into(cfg, rdc, sensor_spec, net, tmp, say)  # noqa: E731
     if out_dir.exists() or out_dir.is_symlink():
         raise ConfigError(f"out: {out_dir} exists already; choose another run folder")
     if out_dir.name in ("", ".", ".."):
@@ -183,7 +194,8 @@ def run_pipeline(cfg: RunConfig, out_dir: Path, progress: Progress | None = None
     make_folder(out_dir.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        summary = _run_into(cfg, rdc, sensor_spec, net, tmp, say)
+        summary = {"logcam": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   "config": cfg.model_dump(mode="json"), **body(tmp)}
         summary["wall_s"] = round(time.perf_counter() - t0, 3)
         summary["out_dir"] = str(out_dir)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -258,9 +270,6 @@ def _run_into(cfg: RunConfig, rdc: RdcSpec, sensor_spec: SensorSpec, net: tuple[
     np.save(tmp / "raw_dn.npy", frames)
     np.save(tmp / "codes.npy", codes_all.numpy())
     summary: dict[str, Any] = {
-        "logcam": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": cfg.model_dump(mode="json"),
         "rdc": rdc.model_dump(mode="json"),
         "sensor": {"spec": sensor_spec.model_dump(mode="json"), "emva": emva_figures(sensor_spec).as_dict()},
         "data": {"raw_bits_per_pixel": sensor_spec.adc_bits, "code_bits_per_pixel": rdc.code_bits * rdc.channels,

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models and hardware", ("logcam.nn", "logcam.hw")),
     ("simulation", ("logcam.sim.rtl",)),
     ("energy", ("logcam.energy",)),
-    ("commands", ("logcam.run", "logcam.cli", "logcam.commands", "logcam.explore")),
+    ("commands", ("logcam.run", "logcam.run_optical", "logcam.cli", "logcam.commands", "logcam.explore")),
 ]
 
 

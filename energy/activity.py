@@ -287,6 +287,21 @@ def layer_memory_per_frame(spec, index: int) -> tuple[int, int, int]:
     return steps, (ch + 1) // 2 * (cw // 2), ch // 2 * (cw // 2)
 
 
+def addition_bits(spec, index: int) -> int:
+    """Width of the additions of an ``add`` (act_bits + mult_bits + 1) or ``avgpool_global`` layer (the sum's)."""
+    s = spec.layer_shapes()[index]
+    if s.kind == "add":
+        return spec.quant.act_bits + spec.quant.mult_bits + 1
+    return s.in_bits + math.ceil(math.log2(max(s.fan_in, 2)))
+
+
+def code_layer_additions(spec) -> tuple[int, int]:
+    """(accumulator bits, shifted additions per MAC) of a first layer on RDC codes (multiplier-free)."""
+    s = spec.layer_shapes()[0]
+    acc_bits = s.in_bits + 8 + math.ceil(math.log2(max(s.fan_in, 2)))
+    return acc_bits, max(bin(v).count("1") for v in range(1, max(spec.input.hi, 1) + 1))
+
+
 def cnn_activity(spec) -> Activity:
     """Analytic CNN activity of the streaming accelerator (hw/accel) running a NetSpec, per frame.
 
@@ -306,17 +321,15 @@ def cnn_activity(spec) -> Activity:
     act = Activity(cycles=sum(spec.ideal_cycles()))
     shapes = spec.layer_shapes()
     for s, layer, cycles in zip(shapes, spec.layers, spec.ideal_cycles()):
-        acc_bits = s.in_bits + 8 + math.ceil(math.log2(max(s.fan_in, 2)))
         if s.kind in ("add", "avgpool_global"):
-            bits = (spec.quant.act_bits + spec.quant.mult_bits + 1 if s.kind == "add"
-                    else s.in_bits + math.ceil(math.log2(max(s.fan_in, 2))))
+            bits = addition_bits(spec, s.index)
             act.adds[bits] = act.adds.get(bits, 0) + s.ops
             steps, _, _ = layer_memory_per_frame(spec, s.index)
             add_layer_memory(act, spec, s.index, rom_reads=0, steps=steps, pool_writes=0, pool_reads=0,
                              out_beats=0)
             continue
         if s.index == 0 and spec.input.format == "codes":
-            per = max(bin(v).count("1") for v in range(1, max(spec.input.hi, 1) + 1))
+            acc_bits, per = code_layer_additions(spec)
             act.adds[acc_bits] = act.adds.get(acc_bits, 0) + s.macs * per
         else:
             key = f"{s.in_bits}x8"

@@ -38,7 +38,8 @@ from logcam.energy.activity import (
     FORMAT,
     Activity,
     add_layer_memory,
-    cnn_activity,
+    addition_bits,
+    code_layer_additions,
     layer_memory_per_frame,
     rdc_counts,
 )
@@ -57,7 +58,6 @@ def readout_activity(rdc: Any, stats: dict[str, int]) -> Activity:
 def cnn_activity_measured(spec: Any, stats: dict[str, dict[str, int]]) -> Activity:
     """CNN stage from the accelerator's per-layer counters ``stats{i}`` of a NetSpec ``spec``."""
     shapes = spec.layer_shapes()
-    analytic = cnn_activity(spec)
     act = Activity()
     for s, layer in zip(shapes, spec.layers):
         name = f"stats{s.index}"
@@ -66,12 +66,20 @@ def cnn_activity_measured(spec: Any, stats: dict[str, dict[str, int]]) -> Activi
                              "of the accelerator reports them)")
         c = stats[name]
         mac_cycles = _counter(c, "mac_cycles", name)
-        macs = mac_cycles * layer.pe * layer.simd
         act.cycles += mac_cycles
+        if s.kind in ("add", "avgpool_global"):
+            # an add takes pe channels of a pixel per cycle; the global pool adds a pixel's C values per cycle
+            bits = addition_bits(spec, s.index)
+            per_cycle = getattr(layer, "pe", 1) if s.kind == "add" else s.in_shape[0]
+            act.adds[bits] = act.adds.get(bits, 0) + mac_cycles * per_cycle
+            add_layer_memory(act, spec, s.index, rom_reads=0, steps=_counter(c, "lb_access", name), pool_writes=0,
+                             pool_reads=0, out_beats=0)
+            continue
+        macs = mac_cycles * layer.pe * layer.simd
         if s.index == 0 and spec.input.format == "codes":
             # the analytic code-layer convention: shifted additions per MAC at the accumulator width
-            ((acc_bits, adds),) = analytic.adds.items()
-            act.adds[acc_bits] = act.adds.get(acc_bits, 0) + macs * (adds // s.macs)
+            acc_bits, per = code_layer_additions(spec)
+            act.adds[acc_bits] = act.adds.get(acc_bits, 0) + macs * per
         else:
             key = f"{s.in_bits}x8"
             act.macs[key] = act.macs.get(key, 0) + macs

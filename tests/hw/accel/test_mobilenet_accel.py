@@ -14,6 +14,7 @@ import pytest
 
 from logcam.config import embedded_config
 from logcam.energy.activity import cnn_activity, layer_memory_per_frame
+from logcam.energy.rtl_activity import cnn_activity_measured
 from logcam.nn.netspec import NetSpec, random_bundle
 from logcam.sim.rtl.accel_verify import verify_accel
 
@@ -62,6 +63,16 @@ def assert_counters_match_energy(spec: NetSpec, stats: dict[str, dict[str, int]]
     add_bits = {q.act_bits + q.mult_bits + 1} | {s.in_bits + int(np.ceil(np.log2(max(s.fan_in, 2))))
                                                   for s in spec.layer_shapes() if s.kind == "avgpool_global"}
     assert sum(v for b, v in analytic.adds.items() if b in add_bits) * n == adds
+    # and the energy model's measured-activity path (logcam verify --activity-out) gives every analytic count
+    measured = cnn_activity_measured(spec, stats).to_json()
+    for key, want in analytic.to_json().items():
+        if key == "cycles":  # measured: MAC-array cycles; analytic: the ideal pipeline cycles
+            continue
+        got = measured[key]
+        if isinstance(want, dict):
+            assert got == {k: v * n for k, v in want.items()}, key
+        else:
+            assert got == want * n, key
 
 
 @pytest.mark.rtl

@@ -167,18 +167,21 @@ def test_separately_started_scheduler_and_worker(tmp_path: Path) -> None:
 
 
 @pytest.mark.rtl
-def test_rtl_points_measure_activity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With rtl.verify every network runs through the RTL (Amaranth's simulator here): no mismatch, and the
-    measured activity gives the analytic energy (docs/energy.md: the counts agree on these networks)."""
+@pytest.mark.parametrize("sim", ["amaranth", pytest.param("verilator", marks=pytest.mark.slow)])
+def test_rtl_points_measure_activity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sim: str) -> None:
+    """With rtl.verify every network runs through the RTL: no mismatch, and the measured activity gives the
+    analytic energy (docs/energy.md: the counts agree on these networks). Verilator builds each network's
+    design (1–2 min each here), so that case is slow."""
     monkeypatch.setenv("LOGCAM_CACHE", str(tmp_path / "cache"))  # inherited by the workers
-    grid = load_grid(write_grid(tmp_path, rtl={"verify": True, "sim": "amaranth", "frames": 2},
+    grid = load_grid(write_grid(tmp_path, rtl={"verify": True, "sim": sim, "frames": 2},
                                 axes={"frontend": ["rdc", "isp"], "c1": [2]}))
     plain = load_grid(write_grid(tmp_path, "plain.yaml", axes={"frontend": ["rdc", "isp"], "c1": [2]}))
     summary = explore(grid, Options(out=tmp_path / "rtl", workers=1, plots=False))
-    assert summary["stored"] == {"ok": 2, "failed": 0}
+    assert summary["stored"] == {"ok": 2, "failed": 0}, summary["errors"]
     rtl = read_rows(tmp_path / "rtl" / STORE_NAME)
     for r, p in zip(rtl, expand(plain)):
         assert r.metrics["activity"] == "measured" and r.metrics["rtl_mismatches"] == 0
+        assert r.metrics["rtl_cycles_per_frame"] > 0
         assert Path(tmp_path / "rtl" / r.artefacts["activity"]).is_file()
         ref = evaluate_point(p, tmp_path / "plain")["metrics"]
         assert r.metrics["accuracy"] == ref["accuracy"]

@@ -25,7 +25,7 @@ from logcam.errors import InputError
 if TYPE_CHECKING:
     from logcam.files import OutputSet
 
-PIPELINES = ("conventional", "conventional_soc", "loggrad", "optical")
+PIPELINES = ("conventional", "conventional_soc", "loggrad", "optical", "lens")
 
 
 def _tech(tech: str | None, scaling: str | None, sets: dict[str, object] | None = None):
@@ -167,7 +167,7 @@ def cli():
     \b
     logcam energy [PIPELINE.yaml] [--tech T] [--node NM] [--activity analytic|rtl] [--json]
     prints the per-stage breakdown of PIPELINE (a YAML path or a shipped name: conventional,
-    loggrad (default), optical); `logcam energy show --help` lists its options.
+    loggrad (default), optical, lens); `logcam energy show --help` lists its options.
     Subcommands: compare, sweep, validate.
 
     Example: logcam energy conventional --node 16 --json
@@ -189,7 +189,7 @@ def cli():
               help="add the CNN's flip-flops and clock pins, counted by Yosys from the accelerator RTL (seconds)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def show(pipeline, tech, scaling, node, activity, activity_file, sets, rtl_overheads, as_json):
-    """Per-stage nJ/pixel of PIPELINE (YAML path or conventional/conventional_soc/loggrad/optical), µJ/frame, mW.
+    """Per-stage nJ/pixel of PIPELINE (YAML path or conventional/conventional_soc/loggrad/optical/lens), µJ/frame, mW.
 
     With --activity rtl the stages in --activity-file (written by `logcam verify rdc|accel|top
     --activity-out`) are measured, the others analytic; the output says which.

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from logcam.cli import cli
 from logcam.energy.activity import Activity, cnn_activity, load_activity, rdc_activity
 from logcam.energy.components import add_pj, mult_pj
-from logcam.energy.pipeline import analytic_activity, energy, load_pipeline, pipeline_from_dict
+from logcam.energy.pipeline import analytic_activity, energy, load_pipeline, pipeline_from_dict, resolve_net
 from logcam.energy.sweep import GridCfg, pareto_mask, run_sweep
 from logcam.energy.tech import Scaling, TechTable, data_path
 from logcam.errors import ConfigError, InputError
@@ -118,6 +118,22 @@ def test_rdc_hv_mode_doubles_decisions():
     assert analytic_activity(two)["link"].link_bits == 320 * 240 * 2 * 3  # two 3-bit codes per pixel
 
 
+def test_optical_pipeline_reads_the_mask_regions_and_runs_the_network_after_the_optics():
+    """optical.yaml vs lens.yaml (the same scenes and task): the masks' convolution costs nothing, the sensor
+    reads one region per mask (6 × 24×24 against 3 colour planes), and the CNN is the network after the optics
+    — one conv layer fewer than the lens camera's network, whose first (7×7) layer is digital."""
+    (opt, obase), (lens, lbase) = load_pipeline("optical"), load_pipeline("lens")
+    a_opt, a_lens = analytic_activity(opt, obase), analytic_activity(lens, lbase)
+    assert a_opt["sensor"].pixel_reads == 6 * 24 * 24 and a_lens["sensor"].pixel_reads == 3 * 24 * 24
+    net_opt, net_lens = resolve_net(opt, obase), resolve_net(lens, lbase)
+    assert net_opt.input.channels == 6 and len(net_opt.layers) == len(net_lens.layers) - 1
+    lens_first = net_lens.layer_shapes()[0]
+    assert lens_first.kind == "conv" and lens_first.macs == 3 * 24 * 24 * 3 * 7 * 7  # what the masks do for free
+    assert sum(a_opt["cnn"].macs.values()) == net_opt.macs()
+    b = energy(opt, TECH, SCALING, a_opt)
+    assert set(b.stages) == {"sensor", "readout", "link", "cnn"}  # no stage for the optics: it costs nothing
+
+
 def test_loggrad_pipeline_is_cheaper_and_isp_free():
     out = {}
     for n in ("conventional", "loggrad", "optical"):
@@ -125,7 +141,7 @@ def test_loggrad_pipeline_is_cheaper_and_isp_free():
         out[n] = energy(cfg, TECH, SCALING, analytic_activity(cfg, base))
     assert "isp" not in out["loggrad"].stages and "isp" in out["conventional"].stages
     tot = {n: b.total_nj_per_pixel for n, b in out.items()}
-    assert tot["loggrad"] < tot["optical"] < tot["conventional"]
+    assert tot["loggrad"] < tot["conventional"]
     b = out["conventional"]
     # ADC: 2^10 steps × 100 fJ per pixel = 0.1024 nJ/pixel; MIPI: 10 bits = 1.25 bytes × 100 pJ
     assert b.stage_nj_per_pixel()["readout"] == pytest.approx(1024 * 100e-6)
@@ -227,8 +243,8 @@ def test_cli(tmp_path):
     r = _run("compare", "--json", "--out-dir", str(tmp_path))
     assert r.exception is None, r.output
     names = [p["name"] for p in json.loads(r.output)["pipelines"]]
-    assert names == ["conventional", "conventional_soc", "loggrad", "optical"]
-    assert (tmp_path / "compare.png").stat().st_size > 0 and (tmp_path / "compare.csv").read_text().count("\n") == 5
+    assert names == ["conventional", "conventional_soc", "loggrad", "optical", "lens"]
+    assert (tmp_path / "compare.png").stat().st_size > 0 and (tmp_path / "compare.csv").read_text().count("\n") == 6
     r = _run("validate", "--json")
     assert r.exception is None and "mean_abs_error" in json.loads(r.output)
     grid = tmp_path / "g.yaml"

@@ -40,11 +40,13 @@ def explore(grid: GridConfig, opts: Options, *, fn: Callable[..., dict[str, Any]
     from logcam.explore.cluster import connect, scheduler_address
     from logcam.explore.report import table, write_json, write_outputs
     from logcam.explore.runner import run_points
+    from logcam.files import check_folder
 
     say = opts.log or (lambda _msg: None)
     points = expand(grid)
     gh = grid_identity(grid)
     store_path = opts.out / STORE_NAME
+    check_folder(opts.out)  # a folder that cannot be made there: one line before any cluster starts
     check_store(store_path, gh, grid.name)  # another grid's store: one line, nothing written
     address = scheduler_address(opts.scheduler, opts.scheduler_file)
     cluster = connect(address, workers=opts.workers, threads=grid.train.threads, retries=opts.retries,

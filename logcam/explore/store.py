@@ -91,7 +91,9 @@ def _create(path: Path, meta: list[tuple[str, str]]) -> None:
     import os
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from logcam.files import make_folder
+
+    make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:

@@ -395,9 +395,12 @@ def no_rtl_tools() -> Iterator[None]:
 
     targets = [("logcam.toolchain", "setup_verilator"), ("logcam.sim.rtl.runner", "setup_verilator"),
                ("logcam.sim.rtl.emit", "setup_verilator"), ("logcam.sim.rtl.emit", "_run_yosys_in")]
+    # import every module first: a module imported while logcam.toolchain is patched would bind the stub by
+    # `from logcam.toolchain import setup_verilator` and keep it after the restore (it leaked into later tests)
+    modules = {mod: importlib.import_module(mod) for mod, _ in targets}
     saved = []
     for mod, name in targets:
-        m = importlib.import_module(mod)
+        m = modules[mod]
         if hasattr(m, name):
             saved.append((m, name, getattr(m, name)))
             setattr(m, name, _reached(f"{mod}.{name}"))

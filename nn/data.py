@@ -26,13 +26,15 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from torch.utils.data import Dataset, TensorDataset
 
 from logcam.config import StrictModel
 from logcam.errors import ConfigError, InputError
 
 CLASS_NAMES: tuple[str, ...] = ("disc", "bar", "cross")
+#: Every synthetic shape class; ``SyntheticConfig.classes`` takes the first k (3: :data:`CLASS_NAMES`).
+ALL_CLASS_NAMES: tuple[str, ...] = (*CLASS_NAMES, "ring", "triangle", "ell", "square", "tee")
 #: PASCAL RAW 2014 classification classes and object counts (bicycle : car : person = 708 : 1765 : 4077).
 PASCALRAW_CLASSES: tuple[str, ...] = ("bicycle", "car", "person")
 PASCALRAW_COUNTS: tuple[int, ...] = (708, 1765, 4077)
@@ -116,7 +118,10 @@ class SyntheticConfig(StrictModel):
     kind: Literal["synthetic"] = "synthetic"
     n: int = Field(1500, ge=3, le=200_000, description="images")
     size: int = Field(48, ge=16, le=1024, description="height = width, pixels")
-    class_ratio: tuple[float, ...] = Field((1.0, 1.0, 1.0), description="relative class frequencies (3)")
+    classes: int = Field(3, ge=2, le=len(ALL_CLASS_NAMES),
+                         description=f"shape classes: the first k of {', '.join(ALL_CLASS_NAMES)}")
+    class_ratio: tuple[float, ...] | None = Field(None, description="relative class frequencies, one per class "
+                                                                    "(default: balanced)")
     lux_min: float = Field(20.0, gt=0, le=1e6, description="lowest mean illuminance at the sensor plane, lux")
     lux_max: float = Field(300.0, gt=0, le=1e6, description="highest mean illuminance at the sensor plane, lux")
     gradient_decades: float = Field(1.0, ge=0, le=4, description="largest illuminance gradient across the frame")
@@ -126,18 +131,31 @@ class SyntheticConfig(StrictModel):
     sensor: str = Field("tinyml_cmos", description="sensor preset (logcam.sim.sensor.load_sensor)")
     seed: int = Field(0, ge=0, le=MAX_SEED)
 
-    @field_validator("class_ratio")
-    @classmethod
-    def _ratio(cls, v: tuple[float, ...]) -> tuple[float, ...]:
-        if len(v) != len(CLASS_NAMES) or any(not 0 < r <= 1e6 for r in v):
-            raise ValueError(f"class_ratio needs {len(CLASS_NAMES)} numbers in (0, 1e6]")
-        return v
-
     @model_validator(mode="after")
     def _check(self) -> SyntheticConfig:
+        v = self.class_ratio
+        if v is not None and (len(v) != self.classes or any(not 0 < r <= 1e6 for r in v)):
+            raise ValueError(f"class_ratio needs {self.classes} numbers in (0, 1e6] (one per class)")
         if self.lux_max < self.lux_min:
             raise ValueError("lux_max must be ≥ lux_min")
         return self
+
+    @property
+    def ratio(self) -> tuple[float, ...]:
+        return self.class_ratio if self.class_ratio is not None else (1.0,) * self.classes
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return ALL_CLASS_NAMES[:self.classes]
+
+
+def pascalraw_ratio(classes: int = 3) -> tuple[float, ...]:
+    """Class frequencies with PASCAL RAW's imbalance: exactly bicycle : car : person = 708 : 1765 : 4077 for
+    3 classes; for k classes a geometric progression with the same largest-to-smallest ratio (4077 / 708)."""
+    if classes == len(PASCALRAW_COUNTS):
+        return tuple(float(c) for c in PASCALRAW_COUNTS)
+    top = PASCALRAW_COUNTS[-1] / PASCALRAW_COUNTS[0]
+    return tuple(float(top ** (i / (classes - 1))) for i in range(classes))
 
 
 def class_labels(n: int, ratio: Sequence[float], seed: int) -> np.ndarray:
@@ -184,7 +202,7 @@ def _params(seed: int, index: int, label: int, cfg: SyntheticConfig) -> dict[str
 def render_objects(cfg: SyntheticConfig, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
     """Illuminance maps (lux at the sensor plane, float64 N×size×size, brightness not applied) and labels of
     images ``start``…``stop−1``."""
-    labels_all = class_labels(cfg.n, cfg.class_ratio, cfg.seed)
+    labels_all = class_labels(cfg.n, cfg.ratio, cfg.seed)
     labels = labels_all[start:stop]
     ps = [_params(cfg.seed, i, int(labels[j]), cfg) for j, i in enumerate(range(start, stop))]
 
@@ -205,6 +223,19 @@ def render_objects(cfg: SyntheticConfig, start: int, stop: int) -> tuple[np.ndar
     arm = col("arm")
     cross = ((np.abs(u) <= 1.0) & (np.abs(v) <= arm)) | ((np.abs(v) <= 1.0) & (np.abs(u) <= arm))
     obj = np.where(lab == 0, disc, np.where(lab == 1, bar, cross))
+    if cfg.classes > 3:  # the extra shapes reuse the pose/size draws, so classes 0-2 render as before
+        asp = col("aspect")
+        shapes = {
+            3: (u**2 + (v * asp) ** 2 <= 1.0) & (u**2 + (v * asp) ** 2 >= 0.55**2),  # ring
+            4: (v >= -0.5) & (np.sqrt(3) * u + v <= 1.0) & (-np.sqrt(3) * u + v <= 1.0),  # triangle
+            5: (((np.abs(u + 0.5) <= arm) & (np.abs(v) <= 1.0))
+                | ((np.abs(v - 1.0 + arm) <= arm) & (u >= -0.5 - arm) & (u <= 0.9))),  # ell
+            6: (np.abs(u) <= 0.75) & (np.abs(v) <= 0.75),  # square
+            7: (((np.abs(u) <= arm) & (v >= -1.0) & (v <= 0.8))
+                | ((np.abs(v - 0.8) <= arm) & (np.abs(u) <= 0.9))),  # tee
+        }
+        for k, m in shapes.items():
+            obj = np.where(lab == k, m, obj)
     # background: smooth log-normal texture (bilinear upsampling of a 6×6 grid) and clutter
     grid = torch.from_numpy(np.stack([p["bg_noise"] for p in ps])).unsqueeze(1)
     bg = torch.nn.functional.interpolate(grid, size=(s, s), mode="bicubic", align_corners=False)[:, 0].numpy()
@@ -245,7 +276,7 @@ def synthetic_dataset(cfg: SyntheticConfig, progress: Callable[[int], None] | No
         labels.append(torch.from_numpy(lab))
         if progress:
             progress(stop - start)
-    return RawDataset(torch.cat(frames).to(torch.int32), torch.cat(labels), spec.adc_bits, CLASS_NAMES)
+    return RawDataset(torch.cat(frames).to(torch.int32), torch.cat(labels), spec.adc_bits, cfg.class_names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,6 +438,6 @@ def pascalraw_dataset(root: str | Path, size: int = 48, classes: Sequence[str] =
     return RawDataset(torch.from_numpy(np.stack(frames).astype(np.int32)), torch.tensor(labels), 16, classes)
 
 
-__all__ = ["CLASS_NAMES", "MAX_SEED", "PASCALRAW_CLASSES", "PASCALRAW_COUNTS", "RawDataset", "SyntheticConfig",
-           "class_labels", "folder_dataset", "pascalraw_dataset", "read_linear", "read_voc", "render_objects",
-           "split_indices", "synthetic_dataset"]
+__all__ = ["ALL_CLASS_NAMES", "CLASS_NAMES", "MAX_SEED", "PASCALRAW_CLASSES", "PASCALRAW_COUNTS", "RawDataset",
+           "SyntheticConfig", "class_labels", "folder_dataset", "pascalraw_dataset", "pascalraw_ratio", "read_linear",
+           "read_voc", "render_objects", "split_indices", "synthetic_dataset"]

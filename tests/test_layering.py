@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models and hardware", ("logcam.nn", "logcam.hw")),
     ("simulation", ("logcam.sim.rtl",)),
     ("energy", ("logcam.energy",)),
-    ("commands", ("logcam.run", "logcam.run_optical", "logcam.cli", "logcam.commands", "logcam.explore")),
+    ("commands", ("logcam.run", "logcam.run_optical", "logcam.cli", "logcam.commands", "logcam.explore",
+                  "logcam.search")),
 ]
 
 

@@ -1,0 +1,272 @@
+"""The co-search: bilevel Gumbel-softmax search of mask + architecture (SACoD / DARTS / FBNet), derive,
+retrain, int8 export, golden accuracy, RTL check and analytic energy (docs/search.md)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from logcam.errors import ConfigError, InputError
+from logcam.nn.data import split_indices
+from logcam.nn.export import golden_accuracy
+from logcam.nn.models import WMAX, weight_scale
+from logcam.nn.netspec import AddSpec, AvgPoolGlobalSpec, Bundle, LayerParams, NetSpec, check_buildable
+from logcam.nn.optics import OpticalLayer, fold_pairs
+from logcam.nn.optics_train import READOUT_LEVELS, OpticalClassifier, SceneData, accuracy, load_scenes, region_inputs
+from logcam.nn.quant import MAX_SHIFT, quantize_multiplier
+from logcam.search.config import SearchConfig
+from logcam.search.model import FloatNet, SuperNet
+from logcam.search.space import CostTable, check_budget, cost_table, net_spec
+
+CHECKPOINT = "checkpoint.pt"
+Progress = Callable[[int, int, dict], None]
+
+
+@dataclass
+class SearchResult:
+    """What a search found and what its export measured."""
+
+    choice: list[str]
+    spec: NetSpec
+    bundle: Bundle
+    history: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    frames: np.ndarray | None = None  # test-split region read-outs (uint8 N×regions×H×W) for RTL checks
+
+
+def _seed_epoch(seed: int, epoch: int) -> None:
+    torch.manual_seed(seed * 1_000_003 + epoch)  # every epoch reseeded: a resumed run draws the same noise
+
+
+def _cost(net: SuperNet, table: CostTable, kind: str) -> torch.Tensor:
+    """Expected cost under the last forward's mixture weights, normalised by the dearest architecture."""
+    per = table.pj if kind == "energy" else table.flops
+    fixed = table.fixed_pj if kind == "energy" else table.fixed_flops
+    total = torch.tensor(float(fixed))
+    for w, slot, costs in zip(net.last_weights, net.slots, per):
+        total = total + (w * torch.tensor([float(costs[n]) for n in slot.candidates])).sum()
+    top = table.extreme(kind, max)
+    return total / (top * (table.pixels * 1000.0 if kind == "energy" else 1e6))
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = False,
+           progress: Progress | None = None, data: SceneData | None = None) -> tuple[OpticalClassifier, SuperNet,
+                                                                                      list[dict], tuple, SceneData]:
+    """The bilevel loop: per batch one SGD step of weights + mask on half A, one Adam step of α on half B.
+
+    Checkpoints every epoch to ``out_dir/checkpoint.pt``; ``resume`` continues from it (same bits as an
+    uninterrupted run: every epoch reseeds its shuffles and Gumbel noise).
+    """
+    torch.set_num_threads(cfg.threads)
+    data = data or load_scenes(cfg.dataset)
+    if data.images.shape[1] != cfg.optics.colours:
+        raise ConfigError(f"optics.mask.wavelengths_nm: {cfg.optics.colours} wavelengths, but the scenes have "
+                          f"{data.images.shape[1]} colour planes")
+    size = int(data.images.shape[-1])
+    classes = len(data.class_names)
+    table = cost_table(cfg, size, classes)
+    check_budget(cfg, table)
+    tr, va, te = split_indices(data.labels, cfg.seed, cfg.split)
+    if len(tr) < 2:
+        raise ConfigError(f"dataset: {len(data.labels)} images leave fewer than 2 training images after the split")
+    half_a, half_b = tr[: len(tr) // 2], tr[len(tr) // 2:]
+    torch.manual_seed(cfg.seed)
+    optics = OpticalLayer(cfg.optics.model_copy(update={"noise_sigma_um": 0.0}))
+    net = SuperNet(cfg, size, classes)
+    model = OpticalClassifier(optics, net)  # type: ignore[arg-type]  # any back end on the maps
+    x, y = data.images, data.labels
+    model.set_gain(x[tr[:cfg.calib]])
+    groups = [{"params": net.weights(), "lr": cfg.w_lr}]
+    mask = [p for p in optics.parameters() if p.requires_grad]
+    if mask and cfg.mask_lr > 0:
+        groups.append({"params": mask, "lr": cfg.mask_lr})
+    w_opt = torch.optim.SGD(groups, momentum=0.9)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=cfg.epochs)
+    a_opt = torch.optim.Adam(list(net.alpha), lr=cfg.alpha_lr)
+    history: list[dict] = []
+    start = 0
+    ckpt = out_dir / CHECKPOINT if out_dir is not None else None
+    if resume:
+        if ckpt is None or not ckpt.is_file():
+            raise InputError(f"--resume: no checkpoint at {ckpt}")
+        state = torch.load(ckpt, weights_only=False)
+        if state["config"] != cfg.model_dump(mode="json"):
+            raise InputError(f"--resume: {ckpt} was written by a different config")
+        model.load_state_dict(state["model"])
+        w_opt.load_state_dict(state["w_opt"])
+        a_opt.load_state_dict(state["a_opt"])
+        sched.load_state_dict(state["sched"])
+        history, start = state["history"], state["epoch"]
+    nb = math.ceil(len(half_a) / cfg.batch)
+    for epoch in range(start, cfg.epochs):
+        _seed_epoch(cfg.seed, epoch)
+        net.tau = cfg.tau * cfg.tau_decay ** epoch
+        pa, pb = torch.randperm(len(half_a)), torch.randperm(len(half_b))
+        model.train()
+        sums = {"loss_w": 0.0, "loss_a": 0.0, "cost": 0.0}
+        for i in range(nb):
+            ia = half_a[pa[i * cfg.batch:(i + 1) * cfg.batch]]
+            w_opt.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(model(x[ia]), y[ia])
+            loss.backward()
+            w_opt.step()
+            sums["loss_w"] += float(loss.detach())
+            if epoch >= cfg.warmup_epochs and len(half_b):
+                j = i % max(1, math.ceil(len(half_b) / cfg.batch))
+                ib = half_b[pb[j * cfg.batch:(j + 1) * cfg.batch]]
+                a_opt.zero_grad(set_to_none=True)
+                ce = nn.functional.cross_entropy(model(x[ib]), y[ib])
+                c = _cost(net, table, cfg.cost)
+                (ce + cfg.lam * c).backward()
+                a_opt.step()
+                sums["loss_a"] += float(ce.detach())
+                sums["cost"] += float(c.detach())
+        w_opt.zero_grad(set_to_none=True)
+        sched.step()
+        choice = net.derive()
+        rec = {"epoch": epoch + 1, "tau": net.tau, **{k: v / nb for k, v in sums.items()}, "choice": choice,
+               "nj_per_pixel": table.nj_per_pixel(choice), "mflops": table.mflops(choice)}
+        history.append(rec)
+        if ckpt is not None:
+            _atomic_save({"config": cfg.model_dump(mode="json"), "epoch": epoch + 1, "model": model.state_dict(),
+                          "w_opt": w_opt.state_dict(), "a_opt": a_opt.state_dict(), "sched": sched.state_dict(),
+                          "history": history}, ckpt)
+        if progress is not None:
+            progress(epoch + 1, cfg.epochs, rec)
+    return model, net, history, (tr, va, te, table), data
+
+
+def retrain(cfg: SearchConfig, model: OpticalClassifier, net: SuperNet, choice: list[str], data: SceneData,
+            splits: tuple) -> tuple[OpticalClassifier, NetSpec]:
+    """The derived network (initialised from the supernet) and the mask, trained on the whole training split:
+    SGD momentum 0.9, ``retrain_lr``, cosine over ``retrain_epochs``."""
+    tr = splits[0]
+    size = int(data.images.shape[-1])
+    spec = net_spec(cfg, size, choice, data.class_names)
+    derived = FloatNet(spec)
+    net.copy_into(derived, choice)
+    out = OpticalClassifier(model.optics, derived)  # type: ignore[arg-type]
+    out.readout.load_state_dict(model.readout.state_dict())
+    out.gain.copy_(model.gain)
+    groups = [{"params": list(derived.parameters()), "lr": cfg.retrain_lr}]
+    mask = [p for p in model.optics.parameters() if p.requires_grad]
+    if mask and cfg.mask_lr > 0:
+        groups.append({"params": mask, "lr": cfg.mask_lr})
+    opt = torch.optim.SGD(groups, momentum=0.9)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.retrain_epochs, 1))
+    x, y = data.images, data.labels
+    for epoch in range(cfg.retrain_epochs):
+        _seed_epoch(cfg.seed + 1, epoch)
+        out.train()
+        for idx in tr[torch.randperm(len(tr))].split(cfg.batch):
+            opt.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(out(x[idx]), y[idx]).backward()
+            opt.step()
+        sched.step()
+    out.eval()
+    return out, spec
+
+
+def _half_up(x: torch.Tensor) -> torch.Tensor:
+    return torch.floor(x.to(torch.float64) + 0.5)
+
+
+def _shared_shift(ratios: list[float], mult_bits: int) -> tuple[list[int], int]:
+    """Multipliers m_i and one shift s with m_i / 2^s ≈ ratios[i] (the add's two operand scalings)."""
+    top = (1 << (mult_bits - 1)) - 1
+    s = min(MAX_SHIFT, math.floor(math.log2(top / max(ratios))))
+    if s < 0:
+        raise InputError(f"export: add rescaling {max(ratios):.3g} too large for {mult_bits}-bit multipliers")
+    return [round(r * (1 << s)) for r in ratios], s
+
+
+@torch.no_grad()
+def export_int8(cfg: SearchConfig, model: OpticalClassifier, choice: list[str], data: SceneData,
+                tr: torch.Tensor) -> tuple[NetSpec, Bundle]:
+    """Post-training int8 export on the region read-outs: the stem folded onto the regions ([W, −W] per mask
+    pair), per-layer output scales calibrated on ``cfg.calib`` training scenes, weights per output channel
+    (export_bundle's formulas), add and avgpool_global rescalings as multiplier + shift."""
+    size = int(data.images.shape[-1])
+    folded = net_spec(cfg, size, choice, data.class_names, in_channels=cfg.optics.regions)
+    fnet = FloatNet(folded)
+    state = {k: v.clone() for k, v in model.backend.state_dict().items()}
+    state["ops.0.weight"] = fold_pairs(cfg.optics, state["ops.0.weight"])
+    fnet.load_state_dict(state)
+    scale = float(model.gain) / READOUT_LEVELS
+    x_cal = region_inputs(model, data.images[tr[:cfg.calib]]).to(torch.float32) * scale
+    outs: list[torch.Tensor] = []
+    fnet(x_cal, outs)
+    q = folded.quant
+    s_out = [max(float(o.abs().amax()), 1e-6) / q.act_max for o in outs]
+    layers = []
+    for i, (layer, op) in enumerate(zip(folded.layers, fnet.ops)):
+        s_x = scale if i == 0 else s_out[i - 1]
+        s_o = s_out[i]
+        empty8, empty32 = np.zeros(0, np.int8), np.zeros(0, np.int32)
+        if isinstance(layer, AddSpec):
+            ms, s = _shared_shift([s_x / s_o, s_out[layer.skip] / s_o], q.mult_bits)
+            layers.append(LayerParams(empty8, empty32, np.array(ms, np.int32), np.array([s], np.int32)))
+            continue
+        if isinstance(layer, AvgPoolGlobalSpec):
+            shp = folded.layer_shapes()[i].in_shape
+            m, s = quantize_multiplier(s_x / (shp[1] * shp[2] * s_o), q.mult_bits)
+            layers.append(LayerParams(empty8, empty32, np.array([m], np.int32), np.array([s], np.int32)))
+            continue
+        w = op.weight.detach().to(torch.float64)
+        b = op.bias.detach().to(torch.float64)
+        s_w = weight_scale(op.weight).to(torch.float64)
+        wq = _half_up(w / s_w.view((-1,) + (1,) * (w.dim() - 1))).clamp(-WMAX, WMAX).to(torch.int64)
+        acc = s_x * s_w
+        bq = _half_up(b / acc).clamp(-(1 << 30), (1 << 30) - 1).to(torch.int64)
+        ms = [quantize_multiplier(float(a / s_o), q.mult_bits) for a in acc.tolist()]
+        layers.append(LayerParams(wq.numpy().astype(np.int8), bq.numpy().astype(np.int32),
+                                  np.array([m for m, _ in ms], np.int32), np.array([s for _, s in ms], np.int32)))
+    arrays: dict[str, np.ndarray] = {}
+    for i, lp in enumerate(layers):
+        arrays.update({f"layer{i}.{k}": v for k, v in (("weight", lp.weight), ("bias", lp.bias),
+                                                       ("mult", lp.mult), ("shift", lp.shift)) if v.size})
+    bundle = Bundle.from_arrays(folded, arrays, where="search export")  # the consumer's own checks
+    check_buildable(folded)
+    return folded, bundle
+
+
+def run_search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = False,
+               progress: Progress | None = None, data: SceneData | None = None) -> SearchResult:
+    """Search → derive → retrain → int8 export → golden accuracy and analytic energy."""
+    t0 = time.perf_counter()
+    model, net, history, (tr, va, te, table), data = search(cfg, out_dir, resume=resume, progress=progress,
+                                                             data=data)
+    t_search = time.perf_counter() - t0
+    choice = net.derive()
+    sup_val = accuracy(model, data.images[va], data.labels[va])
+    derived, _ = retrain(cfg, model, net, choice, data, (tr, va, te))
+    spec, bundle = export_int8(cfg, derived, choice, data, tr)
+    frames = region_inputs(derived, data.images[te])
+    int8_acc, _ = golden_accuracy(spec, bundle, frames, data.labels[te])
+    summary = {
+        "choice": choice, "cost": cfg.cost, "lam": cfg.lam, "epochs": cfg.epochs, "seed": cfg.seed,
+        "images": len(data.labels), "size": int(data.images.shape[-1]), "split": [len(tr), len(va), len(te)],
+        "supernet_val_acc": sup_val,
+        "float_test_acc": accuracy(derived, data.images[te], data.labels[te]),
+        "int8_test_acc": int8_acc,
+        "nj_per_pixel": table.nj_per_pixel(choice), "mflops": table.mflops(choice),
+        "space_nj_per_pixel": [table.extreme("energy", min), table.extreme("energy", max)],
+        "space_mflops": [table.extreme("flops", min), table.extreme("flops", max)],
+        "budget": cfg.budget, "within_budget": cfg.budget is None or table.value(cfg.cost, choice) <= cfg.budget,
+        "layers": len(spec.layers), "macs": spec.macs(), "search_s": t_search, "total_s": time.perf_counter() - t0,
+    }
+    return SearchResult(choice, spec, bundle, history, summary, frames.numpy())

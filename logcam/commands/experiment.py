@@ -35,6 +35,17 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
 @click.command("experiment")
 @click.argument("name", type=click.Choice(NAMES + OPTICS_NAMES))
 @click.option("--quick", is_flag=True, help="Tiny run (24×24 px, 150 images, 2 epochs): seconds, for smoke tests.")
+@click.option("--paper", is_flag=True,
+              help="The paper's settings: 224×224, 6 550 images with PASCAL RAW's class imbalance, 40 epochs, batch "
+                   "64, Adam 1e-3 × 0.95/epoch, float; reconstruction 96×96, 150 epochs, Adam 2e-4, batch 128 "
+                   "(hours on 2 cores: docs/experiments.md). Other options override it.")
+@click.option("--large", is_flag=True, help="Larger synthetic set: 6 000 images of 6 shape classes.")
+@click.option("--seeds", type=int, default=None,
+              help="Seeds per cell (seed, seed+1, …): mean ± 95 %% t-interval per cell [default 1].")
+@click.option("--classes", type=int, default=None, help="Synthetic shape classes, 2..8 [default 3].")
+@click.option("--imbalance", type=click.Choice(["none", "pascalraw"]), default=None,
+              help="Class frequencies: balanced, or PASCAL RAW's 708 : 1765 : 4077 [default none].")
+@click.option("--qat", is_flag=True, help="Named variant: quantization-aware int8 networks (jpeg8, loggrad_q3/q5).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder for NAME.csv, NAME.png, NAME.json [default: runs/experiments/NAME].")
 @click.option("--size", type=int, default=None, help="Image height = width, pixels [default 32].")
@@ -52,7 +63,9 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
               help="fm-designs|mask-noise|optics-vs-lens: CIFAR-10/100 python batches in this folder instead of "
                    "the synthetic RGB objects (the first --n training images).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-def cli(name: str, quick: bool, out_dir: Path | None, size: int | None, n_images: int | None, epochs: int | None,
+def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, classes: int | None,
+        imbalance: str | None, qat: bool, out_dir: Path | None, size: int | None, n_images: int | None,
+        epochs: int | None,
         formats: str | None, brightness_text: str | None, c1_text: str | None, seed: int | None,
         threads: int | None, cifar_root: str | None, as_json: bool) -> None:
     """Run one of the paper's experiments on the synthetic RAW set (float networks, CPU).
@@ -66,28 +79,41 @@ def cli(name: str, quick: bool, out_dir: Path | None, size: int | None, n_images
     mask-noise      accuracy vs fabrication error σ, co-trained mask and Gabor bank, ± fine-tuning
     optics-vs-lens  lensless optics + CNN vs lens camera + CNN: accuracy, digital MACs, pixels, area
 
-    Defaults finish in minutes on 2 cores; scale up with --size/--n/--epochs.
+    Defaults keep the paper's network widths (brightness c1 = 32, c2 = 8; similarity c1 = 150, c2 = 5;
+    reconstruction 10 and 1 channels, kernel 16) and shrink images and epochs to finish in minutes on
+    2 cores; --paper is the paper's own scale; --seeds N gives mean ± 95 % interval per cell. Every CSV,
+    JSON and plot carries the paper's number beside ours.
 
     Example: logcam experiment brightness --brightness '2^-6,2^-3,1,2^4,2^8' --out /tmp/bright
+    Example: logcam experiment channels --seeds 3 --large
     """
     from logcam.config import validate
-    from logcam.nn.experiments import QUICK, ExperimentConfig, run, steps
+    from logcam.errors import ConfigError
+    from logcam.nn.experiments import LARGE, PAPER, QUICK, ExperimentConfig, run, steps
 
+    if quick and paper:
+        raise ConfigError("--paper: not together with --quick (choose one preset)")
     if name in OPTICS_NAMES:
-        from logcam.errors import ConfigError
         from logcam.nn.optics_experiments import OPTICS_QUICK, OpticsExperimentConfig, optics_steps, run_optics
 
-        for opt, given in (("--formats", formats), ("--brightness", brightness_text), ("--c1", c1_text)):
+        for opt, given in (("--formats", formats), ("--brightness", brightness_text), ("--c1", c1_text),
+                           ("--paper", paper or None), ("--large", large or None), ("--seeds", seeds),
+                           ("--classes", classes), ("--imbalance", imbalance), ("--qat", qat or None)):
             if given is not None:
                 raise ConfigError(f"{opt}: not an option of {name} (it takes --quick/--size/--n/--epochs/--seed)")
         quick_set, model, run_fn, steps_fn = OPTICS_QUICK, OpticsExperimentConfig, run_optics, optics_steps
     else:
         if cifar_root is not None:
-            from logcam.errors import ConfigError
-
             raise ConfigError(f"--cifar: not an option of {name} (only of {', '.join(OPTICS_NAMES)})")
         quick_set, model, run_fn, steps_fn = QUICK, ExperimentConfig, run, steps
-    data: dict[str, object] = dict(quick_set) if quick else {}
+    data: dict[str, object] = dict(quick_set) if quick else dict(PAPER) if paper else {}
+    if large:
+        data.update(LARGE)
+    if qat:
+        data["qat"] = True
+    for key, val in (("seeds", seeds), ("classes", classes), ("imbalance", imbalance)):
+        if val is not None:
+            data[key] = val
     if cifar_root is not None:
         data["cifar"] = cifar_root
     for key, val in (("size", size), ("n", n_images), ("epochs", epochs), ("seed", seed), ("threads", threads)):
@@ -101,8 +127,6 @@ def cli(name: str, quick: bool, out_dir: Path | None, size: int | None, n_images
     c1 = _floats(c1_text, "c1")
     if c1 is not None:
         if any(c != int(c) for c in c1):
-            from logcam.errors import ConfigError
-
             raise ConfigError(f"--c1: channel counts must be integers, got {c1_text!r}")
         data["c1"] = tuple(int(c) for c in c1)
     cfg = validate(model, data, "experiment")

@@ -44,7 +44,7 @@ def test_similarity_and_reconstruction(tmp_path: Path) -> None:
     cfg = validate(ExperimentConfig, {**TINY, "formats": ["fp_loggrad"], "sim_c1": 4})
     s = run("similarity", cfg, tmp_path)
     rows = _rows(s.csv)
-    assert [int(r["pairs"]) for r in rows] == [6, 28]  # C(4,2) and C(8,2) filter pairs
+    assert [int(r["pairs"]) for r in rows] == [6, 10]  # C(4,2) and C(5,2) filter pairs (sim_c2 = 5)
     assert sum(int(v) for v in rows[0]["histogram"].split()) == 6
     r = run("reconstruction", cfg, tmp_path)
     (row,) = _rows(r.csv)

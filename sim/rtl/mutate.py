@@ -38,6 +38,7 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -539,7 +540,9 @@ def mutate_rdc(spec: Any, *, count: int | None = 40, seed: int = 0, jobs: int | 
         return report
     workers = max(1, jobs or os.cpu_count() or 1)
     results: list[MutantResult] = []
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: the parent has run torch (the golden model) and a forked child can inherit a held lock
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = [pool.submit(_judge, (verilog, mu, job)) for mu in chosen]
         for fut in concurrent.futures.as_completed(futures):
             r = fut.result()

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "train": "Train a network on a RAW dataset in one input format and export it to int8.",
     "experiment": "The log-gradient paper's experiments (brightness, channels, similarity, reconstruction).",
     "explore": "Design-space exploration on Dask: train, verify and cost every grid point; Pareto front.",
+    "search": "Co-search the optical front-end and the network under an energy or FLOPs cost; export, RTL-check.",
     "doctor": "Check the toolchain: Verilator, C++ compiler, make, perl, Yosys, torch.",
 }
 

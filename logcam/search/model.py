@@ -13,12 +13,14 @@ from logcam.search.space import SKIP, Slot, candidate, slots
 
 
 class FloatNet(nn.Module):
-    """A NetSpec in float: layer i of the NetSpec is ``ops[i]`` (identity for add / avgpool_global)."""
+    """A NetSpec in float: layer i of the NetSpec is ``ops[i]`` (identity for add / avgpool_global); with
+    ``bn`` each conv, pointwise and depthwise is followed by batch norm (``bns[i]``), folded away by :meth:`folded`."""
 
-    def __init__(self, spec: NetSpec) -> None:
+    def __init__(self, spec: NetSpec, bn: bool = False) -> None:
         super().__init__()
         self.spec = spec
         ops: list[nn.Module] = []
+        bns: list[nn.Module] = []
         for s, layer in zip(spec.layer_shapes(), spec.layers):
             c = s.in_shape[0]
             if isinstance(layer, ConvSpec):
@@ -31,12 +33,35 @@ class FloatNet(nn.Module):
                 ops.append(nn.Linear(s.fan_in, layer.out_features))
             else:
                 ops.append(nn.Identity())
+            conv = isinstance(layer, (ConvSpec, PointwiseSpec, DepthwiseSpec))
+            bns.append(nn.BatchNorm2d(ops[-1].out_channels) if bn and conv else nn.Identity())
         self.ops = nn.ModuleList(ops)
+        self.bns = nn.ModuleList(bns)
+
+    @torch.no_grad()
+    def folded(self, spec: NetSpec | None = None) -> FloatNet:
+        """The same network (eval-mode batch norm folded into weight and bias) without batch norm, on ``spec``
+        (default its own; a spec with the same layers, e.g. on other input channels, after the caller
+        replaces the first weight)."""
+        out = FloatNet(spec or self.spec)
+        for src, bn, dst in zip(self.ops, self.bns, out.ops):
+            if isinstance(src, nn.Identity):
+                continue
+            w, b = src.weight.detach().clone(), src.bias.detach().clone()
+            if isinstance(bn, nn.BatchNorm2d):
+                g = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                w = w * g.view(-1, *([1] * (w.dim() - 1)))
+                b = (b - bn.running_mean) * g + bn.bias
+            if dst.weight.shape == w.shape:
+                dst.weight.copy_(w)
+            dst.bias.copy_(b)
+            dst.weight_src = w  # type: ignore[attr-defined]  # the first layer's weight before any fold
+        return out
 
     def forward(self, x: torch.Tensor, outputs: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Logits; ``outputs`` (if given) collects every layer's output (for calibration)."""
         outs: list[torch.Tensor] = []
-        for layer, op in zip(self.spec.layers, self.ops):
+        for layer, op, bn in zip(self.spec.layers, self.ops, self.bns):
             if isinstance(layer, AddSpec):
                 x = x + outs[layer.skip]
             elif isinstance(layer, AvgPoolGlobalSpec):
@@ -44,7 +69,7 @@ class FloatNet(nn.Module):
             elif isinstance(layer, FcSpec):
                 x = op(x.flatten(1))
             else:
-                x = op(x)
+                x = bn(op(x))
             if layer.relu:
                 x = torch.relu(x)
             outs.append(x)
@@ -61,13 +86,13 @@ class Block(nn.Module):
         e, k = candidate(name)
         c = slot.in_shape[0]
         mid = e * c
-        self.expand = nn.Conv2d(c, mid, 1) if e > 1 else None
-        self.dw = nn.Conv2d(mid, mid, k, slot.stride, k // 2, groups=mid)
-        self.project = nn.Conv2d(mid, slot.out_channels, 1)
+        self.expand = nn.Sequential(nn.Conv2d(c, mid, 1), nn.BatchNorm2d(mid)) if e > 1 else None
+        self.dw = nn.Sequential(nn.Conv2d(mid, mid, k, slot.stride, k // 2, groups=mid), nn.BatchNorm2d(mid))
+        self.project = nn.Sequential(nn.Conv2d(mid, slot.out_channels, 1), nn.BatchNorm2d(slot.out_channels))
         self.residual = residual and slot.identity_ok
 
-    def convs(self) -> list[nn.Conv2d]:
-        """The block's convs in NetSpec order."""
+    def convs(self) -> list[nn.Sequential]:
+        """The block's (conv, batch norm) pairs in NetSpec order."""
         return [m for m in (self.expand, self.dw, self.project) if m is not None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,7 +112,7 @@ class SuperNet(nn.Module):
     def __init__(self, cfg: SearchConfig, size: int, classes: int) -> None:
         super().__init__()
         self.slots = slots(cfg, size)
-        self.stem = nn.Conv2d(cfg.optics.feature_maps, cfg.stem, 3, 1, 1)
+        self.stem = nn.Sequential(nn.Conv2d(cfg.optics.feature_maps, cfg.stem, 3, 1, 1), nn.BatchNorm2d(cfg.stem))
         self.choices = nn.ModuleList(
             nn.ModuleDict({n: (nn.Identity() if n == SKIP else Block(s, n, cfg.residual)) for n in s.candidates})
             for s in self.slots)
@@ -116,12 +141,14 @@ class SuperNet(nn.Module):
 
     @torch.no_grad()
     def copy_into(self, net: FloatNet, choice: list[str]) -> None:
-        """Initialise a derived FloatNet (on the maps, same layer order) with the supernet's chosen weights."""
-        convs: list[nn.Module] = [self.stem]
+        """Initialise a derived FloatNet (with batch norm, on the maps, same layer order) with the supernet's
+        chosen weights."""
+        pairs: list[nn.Module] = [self.stem]
         for ops, name in zip(self.choices, choice):
             if name != SKIP:
-                convs += ops[name].convs()
-        convs.append(self.fc)
-        targets = [op for op in net.ops if not isinstance(op, nn.Identity)]
-        for src, dst in zip(convs, targets, strict=True):
-            dst.load_state_dict(src.state_dict())
+                pairs += ops[name].convs()
+        targets = [(op, bn) for op, bn in zip(net.ops, net.bns) if isinstance(op, nn.Conv2d)]
+        for src, (op, bn) in zip(pairs, targets, strict=True):
+            op.load_state_dict(src[0].state_dict())
+            bn.load_state_dict(src[1].state_dict())
+        net.ops[-1].load_state_dict(self.fc.state_dict())

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from logcam.errors import ConfigError, InputError
+from logcam.files import make_folder
 from logcam.nn.data import split_indices
 from logcam.nn.export import golden_accuracy
 from logcam.nn.models import WMAX, weight_scale
@@ -100,6 +101,8 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
     history: list[dict] = []
     start = 0
     ckpt = out_dir / CHECKPOINT if out_dir is not None else None
+    if out_dir is not None:
+        make_folder(out_dir)
     if resume:
         if ckpt is None or not ckpt.is_file():
             raise InputError(f"--resume: no checkpoint at {ckpt}")
@@ -157,7 +160,7 @@ def retrain(cfg: SearchConfig, model: OpticalClassifier, net: SuperNet, choice: 
     tr = splits[0]
     size = int(data.images.shape[-1])
     spec = net_spec(cfg, size, choice, data.class_names)
-    derived = FloatNet(spec)
+    derived = FloatNet(spec, bn=True)
     net.copy_into(derived, choice)
     out = OpticalClassifier(model.optics, derived)  # type: ignore[arg-type]
     out.readout.load_state_dict(model.readout.state_dict())
@@ -202,10 +205,8 @@ def export_int8(cfg: SearchConfig, model: OpticalClassifier, choice: list[str], 
     (export_bundle's formulas), add and avgpool_global rescalings as multiplier + shift."""
     size = int(data.images.shape[-1])
     folded = net_spec(cfg, size, choice, data.class_names, in_channels=cfg.optics.regions)
-    fnet = FloatNet(folded)
-    state = {k: v.clone() for k, v in model.backend.state_dict().items()}
-    state["ops.0.weight"] = fold_pairs(cfg.optics, state["ops.0.weight"])
-    fnet.load_state_dict(state)
+    fnet = model.backend.folded(folded)  # batch norm folded; the stem still on the maps
+    fnet.ops[0].weight = nn.Parameter(fold_pairs(cfg.optics, fnet.ops[0].weight_src))  # onto the regions
     scale = float(model.gain) / READOUT_LEVELS
     x_cal = region_inputs(model, data.images[tr[:cfg.calib]]).to(torch.float32) * scale
     outs: list[torch.Tensor] = []

@@ -1,0 +1,138 @@
+"""The co-search (logcam.search, docs/search.md): space from OPERATORS, costs, determinism, resume, export."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from logcam.cli import main
+from logcam.energy.tech import TechTable
+from logcam.nn.netspec import OPERATORS, check_buildable
+from logcam.search.config import SearchConfig, load_search_config
+from logcam.search.model import SuperNet
+from logcam.search.run import _cost, run_search, search
+from logcam.search.space import SKIP, _pj, cost_table, net_spec, readout_pj, slots
+
+TINY = {"name": "tiny", "dataset": {"kind": "rgb_objects", "n": 60, "size": 16, "seed": 0}, "stem": 4,
+        "channels": [4, 8], "strides": [1, 2], "epochs": 2, "retrain_epochs": 1, "batch": 16, "calib": 16}
+
+
+def tiny(**over: object) -> SearchConfig:
+    return SearchConfig.model_validate({**TINY, **over})
+
+
+def test_space_is_read_from_operators_and_every_network_builds() -> None:
+    cfg = SearchConfig()
+    assert set(cfg.kernels) <= set(OPERATORS["depthwise"].kernels)
+    rng = random.Random(0)
+    classes = tuple(str(i) for i in range(10))
+    for _ in range(20):
+        choice = [rng.choice(s.candidates) for s in slots(cfg, 16)]
+        check_buildable(net_spec(cfg, 16, choice, classes, in_channels=cfg.optics.regions))
+    assert SKIP in slots(cfg, 16)[0].candidates and SKIP not in slots(cfg, 16)[2].candidates  # stride 2
+
+
+def test_candidate_costs_add_up_to_the_whole_network() -> None:
+    """Σ per-candidate energy (and FLOPs) + fixed part = cnn_activity × stage_pj of the whole NetSpec + read-out."""
+    cfg, tech = SearchConfig(), TechTable.load()
+    table = cost_table(cfg, 16, 10, tech)
+    rng = random.Random(1)
+    for _ in range(5):
+        choice = [rng.choice(s.candidates) for s in slots(cfg, 16)]
+        spec = net_spec(cfg, 16, choice, tuple("abcdefghij"), in_channels=cfg.optics.regions)
+        whole = (_pj(spec, tech) + readout_pj(cfg, 16, tech)) / 256 / 1000
+        assert table.nj_per_pixel(choice) == pytest.approx(whole, rel=1e-9)
+        assert table.mflops(choice) * 1e6 == pytest.approx(sum(s.macs + s.ops for s in spec.layer_shapes()))
+    assert table.extreme("energy", min) < table.extreme("energy", max)
+
+
+def test_cost_is_differentiable_through_alpha() -> None:
+    cfg = tiny()
+    table = cost_table(cfg, 16, 10)
+    net = SuperNet(cfg, 16, 10).train()
+    net(torch.randn(2, cfg.optics.feature_maps, 16, 16))
+    for kind in ("energy", "flops"):
+        for a in net.alpha:
+            a.grad = None
+        _cost(net, table, kind).backward(retain_graph=True)
+        assert all(a.grad is not None and a.grad.abs().sum() > 0 for a in net.alpha)
+
+
+@pytest.mark.parametrize(("over", "needle"), [
+    ({"operators": ["conv", "pointwise", "depthwise", "avgpool_global", "fc", "maxpool3"]}, "operators"),
+    ({"lam": -0.5}, "lam"),
+    ({"kernels": [3, 4]}, "kernels"),
+    ({"budget": 1e-6}, "budget"),
+])
+def test_bad_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], over: dict,
+                                       needle: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**TINY, **over}), encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["search", str(path), "--out", str(tmp_path / "o"), "--verify", "none"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("logcam: error:") and needle in err
+
+
+def test_same_seed_same_architecture_and_bits() -> None:
+    a, b = run_search(tiny()), run_search(tiny())
+    assert a.choice == b.choice and a.spec == b.spec
+    for la, lb in zip(a.bundle.layers, b.bundle.layers):
+        for k in ("weight", "bias", "mult", "shift"):
+            assert np.array_equal(getattr(la, k), getattr(lb, k))
+    check_buildable(a.spec)
+    assert 0.0 <= a.summary["int8_test_acc"] <= 1.0
+
+
+def test_killed_search_resumes_to_the_same_bits(tmp_path: Path) -> None:
+    cfg = tiny(epochs=3)
+    whole = search(cfg, tmp_path / "a")
+
+    class Killed(Exception):
+        pass
+
+    def kill(epoch: int, total: int, rec: dict) -> None:
+        if epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        search(cfg, tmp_path / "b", progress=kill)
+    resumed = search(cfg, tmp_path / "b", resume=True)
+    assert [r["choice"] for r in resumed[2]] == [r["choice"] for r in whole[2]]
+    sa, sb = whole[0].state_dict(), resumed[0].state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.rtl
+def test_cli_exports_and_verifies_bit_exact_in_amaranth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY), encoding="utf-8")
+    main(["search", str(path), "--out", str(tmp_path / "o"), "--json", "--verify", "amaranth"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["rtl"]["mismatches"] == 0 and out["rtl"]["sim"] == "amaranth"
+    assert out["nj_per_pixel"] > 0 and Path(out["netspec"]).is_file() and Path(out["bundle"]).is_file()
+    assert (tmp_path / "o" / "checkpoint.pt").is_file()
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+def test_searched_network_bit_exact_under_verilator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY), encoding="utf-8")
+    main(["search", str(path), "--out", str(tmp_path / "o"), "--json", "--verify", "verilator", "--frames", "4"])
+    assert json.loads(capsys.readouterr().out)["rtl"]["mismatches"] == 0
+
+
+def test_quick_and_default_configs_load() -> None:
+    from logcam.config import embedded_config
+
+    for name in ("search/quick.yaml", "search/default.yaml"):
+        cfg = load_search_config(embedded_config(name))
+        assert cfg.tau == 3.0 and cfg.tau_decay == 0.92 and cfg.alpha_lr == 3e-4

@@ -102,7 +102,11 @@ def _circuit_counts(counts: object, circuits: dict[str, Circuit], where: str) ->
     for name, n in cc.items():
         if name not in circuits:
             raise ConfigError(f"{where}.circuits.{name}: no such circuit (known: {', '.join(circuits) or 'none'})")
-        e += quantity(n, f"{where}.circuits.{name}", positive=False) * circuits[name].energy_pj()
+        count = quantity(n, f"{where}.circuits.{name}", positive=False)
+        if not float(count).is_integer() or count >= 2**63:  # counted like every other activity count
+            raise ConfigError(f"{where}.circuits.{name}: actions per frame must be a whole number in 0 … 2^63 − 1 "
+                              f"(got {n!r})")
+        e += count * circuits[name].energy_pj()
         used[name] = circuits[name].energy_pj()
     return counts, e, used
 

@@ -82,8 +82,9 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
     table = cost_table(cfg, size, classes)
     check_budget(cfg, table)
     tr, va, te = split_indices(data.labels, cfg.seed, cfg.split)
-    if len(tr) < 2:
-        raise ConfigError(f"dataset: {len(data.labels)} images leave fewer than 2 training images after the split")
+    if len(tr) < 2 or len(te) == 0:
+        raise ConfigError(f"dataset: {len(data.labels)} images leave {len(tr)} training and {len(te)} test images "
+                          f"after the split; at least 2 and 1 are needed")
     half_a, half_b = tr[: len(tr) // 2], tr[len(tr) // 2:]
     torch.manual_seed(cfg.seed)
     optics = OpticalLayer(cfg.optics.model_copy(update={"noise_sigma_um": 0.0}))

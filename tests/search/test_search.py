@@ -112,8 +112,11 @@ def test_killed_search_resumes_to_the_same_bits(tmp_path: Path) -> None:
 
 @pytest.mark.rtl
 def test_cli_exports_and_verifies_bit_exact_in_amaranth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A one-slot space without skip (so the winner has pointwise, depthwise and a residual add), 1+1 epochs."""
     path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY), encoding="utf-8")
+    path.write_text(yaml.safe_dump({**TINY, "dataset": {"kind": "rgb_objects", "n": 100, "size": 16},
+                                    "channels": [4], "strides": [1], "expansions": [1, 3],
+                                    "kernels": [3], "skip": False, "epochs": 1}), encoding="utf-8")
     main(["search", str(path), "--out", str(tmp_path / "o"), "--json", "--verify", "amaranth"])
     out = json.loads(capsys.readouterr().out)
     assert out["rtl"]["mismatches"] == 0 and out["rtl"]["sim"] == "amaranth"

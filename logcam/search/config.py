@@ -8,13 +8,23 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from logcam.config import StrictModel, load_model, validate
-from logcam.nn.netspec import OPERATORS
+from logcam.nn.netspec import OPERATORS, InputSpec, PointwiseSpec
 from logcam.nn.optics import OpticalConfig
 from logcam.nn.optics_train import OpticsDataset
 from logcam.nn.rgb_data import RgbObjectsConfig
 
 #: The accelerator operators one inverted-residual block of the search space is made of.
 BLOCK_OPERATORS = ("conv", "pointwise", "depthwise", "add", "avgpool_global", "fc")
+
+
+def _max_channels() -> int:
+    """The largest ``out_channels`` a NetSpec pointwise layer takes (read from its field)."""
+    return next(m.le for m in PointwiseSpec.model_fields["out_channels"].metadata if hasattr(m, "le"))
+
+
+def _max_input_channels() -> int:
+    """The most channels a NetSpec input takes (read from its field)."""
+    return next(m.le for m in InputSpec.model_fields["channels"].metadata if hasattr(m, "le"))
 
 
 class SearchConfig(StrictModel):
@@ -72,8 +82,14 @@ class SearchConfig(StrictModel):
             raise ValueError(f"strides: one per layer of channels ({len(self.channels)}), got {len(self.strides)}")
         if any(e < 1 or e > 8 for e in self.expansions):
             raise ValueError(f"expansions: factors 1..8, got {self.expansions}")
-        if any(not 1 <= c <= 128 for c in self.channels):
-            raise ValueError(f"channels: 1..128 per layer, got {self.channels}")
+        top, io = _max_channels(), _max_input_channels()
+        if any(not 1 <= c <= io for c in [self.stem, *self.channels]):
+            raise ValueError(f"channels: 1..{io} per layer (each block is costed as a NetSpec on its input, which "
+                             f"takes ≤ {io} channels), got stem {self.stem}, {self.channels}")
+        widest = max([self.stem, *self.channels[:-1]]) * max(self.expansions)
+        if widest > top:
+            raise ValueError(f"expansions: {max(self.expansions)} × {widest // max(self.expansions)} input channels = "
+                             f"{widest} exceeds the pointwise layer's {top} output channels; narrow the layers")
         return self
 
     @property

@@ -136,6 +136,6 @@ def test_searched_network_bit_exact_under_verilator(tmp_path: Path, capsys: pyte
 def test_quick_and_default_configs_load() -> None:
     from logcam.config import embedded_config
 
-    for name in ("search/quick.yaml", "search/default.yaml"):
+    for name in ("search/quick.yaml", "search/default.yaml", "search/cifar10.yaml"):
         cfg = load_search_config(embedded_config(name))
         assert cfg.tau == 3.0 and cfg.tau_decay == 0.92 and cfg.alpha_lr == 3e-4

@@ -17,7 +17,7 @@ import click
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same config) to the same bits.")
 @click.option("--epochs", type=click.IntRange(1, 1000), default=None, help="Override the config's search epochs.")
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=None, help="Override the config's seed.")
-@click.option("--verify", "sim", type=click.Choice(["amaranth", "verilator", "none"]), default="amaranth",
+@click.option("--verify", "sim", type=click.Choice(["verilator", "amaranth", "none"]), default="verilator",
               show_default=True, help="Check the exported network against the golden model in RTL.")
 @click.option("--frames", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Test-split frames streamed through the RTL.")
@@ -73,6 +73,8 @@ def cli(config: Path | None, quick: bool, out_dir: Path, resume: bool, epochs: i
         from logcam.sim.rtl.accel_verify import verify_accel
 
         assert res.frames is not None
+        if sim == "amaranth":  # Amaranth's Python simulator prints wide line-memory constants as decimal source
+            sys.set_int_max_str_digits(0)
         v = verify_accel(res.spec, res.bundle, res.frames[:frames], sim=sim)
         summary["rtl"] = {"sim": sim, "frames": frames, "mismatches": v.mismatches, "cycles": v.cycles}
     text = json.dumps({"summary": summary, "history": res.history}, indent=2)

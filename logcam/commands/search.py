@@ -9,6 +9,28 @@ from pathlib import Path
 import click
 
 
+def measured_energy(res: object, cfg: object, stats: dict, frames: int) -> dict:
+    """The RTL-counted CNN activity of the exported network beside the analytic one (count by count) and the
+    nJ/pixel it gives (read-out included, as in the search's cost)."""
+    from logcam.energy.activity import cnn_activity
+    from logcam.energy.components import stage_pj
+    from logcam.energy.rtl_activity import cnn_activity_measured
+    from logcam.energy.tech import TechTable
+    from logcam.search.space import readout_pj
+
+    spec = res.spec  # type: ignore[attr-defined]
+    got, want = cnn_activity_measured(spec, stats), cnn_activity(spec)
+    fields = ("macs", "adds", "sram_read_bits", "sram_write_bits")
+    equal = {f: getattr(got, f) == (
+        {k: frames * c for k, c in getattr(want, f).items()} if isinstance(getattr(want, f), dict)
+        else frames * getattr(want, f)) for f in fields}
+    tech = TechTable.load()
+    size = spec.input.height
+    cnn = sum(stage_pj(got, tech).components.values()) / frames
+    nj = (cnn + readout_pj(cfg, size, tech)) / (size * size) / 1000.0  # type: ignore[arg-type]
+    return {"activity_equal": equal, "nj_per_pixel_measured": nj}
+
+
 @click.command("search")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.option("--quick", is_flag=True, help="Without CONFIG: the embedded quick config (minutes on 2 cores).")
@@ -77,6 +99,8 @@ def cli(config: Path | None, quick: bool, out_dir: Path, resume: bool, epochs: i
             sys.set_int_max_str_digits(0)
         v = verify_accel(res.spec, res.bundle, res.frames[:frames], sim=sim)
         summary["rtl"] = {"sim": sim, "frames": frames, "mismatches": v.mismatches, "cycles": v.cycles}
+        if v.passed and v.extra.get("stats"):
+            summary["rtl"].update(measured_energy(res, cfg, v.extra["stats"], frames))
     text = json.dumps({"summary": summary, "history": res.history}, indent=2)
     atomic_write(out_dir / "summary.json", lambda p: p.write_text(text, encoding="utf-8"))
     if as_json:

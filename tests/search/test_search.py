@@ -120,6 +120,8 @@ def test_cli_exports_and_verifies_bit_exact_in_amaranth(tmp_path: Path, capsys: 
     main(["search", str(path), "--out", str(tmp_path / "o"), "--json", "--verify", "amaranth"])
     out = json.loads(capsys.readouterr().out)
     assert out["rtl"]["mismatches"] == 0 and out["rtl"]["sim"] == "amaranth"
+    if "activity_equal" in out["rtl"]:
+        assert all(out["rtl"]["activity_equal"].values())
     assert out["nj_per_pixel"] > 0 and Path(out["netspec"]).is_file() and Path(out["bundle"]).is_file()
     assert (tmp_path / "o" / "checkpoint.pt").is_file()
 
@@ -130,7 +132,10 @@ def test_searched_network_bit_exact_under_verilator(tmp_path: Path, capsys: pyte
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(TINY), encoding="utf-8")
     main(["search", str(path), "--out", str(tmp_path / "o"), "--json", "--verify", "verilator", "--frames", "4"])
-    assert json.loads(capsys.readouterr().out)["rtl"]["mismatches"] == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rtl"]["mismatches"] == 0
+    assert all(out["rtl"]["activity_equal"].values())  # RTL counters = analytic counts, count by count
+    assert out["rtl"]["nj_per_pixel_measured"] == pytest.approx(out["nj_per_pixel"], rel=1e-9)
 
 
 def test_quick_and_default_configs_load() -> None:

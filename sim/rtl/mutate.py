@@ -250,12 +250,15 @@ def enumerate_mutants(verilog: str, top: str, names: list[tuple[str, str]] | Non
     widths = _widths(lines)
     stmts = _statements(lines, top)
     consumers = _consumers(lines, stmts)
+    outputs = set(re.findall(r"^\s*output\s+(?:\[\d+:0\]\s*)?([A-Za-z_][\w$]*)\s*;", verilog, re.M))
     out: list[Mutant] = []
     for idx, dest, kind in stmts:
         line = lines[idx]
         block = _block_of(dest, consumers, names, set())
         if block is None or block == "stats":
             continue
+        if dest not in consumers and dest not in outputs and dest != "line":
+            continue  # a named wire that drives nothing (``advance``, ``wp__en``: Yosys reads the nets behind them)
         if kind == "if":
             mi = re.match(r"^(\s*if \()(.*)(\)( begin)?\s*)$", line)
             assert mi is not None

@@ -144,3 +144,12 @@ def test_quick_and_default_configs_load() -> None:
     for name in ("search/quick.yaml", "search/default.yaml", "search/cifar10.yaml"):
         cfg = load_search_config(embedded_config(name))
         assert cfg.tau == 3.0 and cfg.tau_decay == 0.92 and cfg.alpha_lr == 3e-4
+
+
+@pytest.mark.parametrize("kind", ["gabor_mask", "lens"])
+def test_baseline_front_ends_run_the_same_search(kind: str) -> None:
+    """Gabor masks (fixed) and the lens camera behind the same search: exported, buildable, golden-labelled."""
+    res = run_search(tiny(optics={"kind": kind}, epochs=1))
+    check_buildable(res.spec)
+    assert res.spec.input.channels == SearchConfig(optics={"kind": kind}).optics.regions
+    assert 0.0 <= res.summary["int8_test_acc"] <= 1.0 and res.summary["nj_per_pixel"] > 0

@@ -104,7 +104,7 @@ class Block(nn.Module):
 class SuperNet(nn.Module):
     """The back end searched after the optics: stem conv → one Gumbel-softmax mixture per slot → pool → fc.
 
-    ``alpha`` (slots × max candidates, −inf-free: unused entries masked) are the architecture parameters;
+    ``alpha`` (one vector of logits per slot, one entry per candidate) are the architecture parameters;
     ``tau`` the Gumbel-softmax temperature. ``last_weights`` keeps the sampled mixture weights of the last
     forward pass (the differentiable cost reads them).
     """

@@ -308,12 +308,19 @@ class RdcJob:
     p_ready: float
 
 
+def stub_beats(geo: Any) -> int:
+    """Beats of the regression's truncated first frame: half its rows and half a row (so that both the row
+    and the column count are mid-way when the next ``first`` comes; whole rows only for one beat per line)."""
+    return max(1, geo.height // 2) * geo.words + geo.words // 2
+
+
 def rdc_regression(spec: Any, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The RDC regression of a mutation run, as input payload fields and the expected output beats
     (``data`` (beats, channels, lanes), ``first``, ``last``).
 
-    The frames of :func:`logcam.sim.rtl.rdc_frames.regression_frames` follow a truncated frame (the first
-    half of the rows of a random frame): the next frame's ``first`` must restart the position mid-frame.
+    The frames of :func:`logcam.sim.rtl.rdc_frames.regression_frames` follow a truncated frame (a random
+    frame cut in the middle of its middle row, :func:`stub_beats`): the next frame's ``first`` must restart
+    the row and the column mid-frame.
     After it, ``first`` is set on every other frame only, so the frames in between run on the counters'
     own wrap at the frame's end.
     """
@@ -332,7 +339,7 @@ def rdc_regression(spec: Any, seed: int) -> tuple[dict[str, np.ndarray], dict[st
     fields["first"] = fields["first"] * (frame_of_beat % 2 == 1)  # the stub (0) starts at reset; then 1, 3, …
     fields["first"][0] = 1
     keep = np.ones(n * geo.beats_per_frame, dtype=bool)
-    keep[max(1, geo.height // 2) * geo.words:geo.beats_per_frame] = False  # truncate the stub
+    keep[stub_beats(geo):geo.beats_per_frame] = False  # truncate the stub
     return ({k: v[keep] for k, v in fields.items()}, {k: v[keep] for k, v in expected.items()})
 
 

@@ -322,6 +322,8 @@ def _brightness_seed(cfg: ExperimentConfig, seed: int, tick: Tick | None) -> tup
     levels = sorted(set(cfg.brightness) | {1.0})
     lit = {b: (base if b == 1.0 else _data(cfg, seed, b)) for b in levels}
     sat_dn, dark_dn = _sensor_levels()
+    codes = get_format("loggrad_q3", base.adc_bits)
+    nonzero = {b: float((codes(d.frames[te]) != 0).double().mean()) for b, d in lit.items()}
     rows: list[dict[str, object]] = []
     for f in formats:
         res = _train(cfg, base, f, (cfg.bright_c1, cfg.c2), seed)
@@ -331,7 +333,8 @@ def _brightness_seed(cfg: ExperimentConfig, seed: int, tick: Tick | None) -> tup
             rows.append({"format": f, "brightness": b, "log2_brightness": math.log2(b), "seed": seed,
                          "accuracy": acc[b], "drop_points": 100 * (acc[1.0] - acc[b]),
                          "saturated_fraction": float((fr >= sat_dn).double().mean()),
-                         "dark_fraction": float((fr <= dark_dn).double().mean())})
+                         "dark_fraction": float((fr <= dark_dn).double().mean()),
+                         "nonzero_code_fraction": nonzero[b]})
         if tick:
             tick(f"{f} seed {seed}")
     return rows, {}
@@ -382,6 +385,8 @@ def _brightness_finish(cfg: ExperimentConfig, rows: list[dict[str, object]], ext
                  label="pixels at full well (saturation)")
     axes[2].plot([r["log2_brightness"] for r in phys], [r["dark_fraction"] for r in phys], marker="v",
                  label="pixels ≤ 1 DN above black (≤ 10 e⁻: read noise, shot noise)")
+    axes[2].plot([r["log2_brightness"] for r in phys], [10 * float(r["nonzero_code_fraction"]) for r in phys],  # type: ignore[arg-type]
+                 marker="d", label="non-zero 3-level RDC codes × 10 (ratio ≥ 2: RDC threshold)")
     axes[2].set(xlabel="log2 b", ylabel="fraction of test pixels", title="what the sensor does to the frames")
     for a in axes:
         a.legend(fontsize=7)
@@ -598,7 +603,8 @@ FinishFn = Callable[[ExperimentConfig, list[dict[str, object]], dict], tuple[obj
 #: name → (one seed, cell keys, averaged values, summed histograms, plot + summary)
 SPECS: dict[str, tuple[SeedFn, tuple[str, ...], tuple[str, ...], tuple[str, ...], FinishFn]] = {
     "brightness": (_brightness_seed, ("format", "brightness", "log2_brightness"),
-                   ("accuracy", "drop_points", "saturated_fraction", "dark_fraction"), (), _brightness_finish),
+                   ("accuracy", "drop_points", "saturated_fraction", "dark_fraction", "nonzero_code_fraction"), (),
+                   _brightness_finish),
     "channels": (_channels_seed, ("format", "c1", "c2", "parameters", "macs"), ("val_accuracy", "test_accuracy"),
                  (), _channels_finish),
     "similarity": (_similarity_seed, ("format", "layer", "pairs"),

@@ -53,6 +53,8 @@ def test_seeds_give_intervals_and_the_papers_numbers(tmp_path: Path) -> None:
     paper = {(r["format"], float(r["log2_brightness"])): r["paper_drop_points"] for r in rows}
     assert paper == {("jpeg8", -6.0): "10.9", ("jpeg8", 0.0): "", ("jpeg8", 3.0): "4.3",
                      ("fp_loggrad", -6.0): "0.1", ("fp_loggrad", 0.0): "", ("fp_loggrad", 3.0): "1.7"}
+    codes = {float(r["log2_brightness"]): float(r["nonzero_code_fraction"]) for r in rows if r["format"] == "jpeg8"}
+    assert codes[-6.0] < codes[0.0]  # the black level squeezes dark ratios under the RDC threshold
     for r in rows:
         assert len(r["accuracy_seeds"].split()) == 2 and r["accuracy_ci95"] != ""
         if float(r["log2_brightness"]) == 0:

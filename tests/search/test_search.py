@@ -153,3 +153,12 @@ def test_baseline_front_ends_run_the_same_search(kind: str) -> None:
     check_buildable(res.spec)
     assert res.spec.input.channels == SearchConfig(optics={"kind": kind}).optics.regions
     assert 0.0 <= res.summary["int8_test_acc"] <= 1.0 and res.summary["nj_per_pixel"] > 0
+
+
+def test_resume_without_checkpoint_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY), encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["search", str(path), "--out", str(tmp_path / "o"), "--resume", "--verify", "none"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "--resume" in err

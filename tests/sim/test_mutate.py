@@ -107,14 +107,23 @@ def test_cli_mutate_rejects_targets_not_covered_yet(capsys: pytest.CaptureFixtur
 @pytest.mark.slow
 @pytest.mark.rtl
 def test_default_rdc_regression_kills_every_non_equivalent_mutant(capsys: pytest.CaptureFixture[str]) -> None:
-    """The documented run: 60 mutants of the built-in RDC (docs/rtl.md, Mutation testing)."""
+    """The documented run: 60 mutants of the built-in RDC (docs/rtl.md, Mutation testing). The one survivor
+    allowed is equivalent by arithmetic: the column's wrap condition stuck false, where the column register
+    has 4 bits and the line 16 beats (64/4), so pos_col + 1 wraps to 0 by itself."""
     from logcam.cli import main
 
+    verilog = _verilog(RdcSpec())
+    wrap = re.search(r"assign (\\\$\d+)\s+= pos_col == 4'hf;", verilog)
+    assert wrap is not None
     code = 0
     try:
         main(["verify", "mutate", "rdc", "--count", "60", "--json"])
     except SystemExit as exc:
         code = int(exc.code or 0)
     js = json.loads(capsys.readouterr().out)
-    assert js["mutants"] == 60 and js["baseline"] == "passed"
-    assert js["survived"] == 0 and code == 0, [r["diff"] for r in js["results"] if r["status"] == "survived"]
+    assert js["mutants"] == 60 and js["baseline"] == "passed" and js["build_error"] == 0
+    survivors = [r for r in js["results"] if r["status"] == "survived"]
+    assert all(r["before"].strip() == f"if ({wrap.group(1)} ) begin" and r["after"].strip() == "if (1'h0) begin"
+               for r in survivors), [r["diff"] for r in survivors]
+    assert code == (1 if survivors else 0)
+    assert set(js["by_block"]) == set(RDC_BLOCKS)

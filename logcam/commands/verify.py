@@ -363,11 +363,11 @@ def mutate(target: str, config: Path | None, lanes: int | None, count: int, seed
     show = not as_json and console.is_terminal
     with contextlib.ExitStack() as stack:
         progress = stack.enter_context(Progress(console=console, transient=True)) if show else None
-        task = progress.add_task(f"mutants of {target}", total=count or None) if progress else None
+        task = progress.add_task(f"mutants of {target}", total=None) if progress else None
 
-        def tick(res: Any) -> None:
+        def tick(res: Any, total: int) -> None:
             if progress is not None and task is not None:
-                progress.advance(task)
+                progress.update(task, total=total, advance=1)
 
         result = mutate_rdc(spec, count=count or None, seed=seed, jobs=jobs, p_valid=p_valid, p_ready=p_ready,
                             progress=tick)
@@ -376,5 +376,5 @@ def mutate(target: str, config: Path | None, lanes: int | None, count: int, seed
     else:
         click.echo(result.summary() if result.baseline == "passed"
                    else f"mutate {target}: the unmutated design fails the regression ({result.baseline})")
-    if result.baseline != "passed" or result.survivors:
+    if result.baseline != "passed" or result.survivors or result.count("error"):
         sys.exit(1)

@@ -408,7 +408,7 @@ def run_rdc_verilog(verilog: str, job: RdcJob) -> dict[str, Any]:
 
 @dataclass
 class MutantResult:
-    """A mutant and its outcome: killed, survived, equivalent, timeout or build_error."""
+    """A mutant and its outcome: killed, survived, equivalent, timeout, build_error or error (the harness)."""
 
     mutant: Mutant
     status: str
@@ -425,7 +425,8 @@ class MutantResult:
 
 @dataclass
 class MutationReport:
-    """All outcomes of a mutation run; ``score`` = (killed + timeout) / (all − equivalent − build errors)."""
+    """All outcomes of a mutation run; ``score`` = (killed + timeout) / (all − equivalent − build errors −
+    harness errors)."""
 
     target: str
     config: dict[str, Any]
@@ -440,7 +441,7 @@ class MutationReport:
 
     @property
     def score(self) -> float:
-        judged = len(self.results) - self.count("equivalent") - self.count("build_error")
+        judged = len(self.results) - self.count("equivalent") - self.count("build_error") - self.count("error")
         return (self.count("killed") + self.count("timeout")) / judged if judged else 1.0
 
     @property
@@ -459,7 +460,7 @@ class MutationReport:
                 "candidates": self.total_candidates, "mutants": len(self.results),
                 "killed": self.count("killed"), "timeout": self.count("timeout"),
                 "survived": self.count("survived"), "equivalent": self.count("equivalent"),
-                "build_error": self.count("build_error"), "score": round(self.score, 4),
+                "build_error": self.count("build_error"), "error": self.count("error"), "score": round(self.score, 4),
                 "by_block": self.by_block(), "wall_s": round(self.wall_s, 1),
                 "results": [r.to_json() for r in self.results]}
 
@@ -468,7 +469,8 @@ class MutationReport:
                  f"seed {self.seed}, {self.wall_s:.0f} s",
                  f"  killed {self.count('killed')}, timed out {self.count('timeout')}, survived "
                  f"{self.count('survived')}, equivalent {self.count('equivalent')}, build errors "
-                 f"{self.count('build_error')}: mutation score {100 * self.score:.1f} %"]
+                 f"{self.count('build_error')}, harness errors {self.count('error')}: "
+                 f"mutation score {100 * self.score:.1f} %"]
         for block, row in self.by_block().items():
             lines.append(f"  {block}: " + ", ".join(f"{k} {v}" for k, v in sorted(row.items())))
         for r in self.survivors:
@@ -479,7 +481,10 @@ class MutationReport:
 
 def _judge(args: tuple[str, Mutant, RdcJob]) -> MutantResult:
     verilog, mu, job = args
-    res = run_rdc_verilog(mu.apply(verilog), job)
+    try:
+        res = run_rdc_verilog(mu.apply(verilog), job)
+    except Exception as err:  # a fault of the harness, not of the mutant: shown, never counted as a kill
+        return MutantResult(mu, "error", detail=f"{type(err).__name__}: {err}"[:300])
     status = {"passed": "survived"}.get(res["status"], res["status"])
     return MutantResult(mu, status, res["mismatches"], res["build_s"], res["sim_s"], res["detail"])
 
@@ -487,10 +492,11 @@ def _judge(args: tuple[str, Mutant, RdcJob]) -> MutantResult:
 def mutate_rdc(spec: Any, *, count: int | None = 40, seed: int = 0, jobs: int | None = None,
                p_valid: float = 0.8, p_ready: float = 0.8,
                mutants: list[Mutant] | None = None,
-               progress: Callable[[MutantResult], None] | None = None) -> MutationReport:
+               progress: Callable[[MutantResult, int], None] | None = None) -> MutationReport:
     """Mutation run on the RDC of ``spec``: the unmutated design must pass the regression first (else
     ``baseline`` says why and no mutant runs), then ``count`` mutants (spread over the blocks, seeded;
-    None: all, or the given ``mutants``) run in ``jobs`` processes (default: the CPU count)."""
+    None: all, or the given ``mutants``) run in ``jobs`` processes (default: the CPU count); ``progress``
+    is called with each result and the number of mutants."""
     from logcam.hw.rdc import Rdc
     from logcam.sim.rtl.emit import emit_verilog
     from logcam.sim.rtl.rdc_verify import spec_json
@@ -516,7 +522,7 @@ def mutate_rdc(spec: Any, *, count: int | None = 40, seed: int = 0, jobs: int | 
             r = fut.result()
             results.append(r)
             if progress is not None:
-                progress(r)
+                progress(r, len(chosen))
     report.results = sorted(results, key=lambda r: r.mutant.id)
     report.wall_s = time.perf_counter() - t0
     return report

@@ -86,9 +86,10 @@ def run_optical(cfg: Any, tmp: Path, say: Any) -> dict[str, Any]:
         if i == 0:
             overview_figure(frame, names, truth, tmp / "overview.png")
         region_dn.append(frame.region_dn)
+        in_kernel = [float(p.sum(axis=(-2, -1)).mean()) for p in frame.psfs]  # light inside the k×k kernel, per colour
         frames.append({"name": names[truth], "true_label": truth, "label": frame.label,
                        "label_name": names[frame.label], "region_dn_mean": float(frame.region_dn.mean()),
-                       "psf_energy": [float(p.sum(axis=(-2, -1)).mean()) for p in frame.psfs]})  # in-kernel light, per colour
+                       "psf_energy": in_kernel})
     regions = np.stack(region_dn)
     np.save(tmp / "region_dn.npy", regions)
     oc = tcfg.optics

@@ -37,6 +37,7 @@ from logcam.nn.models import QuantNet, make_family
 from logcam.nn.netspec import Bundle, NetSpec
 from logcam.nn.optics import OpticalConfig, OpticalLayer, fold_pairs, network_input
 from logcam.nn.rgb_data import RgbObjectsConfig, render_rgb_objects, srgb8_to_bands
+from logcam.nn.train import accuracy as train_accuracy
 
 READOUT_LEVELS = 255  # 8-bit read-out of each sensor region
 
@@ -190,16 +191,9 @@ def build_model(cfg: OpticsTrainConfig, size: int, classes: tuple[str, ...]) -> 
     return OpticalClassifier(optics, backend)
 
 
-@torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
-    """Top-1 accuracy in eval mode (NaN for no images)."""
-    if len(y) == 0:
-        return float("nan")
-    was = model.training
-    model.eval()
-    hits = sum(int((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum()) for i in range(0, len(y), batch))
-    model.train(was)
-    return hits / len(y)
+    """Top-1 accuracy in eval mode (NaN for no images): :func:`logcam.nn.train.accuracy` in batches of 256."""
+    return train_accuracy(model, x, y, batch)
 
 
 def _fit(model: OpticalClassifier, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor,

@@ -26,7 +26,7 @@ TECH = TechTable.load()
 SCALING = Scaling.load()
 
 
-def _rejected(tmp_path: Path, *argv: str, says: str) -> str:
+def assert_refused(tmp_path: Path, *argv: str, says: str) -> str:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     before = files_under(work)
@@ -103,14 +103,14 @@ def test_quantity_accepts_and_converts():
 
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "1e400", "-1"])
 def test_tech_override_not_finite(tmp_path, value):
-    _rejected(tmp_path, "loggrad", "--set", f"adc_walden_fom={value}", says="adc_walden_fom")
+    assert_refused(tmp_path, "loggrad", "--set", f"adc_walden_fom={value}", says="adc_walden_fom")
 
 
 @pytest.mark.parametrize("field, value", [("node_nm", float("nan")), ("vdd", float("inf")), ("node_nm", 45.5)])
 def test_tech_table_node_and_supply(tmp_path, field, value):
     data = yaml.safe_load(data_path("tech.yaml").read_text())
     data[field] = value
-    _rejected(tmp_path, "--tech", str(_yaml(tmp_path, "t.yaml", data)), says=f"t.yaml.{field}")
+    assert_refused(tmp_path, "--tech", str(_yaml(tmp_path, "t.yaml", data)), says=f"t.yaml.{field}")
 
 
 @pytest.mark.parametrize("key, value", [("a", float("nan")), ("vmin", -float("inf")), ("area", float("inf")),
@@ -118,13 +118,13 @@ def test_tech_table_node_and_supply(tmp_path, field, value):
 def test_scaling_table_not_finite(tmp_path, key, value):
     data = yaml.safe_load(data_path("scaling.yaml").read_text())
     data["nodes"][7][key] = value  # a row no shipped pipeline uses: every row is checked when read
-    _rejected(tmp_path, "loggrad", "--scaling", str(_yaml(tmp_path, "s.yaml", data)), says=f"s.yaml.nodes.7.{key}")
+    assert_refused(tmp_path, "loggrad", "--scaling", str(_yaml(tmp_path, "s.yaml", data)), says=f"s.yaml.nodes.7.{key}")
 
 
 def test_scaling_energy_factor_must_be_positive(tmp_path):
     data = yaml.safe_load(data_path("scaling.yaml").read_text())
     data["nodes"][16].update(a=0.0, b=0.0, c=-1.0)
-    _rejected(tmp_path, "loggrad", "--node", "16", "--scaling", str(_yaml(tmp_path, "s.yaml", data)),
+    assert_refused(tmp_path, "loggrad", "--node", "16", "--scaling", str(_yaml(tmp_path, "s.yaml", data)),
               says="must be > 0")
 
 
@@ -140,25 +140,25 @@ def test_chip_file(tmp_path, field, value, says):
     for k in field[:-1]:
         node = node[k]
     node[field[-1]] = value
-    _rejected(tmp_path, "validate", "--chips", str(_yaml(tmp_path, "c.yaml", data)), says=says)
+    assert_refused(tmp_path, "validate", "--chips", str(_yaml(tmp_path, "c.yaml", data)), says=says)
 
 
 @pytest.mark.parametrize("section, value", [("sensor", {"fps": float("nan")}), ("digital", {"vdd": float("inf")}),
                                             ("leakage_uw", {"cnn": float("inf")})])
 def test_pipeline_yaml(tmp_path, section, value):
     p = _yaml(tmp_path, "p.yaml", {"name": "p", section: value})
-    _rejected(tmp_path, str(p), says=f"p.yaml.{section}")
+    assert_refused(tmp_path, str(p), says=f"p.yaml.{section}")
 
 
 @pytest.mark.parametrize("axes, says", [({"fps": [float("nan")]}, "axes.fps"), ({"fps": [float("inf")]}, "axes.fps"),
                                         ({"c1": [0]}, "axes.c1"), ({"node_nm": [28]}, "28 nm")])
 def test_sweep_grid(tmp_path, axes, says):
-    _rejected(tmp_path, "sweep", str(_yaml(tmp_path, "g.yaml", {"axes": axes})), says=says)
+    assert_refused(tmp_path, "sweep", str(_yaml(tmp_path, "g.yaml", {"axes": axes})), says=says)
 
 
 def test_empty_sweep_grid(tmp_path):
     (tmp_path / "g.yaml").write_text("")
-    _rejected(tmp_path, "sweep", str(tmp_path / "g.yaml"), says="empty sweep grid")
+    assert_refused(tmp_path, "sweep", str(tmp_path / "g.yaml"), says="empty sweep grid")
 
 
 @pytest.mark.parametrize("content, says", [("nan", "finite"), ("inf", "finite"), ("x", "accuracy (number)")])
@@ -167,9 +167,9 @@ def test_sweep_results_csv(tmp_path, content, says):
     res.write_text(f"readout,c1,accuracy\nrdc3,2,{content}\n")
     g = _yaml(tmp_path, "g.yaml", {"objective": "accuracy", "results": str(res),
                                    "axes": {"readout": ["rdc3"], "c1": [2]}})
-    _rejected(tmp_path, "sweep", str(g), says=says)
+    assert_refused(tmp_path, "sweep", str(g), says=says)
     res.write_bytes(b"readout,c1,accuracy\n\xff\xfe,2,0.5\n")
-    _rejected(tmp_path, "sweep", str(g), says="not UTF-8")
+    assert_refused(tmp_path, "sweep", str(g), says="not UTF-8")
 
 
 @pytest.mark.parametrize("data, says", [
@@ -181,13 +181,13 @@ def test_sweep_results_csv(tmp_path, content, says):
 def test_activity_file(tmp_path, data, says):
     p = tmp_path / "a.json"
     p.write_bytes(data)
-    _rejected(tmp_path, "loggrad", "--activity", "rtl", "--activity-file", str(p), says=says)
+    assert_refused(tmp_path, "loggrad", "--activity", "rtl", "--activity-file", str(p), says=says)
 
 
 def test_activity_file_without_rtl_activity_is_refused(tmp_path):
     p = tmp_path / "a.json"
     p.write_text(json.dumps({"format": "logcam-activity/1", "stages": {}}))
-    _rejected(tmp_path, "loggrad", "--activity-file", str(p), says="--activity rtl")
+    assert_refused(tmp_path, "loggrad", "--activity-file", str(p), says="--activity rtl")
 
 
 # --- outputs ---------------------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def test_validate_plot_format_fails_before_any_work(tmp_path, monkeypatch):
 
     monkeypatch.setattr(v, "validate_chips", boom)
     for plot in [str(tmp_path / "work" / name) for name in ("x.txt", "x", "x.png~")] + [""]:
-        _rejected(tmp_path, "validate", "--plot", plot, says="--plot")
+        assert_refused(tmp_path, "validate", "--plot", plot, says="--plot")
 
 
 @pytest.mark.parametrize("where", ["folder", "missing", "under_file", "proc"])
@@ -210,7 +210,7 @@ def test_validate_plot_unwritable(tmp_path, where):
     (tmp_path / "work" / "d.png").mkdir()
     plot = {"folder": tmp_path / "work" / "d.png", "missing": tmp_path / "work" / "no" / "v.png",
             "under_file": tmp_path / "work" / "f.txt" / "v.png", "proc": Path("/proc/logcam-v.png")}[where]
-    _rejected(tmp_path, "validate", "--plot", str(plot), says="--plot")
+    assert_refused(tmp_path, "validate", "--plot", str(plot), says="--plot")
 
 
 def test_validate_plot_written(tmp_path):
@@ -235,7 +235,7 @@ def test_out_dir_unwritable_fails_before_any_work(tmp_path, monkeypatch, command
     out = {"is_file": f, "under_file": f / "out", "proc": Path("/proc/logcam-out/x")}[where]
     grid = _yaml(tmp_path, "g.yaml", {"axes": {"readout": ["rdc3"], "c1": [2]}})
     argv = ["compare"] if command == "compare" else ["sweep", str(grid)]
-    _rejected(tmp_path, *argv, "--out-dir", str(out), says="--out-dir")
+    assert_refused(tmp_path, *argv, "--out-dir", str(out), says="--out-dir")
 
 
 def test_sweep_outputs_appear_together_or_not_at_all(tmp_path, monkeypatch):

@@ -347,8 +347,8 @@ FAILURES: list[tuple[str, str]] = []
 CAMPAIGNS_DONE: set[str] = set()
 
 
-def fuzz(family: str, strategy: st.SearchStrategy, argv: Callable[[object, Path], list[str]], examples: int,
-         collect: bool = False, timeout_s: int = 120, rtl_guard: bool = False) -> None:
+def check_all_refused(family: str, strategy: st.SearchStrategy, argv: Callable[[object, Path], list[str]],
+                      examples: int, collect: bool = False, timeout_s: int = 120, rtl_guard: bool = False) -> None:
     """Run ``logcam argv(example, folder)`` on ``examples`` bad inputs, each in a fresh folder, and require a
     one-line rejection with nothing left behind. ``collect``: record failures in :data:`FAILURES` and go on
     (the campaign's survey) instead of stopping at the first. ``rtl_guard``: :func:`no_rtl_tools` around each run."""
@@ -414,5 +414,5 @@ def no_rtl_tools() -> Iterator[None]:
 __all__ = ["BAD_DIR_OUTPUTS", "BAD_FILE_OUTPUTS", "CAMPAIGN", "CAMPAIGNS_DONE", "FAILURES", "NOT_A_NUMBER", "QUICK",
            "TALLY", "File",
            "ReachedTool", "arr_file", "bad_array_file", "bad_bundle", "bad_codes", "bad_dn_frames", "bad_field",
-           "bad_yaml_file", "broken_npy", "broken_yaml", "empty_arrays", "fuzz", "no_rtl_tools", "not_text_yaml",
-           "npy_bytes", "npz_bytes", "out_path", "put", "with_field", "yaml_bytes", "yaml_file"]
+           "bad_yaml_file", "broken_npy", "broken_yaml", "check_all_refused", "empty_arrays", "no_rtl_tools",
+           "not_text_yaml", "npy_bytes", "npz_bytes", "out_path", "put", "with_field", "yaml_bytes", "yaml_file"]

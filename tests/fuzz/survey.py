@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import CAMPAIGN, TALLY
-from tests.fuzz.inputs import FAILURES, fuzz
+from tests.fuzz.inputs import FAILURES, check_all_refused
 
 Families = dict[str, tuple[st.SearchStrategy, Callable[[object, Path], list[str]]]]
 
@@ -38,7 +38,7 @@ def survey(families: Families, examples: int | None = None, guard: dict | None =
     failed_total = 0
     for family, (strategy, argv) in families.items():
         FAILURES.clear()
-        fuzz(family, strategy, argv, n, collect=True, **(guard or {}))
+        check_all_refused(family, strategy, argv, n, collect=True, **(guard or {}))
         failed_total += len(FAILURES)
         print(f"{family:<28} {TALLY[family]:>5} examples {len(FAILURES):>5} failed", flush=True)
         for _, msg in FAILURES:

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from logcam.energy.tech import data_path
 from tests.fuzz.harness import CAMPAIGN, QUICK, assert_rejected, campaign, files_under, run_cli
+from tests.fuzz.harness import campaign as check_campaign
 
 NAN, INF = float("nan"), float("inf")
 
@@ -349,14 +350,14 @@ FAMILIES: dict[str, tuple[st.SearchStrategy, Callable[..., None]]] = {
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_fuzz_energy(family: str) -> None:
     strategy, check = FAMILIES[family]
-    campaign(strategy, check, QUICK)
+    check_campaign(strategy, check, QUICK)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_fuzz_energy_campaign(family: str) -> None:
     strategy, check = FAMILIES[family]
-    campaign(strategy, check, CAMPAIGN)
+    check_campaign(strategy, check, CAMPAIGN)
 
 
 def _counting(name: str, check: Callable[..., None], tally: list[int]) -> Callable[[object], None]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
-from tests.fuzz.inputs import BAD_FILE_OUTPUTS, CAMPAIGN, QUICK, File, fuzz, out_path, put
+from tests.fuzz.inputs import BAD_FILE_OUTPUTS, CAMPAIGN, QUICK, File, check_all_refused, out_path, put
 from tests.fuzz.survey import survey
 from tests.fuzz.test_fuzz_golden import accel_weights, misfit_netspec, netspec_yaml
 from tests.fuzz.test_fuzz_verify import rdc_config
@@ -75,14 +75,14 @@ FAMILIES = {
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_fuzz_rtl(family: str) -> None:
     strategy, argv = FAMILIES[family]
-    fuzz(family, strategy, argv, QUICK, **GUARD)
+    check_all_refused(family, strategy, argv, QUICK, **GUARD)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_fuzz_rtl_campaign(family: str) -> None:
     strategy, argv = FAMILIES[family]
-    fuzz(family, strategy, argv, CAMPAIGN, **GUARD)
+    check_all_refused(family, strategy, argv, CAMPAIGN, **GUARD)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def _npy(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def rejected(argv: list[str], wd: Path, match: str = "") -> str:
+def assert_refused(argv: list[str], wd: Path, match: str = "") -> str:
     """Run ``logcam argv`` in ``wd``; it must answer one error line, exit 2 and leave nothing new."""
     before = files_under(wd)
     res = run_cli(argv, wd)
@@ -290,7 +290,7 @@ def test_each_kind_is_one_line_and_nothing_left(wd: Path, argv: list[str], match
     (wd / "split.yaml").write_text(base + "split: [-0.5, 1.0, 0.5]\n")
     (wd / "nan_preset.yaml").write_text("read_noise_e: .nan\n")
     (wd / "nan_rdc.yaml").write_text("thresholds: [.nan]\n")
-    rejected(argv, wd, match)
+    assert_refused(argv, wd, match)
 
 
 def test_user_errors_stay_logcam_errors() -> None:

@@ -11,8 +11,8 @@ from amaranth.hdl import Module, Mux, ShapeCastable, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from logcam.hw.accel.requant import Requantizer, collect_groups
-from logcam.hw.accel.rom import counter, select
+from logcam.hw.accel.requant import Requantizer, drain_hold_bank
+from logcam.hw.accel.rom import counter
 from logcam.hw.stream import act_layout, layer_stats_layout
 from logcam.nn.netspec import AvgPoolGlobalSpec, LayerParams, QuantSpec
 
@@ -73,23 +73,8 @@ class AvgPoolGlobal(wiring.Component):
                     m.d.sync += hold[j].eq(new)
 
         co = self.o
-        advance = Signal()
-        m.d.comb += advance.eq(~co.valid | co.ready)
-        dg = counter(groups)
-        m.d.comb += drain_done.eq(hold_valid & advance & (dg == groups - 1))
-        with m.If(take & frame_end):
-            m.d.sync += hold_valid.eq(1)
-        with m.Elif(drain_done):
-            m.d.sync += hold_valid.eq(0)
-        with m.If(hold_valid & advance):
-            m.d.sync += dg.eq(Mux(dg == groups - 1, 0, dg + 1))
-        for lane in range(pe):
-            m.d.comb += rq.i_acc[lane].eq(select([hold[gi * pe + lane] for gi in range(groups)], dg))
-        m.d.comb += [rq.en.eq(advance), rq.i_valid.eq(hold_valid), rq.i_group.eq(dg)]
-        with m.If(advance):
-            m.d.sync += [co.valid.eq(rq.o_valid & (rq.o_group == groups - 1)),
-                         co.payload.first.eq(1), co.payload.last.eq(1)]
-            collect_groups(m, rq, co.payload.data, groups, pe)
+        drain_hold_bank(m, rq, hold, co, fill=take & frame_end, hold_valid=hold_valid, drain_done=drain_done,
+                        groups=groups, pe=pe)
 
         st = self.stats
         with m.If(take):

@@ -17,7 +17,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from logcam.hw.accel.mac import adder_tree, product
-from logcam.hw.accel.requant import Requantizer, collect_groups
+from logcam.hw.accel.requant import Requantizer, drain_hold_bank
 from logcam.hw.accel.rom import acc_bits_for, counter, select, table, weight_rom
 from logcam.hw.stream import act_layout, layer_stats_layout
 from logcam.nn.netspec import FcSpec, LayerParams, QuantSpec
@@ -130,25 +130,8 @@ class FcLayer(wiring.Component):
 
         # Drain: the hold bank through the requantizer, one group of pe per cycle.
         co = self.o
-        advance = Signal()
-        m.d.comb += advance.eq(~co.valid | co.ready)
-        dg = counter(groups)
-        m.d.comb += drain_done.eq(hold_valid & advance & (dg == groups - 1))
-        with m.If(work & frame_end):
-            m.d.sync += hold_valid.eq(1)
-        with m.Elif(drain_done):
-            m.d.sync += hold_valid.eq(0)
-        with m.If(hold_valid & advance):
-            m.d.sync += dg.eq(Mux(dg == groups - 1, 0, dg + 1))
-        for lane in range(pe):
-            src = select([hold[gi * pe + lane] for gi in range(groups)], dg)
-            m.d.comb += rq.i_acc[lane].eq(src)
-        m.d.comb += [rq.en.eq(advance), rq.i_valid.eq(hold_valid), rq.i_group.eq(dg)]
-
-        with m.If(advance):
-            m.d.sync += co.valid.eq(rq.o_valid & (rq.o_group == groups - 1))
-            m.d.sync += [co.payload.first.eq(1), co.payload.last.eq(1)]
-            collect_groups(m, rq, co.payload.data, groups, pe)
+        drain_hold_bank(m, rq, hold, co, fill=work & frame_end, hold_valid=hold_valid, drain_done=drain_done,
+                        groups=groups, pe=pe)
 
         st = self.stats
         with m.If(work):

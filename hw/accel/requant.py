@@ -14,7 +14,7 @@ Two register stages (product, then round/clamp), advancing when ``en`` is high. 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from logcam.nn.netspec import LayerParams, QuantSpec
@@ -23,7 +23,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from logcam.hw.accel.rom import select
+from logcam.hw.accel.rom import counter, select
 from logcam.nn.quant import MAX_SHIFT, ROUNDING_MODES
 
 #: Register stages from an input accepted to its result valid.
@@ -164,3 +164,28 @@ def collect_groups(m: Module, rq: Requantizer, data: Value, groups: int, pe: int
             for lane in range(pe):
                 slot = data[gi * pe + lane]
                 m.d.sync += slot.eq(Mux(hit, rq.o_q[lane], slot))
+
+
+def drain_hold_bank(m: Module, rq: Requantizer, hold: Sequence[Value], out: Any, *, fill: Value, hold_valid: Signal,
+                    drain_done: Signal, groups: int, pe: int) -> None:
+    """Drain a bank of ``groups·pe`` held accumulators through the requantizer, one group of ``pe`` per cycle,
+    into one output beat of stream ``out`` (``first`` and ``last`` set) — the fc layer's and the global pool's
+    last step. ``fill`` loads the bank (``hold_valid`` rises); ``drain_done`` is driven high in the cycle the
+    last group enters the requantizer. Backpressure: the drain advances only when the output beat is free."""
+    advance = Signal()
+    m.d.comb += advance.eq(~out.valid | out.ready)
+    dg = counter(groups)
+    m.d.comb += drain_done.eq(hold_valid & advance & (dg == groups - 1))
+    with m.If(fill):
+        m.d.sync += hold_valid.eq(1)
+    with m.Elif(drain_done):
+        m.d.sync += hold_valid.eq(0)
+    with m.If(hold_valid & advance):
+        m.d.sync += dg.eq(Mux(dg == groups - 1, 0, dg + 1))
+    for lane in range(pe):
+        m.d.comb += rq.i_acc[lane].eq(select([hold[gi * pe + lane] for gi in range(groups)], dg))
+    m.d.comb += [rq.en.eq(advance), rq.i_valid.eq(hold_valid), rq.i_group.eq(dg)]
+    with m.If(advance):
+        m.d.sync += [out.valid.eq(rq.o_valid & (rq.o_group == groups - 1)),
+                     out.payload.first.eq(1), out.payload.last.eq(1)]
+        collect_groups(m, rq, out.payload.data, groups, pe)

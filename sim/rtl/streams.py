@@ -57,17 +57,22 @@ class PayloadCodec:
         return [{"name": f.name, "offset": f.offset, "width": f.width, "shape": list(f.shape),
                  "signed": f.signed} for f in self.fields.values()]
 
-    def pack(self, **values: np.ndarray | int) -> list[int]:
-        """Payload integers, one per beat; each field is an array (beats, *shape) or a scalar for all."""
+    def _beats(self, values: dict[str, np.ndarray | int], what: str) -> int:
+        """Number of beats of a pack call (the first axis of its array arguments); unknown fields are errors."""
         n = None
         for v in values.values():
             if np.ndim(v):
                 n = int(np.shape(v)[0])
         if n is None:
-            raise ValueError("pack: need at least one array argument to know the number of beats")
+            raise ValueError(f"{what}: need at least one array argument to know the number of beats")
         unknown = set(values) - set(self.fields)
         if unknown:
-            raise ValueError(f"pack: unknown field(s) {sorted(unknown)}; fields are {list(self.fields)}")
+            raise ValueError(f"{what}: unknown field(s) {sorted(unknown)}; fields are {list(self.fields)}")
+        return n
+
+    def pack(self, **values: np.ndarray | int) -> list[int]:
+        """Payload integers, one per beat; each field is an array (beats, *shape) or a scalar for all."""
+        n = self._beats(values, "pack")
         if self.width <= 64:
             word = np.zeros(n, dtype=np.uint64)
             for name, v in values.items():
@@ -108,15 +113,7 @@ class PayloadCodec:
 
     def pack_bytes(self, **values: np.ndarray | int) -> np.ndarray:
         """Like :meth:`pack`, as a (beats, 8·ceil(width/64)) uint8 array of little-endian bytes (no Python ints)."""
-        n = None
-        for v in values.values():
-            if np.ndim(v):
-                n = int(np.shape(v)[0])
-        if n is None:
-            raise ValueError("pack_bytes: need at least one array argument to know the number of beats")
-        unknown = set(values) - set(self.fields)
-        if unknown:
-            raise ValueError(f"pack_bytes: unknown field(s) {sorted(unknown)}; fields are {list(self.fields)}")
+        n = self._beats(values, "pack_bytes")
         words = max(1, (self.width + 63) // 64)
         if self.width <= 64:
             word = np.zeros(n, dtype="<u8")

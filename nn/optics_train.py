@@ -257,14 +257,21 @@ class OpticsTrainResult:
                 "backend_macs": self.model.backend.spec.macs(), "train_seconds": self.seconds}
 
 
+def scenes_for(optics: OpticalConfig, dataset: RgbObjectsConfig | CifarConfig, data: SceneData | None = None
+               ) -> SceneData:
+    """``data``, or the scenes of ``dataset``, checked to have one colour plane per wavelength of the optics."""
+    data = data or load_scenes(dataset)
+    if data.images.shape[1] != optics.colours:
+        raise ConfigError(f"optics.mask.wavelengths_nm: {optics.colours} wavelengths, but the scenes have "
+                          f"{data.images.shape[1]} colour planes")
+    return data
+
+
 def train_optics(cfg: OpticsTrainConfig, data: SceneData | None = None) -> OpticsTrainResult:
     """Train optics + back end jointly (as configured); then, if ``optics.noise_sigma_um`` > 0, fabricate
     the mask with that error and fine-tune the back end for ``finetune_epochs``."""
     torch.set_num_threads(cfg.threads)
-    data = data or load_scenes(cfg.dataset)
-    if data.images.shape[1] != cfg.optics.colours:
-        raise ConfigError(f"optics.mask.wavelengths_nm: {cfg.optics.colours} wavelengths, but the scenes have "
-                          f"{data.images.shape[1]} colour planes")
+    data = scenes_for(cfg.optics, cfg.dataset, data)
     size = int(data.images.shape[-1])
     tr, va, te = split_indices(data.labels, cfg.seed, cfg.split)
     if len(tr) == 0:

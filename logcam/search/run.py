@@ -21,7 +21,7 @@ from logcam.nn.export import golden_accuracy
 from logcam.nn.models import WMAX, weight_scale
 from logcam.nn.netspec import AddSpec, AvgPoolGlobalSpec, Bundle, LayerParams, NetSpec, check_buildable
 from logcam.nn.optics import OpticalLayer, fold_pairs
-from logcam.nn.optics_train import READOUT_LEVELS, OpticalClassifier, SceneData, accuracy, load_scenes, region_inputs
+from logcam.nn.optics_train import READOUT_LEVELS, OpticalClassifier, SceneData, accuracy, region_inputs, scenes_for
 from logcam.nn.quant import MAX_SHIFT, quantize_multiplier
 from logcam.search.config import SearchConfig
 from logcam.search.model import FloatNet, SuperNet
@@ -73,10 +73,7 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
     uninterrupted run: every epoch reseeds its shuffles and Gumbel noise).
     """
     torch.set_num_threads(cfg.threads)
-    data = data or load_scenes(cfg.dataset)
-    if data.images.shape[1] != cfg.optics.colours:
-        raise ConfigError(f"optics.mask.wavelengths_nm: {cfg.optics.colours} wavelengths, but the scenes have "
-                          f"{data.images.shape[1]} colour planes")
+    data = scenes_for(cfg.optics, cfg.dataset, data)
     size = int(data.images.shape[-1])
     classes = len(data.class_names)
     table = cost_table(cfg, size, classes)

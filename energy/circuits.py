@@ -20,6 +20,18 @@ Kinds and their energy per action (J; reported in pJ):
 - ``source_follower``  one drive of a load: V·C_load·ΔV (charge C·ΔV drawn from V).
 - ``bias``  a static bias branch on for a time: V·I·t.
 - ``adc``  one conversion, by Walden FoM (FoM·2^bits) or by a stated energy per conversion.
+- ``pwm_pixel``  one frame of a pulse-width-modulation pixel (Hsu et al., JSSC 2021 and ISSCC 2022: the pixel
+  compares its photodiode voltage with a ramp and outputs a pulse whose width is the light): the photodiode reset
+  C_pd·V², and per readout the in-pixel comparator's input gate C_gate·V², the column line the pulse swings rail
+  to rail (c_col·rows)·V², and the ramp line C_ramp·V² (charged from the supply through its swing; discharging it
+  draws nothing from the supply — CamJ's model charges it twice).
+- ``current_dac``  one conversion of a current-steering DAC (a weight as a current): the branch current that
+  slews its load C_load through the supply V in t_readout, I = C_load·V/t (or a stated bias), drawn for
+  t_readout: V·I·t (= C_load·V² when I is derived).
+- ``time_to_voltage``  one output of a time-to-voltage multiply-accumulate: a current mirror integrates the
+  weight current, gated by the pixel's pulse width, onto a sampling capacitor. The mirror's output branch
+  delivers at most the charge that takes its load through the supply, V·I·t with I = C_load·V/t (or a
+  stated bias), and the sampling capacitor is charged once, C_s·V_s².
 
 The RDC that Young et al. built (JSSC 2019: column-parallel ratio-to-digital converter by successive capacitive
 divisions) is the composition of these: per gradient the ratio-capacitor divider (``sc_array``) and its
@@ -75,9 +87,16 @@ FIELDS: dict[str, dict[str, str]] = {
     "source_follower": {"supply": "voltage", "swing": "voltage", "load_capacitance": "capacitance"},
     "bias": {"supply": "voltage", "current": "current", "time": "time"},
     "adc": {"bits": "bits", "fom": "fom", "energy_per_conversion": "energy"},
+    "pwm_pixel": {"pd_capacitance": "capacitance", "gate_capacitance": "capacitance",
+                  "ramp_capacitance": "capacitance", "column_capacitance_per_pixel": "capacitance",
+                  "rows": "count", "supply": "voltage", "readouts": "count"},
+    "current_dac": {"supply": "voltage", "load_capacitance": "capacitance", "t_readout": "time", "bias": "current"},
+    "time_to_voltage": {"supply": "voltage", "load_capacitance": "capacitance", "t_readout": "time",
+                        "bias": "current", "sample_capacitance": "capacitance", "sample_supply": "voltage"},
 }
 OPTIONAL: dict[str, set[str]] = {
     "aps": {"sf_bias", "settle_time"}, "column_amp": {"bias"}, "adc": {"bits", "fom", "energy_per_conversion"},
+    "current_dac": {"bias"}, "time_to_voltage": {"bias"},
 }
 #: Flags (booleans) a kind takes.
 FLAGS: dict[str, tuple[str, ...]] = {"aps": ("dynamic",), "column_amp": ("differential",)}
@@ -173,6 +192,18 @@ class Circuit:
             return p["supply"] * p["current"] * p["time"]
         if k == "adc":
             return p["energy_per_conversion"] if "energy_per_conversion" in p else p["fom"] * 2 ** p["bits"]
+        if k == "pwm_pixel":
+            v2 = p["supply"] ** 2
+            per_read = (p["gate_capacitance"] + p["column_capacitance_per_pixel"] * p["rows"]
+                        + p["ramp_capacitance"]) * v2
+            return p["pd_capacitance"] * v2 + p["readouts"] * per_read
+        if k in ("current_dac", "time_to_voltage"):
+            v, t = p["supply"], p["t_readout"]
+            i = p.get("bias", p["load_capacitance"] * v / t)
+            e = v * i * t
+            if k == "time_to_voltage":
+                e += p["sample_capacitance"] * p["sample_supply"] ** 2
+            return e
         raise AssertionError(k)  # kinds are checked on load
 
     def energy_pj(self) -> float:
@@ -207,7 +238,7 @@ def load_circuit(name: str, d: object, where: str) -> Circuit:
     for f, p in params_in.items():
         if f not in fields:
             raise ConfigError(f"{where}.params.{f}: unknown for a {kind} (allowed: {', '.join(fields) or 'none'})")
-        params[f] = _param(p, fields[f], f"{where}.params.{f}", node, is_supply=f == "supply")
+        params[f] = _param(p, fields[f], f"{where}.params.{f}", node, is_supply=f in ("supply", "sample_supply"))
     missing = [f for f in fields if f not in params and f not in OPTIONAL.get(kind, set())]
     if missing:
         raise ConfigError(f"{where}.params.{missing[0]}: required for a {kind} "

@@ -12,7 +12,7 @@ from logcam.energy.components import SRAM_KINDS, node_scale, stage_pj
 from logcam.energy.tech import Scaling, TechTable, data_path, quantity
 from logcam.errors import ConfigError
 
-REPORTED_UNITS = ("pJ/pixel", "nJ/pixel", "uJ/frame", "mW")
+REPORTED_UNITS = ("pJ/pixel", "nJ/pixel", "uJ/frame", "mW", "uW")
 
 
 #: Keys a chip entry may have (anything else is a typo and an error).
@@ -57,7 +57,8 @@ class ChipResult:
 def _in_unit(pj_per_frame: float, unit: str, w: int, h: int, fps: float) -> float:
     """Energy per frame (pJ) in one of REPORTED_UNITS."""
     return {"pJ/pixel": pj_per_frame / (w * h), "nJ/pixel": pj_per_frame / (w * h) * 1e-3,
-            "uJ/frame": pj_per_frame * 1e-6, "mW": pj_per_frame * 1e-12 * fps * 1e3}[unit]
+            "uJ/frame": pj_per_frame * 1e-6, "mW": pj_per_frame * 1e-12 * fps * 1e3,
+            "uW": pj_per_frame * 1e-12 * fps * 1e6}[unit]
 
 
 def _paper_factors(chip: dict, stages: dict, where: str) -> dict[str, float]:

@@ -70,6 +70,17 @@ def test_column_amp_gm_over_id_and_capacitor_charging():
      1.5 * 1.1 * uA * 15 * us),
     ({"kind": "adc", "params": {"bits": _p(10, "1"), "fom": _p(100, "fJ/step")}}, 100 * fF * 1024),
     ({"kind": "adc", "params": {"energy_per_conversion": _p(3, "pJ")}}, 3 * pF),
+    ({"kind": "pwm_pixel", "params": {"pd_capacitance": _p(100, "fF"), "gate_capacitance": _p(10, "fF"),
+                                      "ramp_capacitance": _p(1, "pF"), "column_capacitance_per_pixel": _p(3, "fF"),
+                                      "rows": _p(126, "1"), "supply": _p(0.8, "V"), "readouts": _p(8, "1")}},
+     100 * fF * 0.64 + 8 * (10 * fF + 3 * fF * 126 + 1 * pF) * 0.64),
+    ({"kind": "current_dac", "params": {"supply": _p(0.8, "V"), "load_capacitance": _p(2, "pF"),
+                                        "t_readout": _p(7.9, "us")}}, 2 * pF * 0.8 * 0.8),  # I = C·V/t for t: C·V²
+    ({"kind": "current_dac", "params": {"supply": _p(0.8, "V"), "load_capacitance": _p(2, "pF"),
+                                        "t_readout": _p(7.9, "us"), "bias": _p(1, "uA")}}, 0.8 * 1 * uA * 7.9 * us),
+    ({"kind": "time_to_voltage", "params": {"supply": _p(0.8, "V"), "load_capacitance": _p(2, "pF"),
+                                            "t_readout": _p(7.9, "us"), "sample_capacitance": _p(1, "pF"),
+                                            "sample_supply": _p(0.5, "V")}}, 2 * pF * 0.64 + 1 * pF * 0.25),
 ])
 def test_each_kind_is_its_formula(d, want):
     assert load_circuit("c", d | {"node_nm": 110, "source": "t"}, "t").energy_j() == pytest.approx(want, rel=1e-12)
@@ -105,6 +116,30 @@ def test_out_of_range_parameter_is_one_line_naming_circuit_field_and_range(d, ne
     with pytest.raises(ConfigError, match=needle) as e:
         load_circuit("px", d, "t")
     assert "\n" not in str(e.value)
+
+
+def test_a_sampling_supply_is_checked_against_the_node_like_a_supply():
+    d = {"kind": "time_to_voltage", "node_nm": 28, "source": "t",
+         "params": {"supply": _p(0.8, "V"), "load_capacitance": _p(2, "pF"), "t_readout": _p(1, "us"),
+                    "sample_capacitance": _p(1, "pF"), "sample_supply": _p(2.5, "V")}}
+    with pytest.raises(ConfigError, match=r"params\.sample_supply\.value: 2\.5 V is outside .* at 28 nm"):
+        load_circuit("t2v", d, "t")
+
+
+def test_hsu_counts_follow_from_the_stated_topology():
+    """126 x 126 PWM pixels read once per kernel; 3x3 stride-3 conv → 42 x 42 per kernel (8 kernels, CamJ's);
+    9 weight currents per kernel per row of windows; 2x2 pool → 21 x 21 x 8 inputs of the one-output FC."""
+    hsu = next(c for c in read_yaml(data_path("chips.yaml"))["chips"] if c["name"] == "hsu_ivs_08v")
+    circ = read_yaml(data_path("chips.yaml"))["circuits"]
+    w, k = hsu["width"], circ["hsu_pwm_pixel"]["params"]["readouts"]["value"]
+    out = (w // 3) ** 2 * k
+    st = hsu["stages"]
+    assert st["sensor"]["circuits"]["hsu_pwm_pixel"] == w * hsu["height"]
+    assert st["analog_conv"]["circuits"] == {"hsu_weight_dac": (w // 3) * k * 9, "hsu_t2v_mac": out,
+                                             "hsu_relu": out}
+    assert st["adc"]["conversions"] == {"8": out}
+    pooled = (w // 6) ** 2 * k
+    assert st["digital"] == {"macs": {"8x8": pooled}, "adds": {"8": 3 * pooled}}
 
 
 def test_supply_limit_depends_on_the_node():

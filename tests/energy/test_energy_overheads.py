@@ -8,7 +8,7 @@ import pytest
 
 import logcam.configs as _configs
 from logcam.energy.activity import Activity
-from logcam.energy.components import stage_pj
+from logcam.energy.components import node_scale, stage_pj
 from logcam.energy.overheads import cnn_ff_bit_cycles, rtl_layer_stats
 from logcam.energy.pipeline import energy, load_pipeline
 from logcam.energy.tech import Scaling, TechTable, data_path
@@ -73,3 +73,27 @@ def test_yosys_counts_the_accelerators_registers():
     assert used.startswith("random")
     assert all(s["num_ff_bits"] > 0 for s in stats)
     assert cnn_ff_bit_cycles(spec, stats) == sum(s["num_ff_bits"] * c for s, c in zip(stats, spec.ideal_cycles()))
+
+
+@pytest.mark.rtl
+def test_the_rdc_readout_is_charged_its_own_registers_for_every_beat():
+    """An RDC readout's flip-flops come from Yosys on logcam's RDC at the pipeline's frame, clocked H·W/lanes
+    times per frame; a 16×8 frame keeps Yosys quick. The readout stage then carries clock_ff."""
+    from logcam.energy.overheads import pipeline_ff_bit_cycles, rdc_ff_bit_cycles
+    from logcam.energy.pipeline import analytic_activity, pipeline_from_dict, readout_rdc
+
+    cfg, base = load_pipeline("loggrad")
+    d = cfg.model_dump()
+    d["sensor"].update(width=16, height=8)
+    d["cnn"] = None
+    small = pipeline_from_dict(d)
+    spec = readout_rdc(small)
+    bit_cycles, st = rdc_ff_bit_cycles(spec)
+    assert st["num_ff_bits"] > 0 and st["num_memory_bits"] > 0
+    assert bit_cycles == st["num_ff_bits"] * 16 * 8 // spec.lanes
+    ff, _ = pipeline_ff_bit_cycles(small, base)
+    assert ff == {"readout": bit_cycles}
+    t, s = TechTable.load(), Scaling.load()
+    b = energy(small, t, s, analytic_activity(small, base), ff_bit_cycles=ff)
+    scale = node_scale(t, s, small.digital.node_nm, small.digital.vdd)
+    assert b.stages["readout"]["clock_ff"] == pytest.approx(bit_cycles * 0.009 * scale, rel=1e-12)

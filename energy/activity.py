@@ -8,7 +8,8 @@ JSON format an RTL run writes (``logcam verify rdc|accel|top --activity-out F``,
                 "cnn": {"macs": {"8x8": 460800, "2x8": 230400}, "adds": {"16": 100},
                         "sram_read_bits": 1000, "sram_write_bits": 800, "cycles": 9216}}}
 
-Keys of an Activity not given are 0. ``macs`` keys are "<input bits>x<weight bits>"; ``adds`` keys are bits.
+Keys of an Activity not given are 0. ``macs`` keys are "<input bits>x<weight bits>"; ``adds`` keys are bits;
+``sram_bits_by_size`` keys are an SRAM's size in bytes (its bits read + written are costed by that size).
 ``frames`` (optional, default 1): the counts are totals over that many frames; :func:`load_activity`
 returns per-frame counts (floats where they do not divide). ``width``/``height`` (optional, together):
 the sensor frame the counts belong to, checked against the pipeline's. Other top-level keys (``source``)
@@ -28,6 +29,8 @@ FORMAT = "logcam-activity/1"
 #: Widths (ADC bits, adder bits, MAC operand bits) and counts an activity record may hold.
 MAX_BITS = 64
 MAX_COUNT = 2**63
+#: Largest SRAM (bytes) a ``sram_bits_by_size`` entry may name: 1 GB.
+MAX_SRAM_BYTES = 2**30
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Activity:
     mults: dict[int, int] = field(default_factory=dict)  # bits → stand-alone multiplies (ISP)
     sram_read_bits: int = 0
     sram_write_bits: int = 0
+    sram_bits_by_size: dict[int, int] = field(default_factory=dict)  # SRAM bytes → bits read + written there
     link_bits: int = 0  # bits moved sensor → processor
     dram_bits: int = 0  # bits read + written in off-chip DRAM (frame buffers, frame hand-off between IP blocks)
     cycles: int = 0
@@ -51,6 +55,7 @@ class Activity:
         d["conversions"] = {str(k): v for k, v in self.conversions.items()}
         d["adds"] = {str(k): v for k, v in self.adds.items()}
         d["mults"] = {str(k): v for k, v in self.mults.items()}
+        d["sram_bits_by_size"] = {str(k): v for k, v in self.sram_bits_by_size.items()}
         return d
 
     @classmethod
@@ -63,7 +68,7 @@ class Activity:
             f = f"{where}.{k}"
             if k not in known:
                 raise InputError(f"{f}: unknown count (allowed: {', '.join(sorted(known))})")
-            if k in ("conversions", "adds", "mults", "macs"):
+            if k in ("conversions", "adds", "mults", "macs", "sram_bits_by_size"):
                 if not isinstance(v, dict):
                     raise InputError(f"{f}: expected an object of width → count")
                 out = {}
@@ -74,6 +79,12 @@ class Activity:
                             raise InputError(f"{f}.{w}: MAC width must be '<in bits>x<weight bits>', "
                                              f"each 1..{MAX_BITS}")
                         key: object = str(w)
+                    elif k == "sram_bits_by_size":
+                        w_s = str(w)
+                        if not (w_s.isdecimal() and w_s.isascii() and len(w_s) <= 10
+                                and 1 <= int(w_s) <= MAX_SRAM_BYTES):
+                            raise InputError(f"{f}.{w}: an SRAM size in bytes, 1..{MAX_SRAM_BYTES}")
+                        key = int(w)
                     else:
                         if not _bits(str(w)):
                             raise InputError(f"{f}.{w}: width must be a whole number of bits, 1..{MAX_BITS}")
@@ -232,23 +243,41 @@ def link_activity(width: int, height: int, bits_per_pixel: int) -> Activity:
     return Activity(link_bits=width * height * bits_per_pixel)
 
 
-#: ISP steps: per pixel (adds by bits, mults by bits, line-buffer reads/writes in units of the pixel width).
+#: ISP steps: per pixel (adds by bits, mults by bits, line-buffer reads/writes in units of the pixel width — a
+#: step that reads k stored lines per pixel keeps a buffer of k lines at the frame's width —, LUT reads of 8 bits
+#: from a 1024-entry table, DRAM reads/writes of a frame). Order of a phone ISP: black level, lens shading, white
+#: balance (on the Bayer mosaic: one gain per pixel), demosaic, denoise, colour correction, tone mapping, gamma,
+#: JPEG. Counts are the arithmetic of each textbook step, not of a particular chip (see docs/energy.md).
 ISP_OPS: dict[str, dict[str, object]] = {
     "black_level": {"adds": {16: 1}},  # subtract the pedestal
+    # lens shading: a gain per pixel, interpolated bilinearly from a coarse grid (incrementally along a row: 2
+    # additions), then one multiplication
+    "lens_shading": {"adds": {16: 2}, "mults": {16: 1}},
     "demosaic": {"adds": {16: 4}, "mults": {}, "lb_reads": 2, "lb_writes": 1},  # bilinear: 4-neighbour mean
     "white_balance": {"mults": {16: 1}},  # per-channel gain
+    "ccm": {"adds": {16: 6}, "mults": {16: 9}},  # colour correction: 3×3 matrix on the demosaicked RGB
+    "tone_mapping": {"lut_reads": 3},  # a global tone curve, one LUT read per colour channel
     "gamma": {"lut_reads": 1},  # 8-bit output LUT read (small SRAM)
     "denoise": {"adds": {16: 8}, "lb_reads": 2, "lb_writes": 1},  # 3×3 box filter
     "jpeg": {"adds": {16: 16}, "mults": {16: 17}, "lb_reads": 7, "lb_writes": 1},  # separable 8×8 DCT + quant
     # temporal (3D) denoise: blend with the previous output frame, which lives in DRAM (read + write 1 frame)
     "temporal_denoise": {"adds": {16: 2}, "mults": {16: 1}, "dram_reads": 1, "dram_writes": 1},
 }
+#: Entries of an ISP step's look-up table (8-bit output for a 10-bit input): 1 KB.
+ISP_LUT_ENTRIES = 1024
 
 
 def isp_activity(width: int, height: int, steps: list[str], in_bits: int) -> Activity:
-    """Per-pixel operation counts of a simple streaming ISP (see :data:`ISP_OPS`)."""
+    """Per-pixel operation counts of a streaming ISP (see :data:`ISP_OPS`). Each step's line buffer is its own
+    SRAM of (lines kept) × ``width`` × ``in_bits``, its LUT one of :data:`ISP_LUT_ENTRIES` bytes; their accesses
+    go to ``sram_bits_by_size`` so that they are costed by those sizes (``components.sram_pj_per_bit``)."""
     n = width * height
     act = Activity(cycles=n)
+
+    def sram(size_bytes: int, bits: int) -> None:
+        if bits:
+            act.sram_bits_by_size[size_bytes] = act.sram_bits_by_size.get(size_bytes, 0) + bits
+
     for s in steps:
         if s not in ISP_OPS:
             raise ConfigError(f"isp.steps: unknown step {s!r} (allowed: {', '.join(ISP_OPS)})")
@@ -257,8 +286,9 @@ def isp_activity(width: int, height: int, steps: list[str], in_bits: int) -> Act
             act.adds[b] = act.adds.get(b, 0) + c * n
         for b, c in op.get("mults", {}).items():  # type: ignore[union-attr]
             act.mults[b] = act.mults.get(b, 0) + c * n
-        act.sram_read_bits += n * (int(op.get("lb_reads", 0)) * in_bits + int(op.get("lut_reads", 0)) * 8)
-        act.sram_write_bits += n * int(op.get("lb_writes", 0)) * in_bits
+        lines, lb_w = int(op.get("lb_reads", 0)), int(op.get("lb_writes", 0))
+        sram(lines * width * in_bits // 8, n * (lines + lb_w) * in_bits)
+        sram(ISP_LUT_ENTRIES, n * int(op.get("lut_reads", 0)) * 8)
         act.dram_bits += n * (int(op.get("dram_reads", 0)) + int(op.get("dram_writes", 0))) * in_bits
     return act
 

@@ -3,8 +3,10 @@
 Analog: pixel V·I·t per read; ADC Walden FoM × 2^bits per conversion; RDC comparator per decision.
 Digital: add(n) linear in n between Horowitz's 8- and 32-bit adds; mult(a, w) ∝ a·w (array multiplier),
 anchored at the 8-bit multiply (gives 3.2 pJ at 32 bits vs Horowitz's 3.1); SRAM per bit = 64-bit read / 64,
-writes costed as reads (assumption). Link: bytes × pJ/byte. Off-chip DRAM: bits × pJ/bit (interface energy,
-not logic-scaled): LPDDR4 8 pJ/bit or Horowitz's DRAM access 1.3 nJ per 64 bits (≈ 20 pJ/bit).
+writes costed as reads (assumption), of a named table size or, where a stage states its SRAM's size
+(``sram_bits_by_size``), by that size (:func:`sram_pj_per_bit`). Link: bytes × pJ/byte. Off-chip DRAM:
+bits × pJ/bit (interface energy, not logic-scaled): LPDDR4 8 pJ/bit or Horowitz's DRAM access 1.3 nJ per 64
+bits (≈ 20 pJ/bit).
 """
 
 from __future__ import annotations
@@ -56,6 +58,29 @@ def dram_pj(act: Activity, t: TechTable, kind: str = "lpddr4") -> dict[str, floa
     return {"dram": act.dram_bits * t[entry] / per}
 
 
+#: (bytes, table entry) of the table's SRAM points: Horowitz's 64-bit reads of 8 KB, 32 KB and 1 MB arrays.
+SRAM_POINTS: tuple[tuple[int, str], ...] = ((8 * 1024, "sram8k_read64"), (32 * 1024, "sram32k_read64"),
+                                            (1024 * 1024, "sram1m_read64"))
+
+
+def sram_pj_per_bit(t: TechTable, size_bytes: float, banks: int = 1) -> float:
+    """Energy per bit read or written (pJ) in an SRAM of ``size_bytes`` split into ``banks`` banks, by its size.
+
+    Log-log interpolation through the table's three SRAM points (energy ∝ size^α between neighbours; Horowitz's
+    points give α ≈ 0.5 from 8 KB to 32 KB and ≈ 0.46 from 32 KB to 1 MB, the √size growth of bit-line and
+    word-line length in a square array that CACTI-style models have), extrapolated below 8 KB and above 1 MB
+    with the nearest segment's slope. Per bit the energy does not depend on the word width (the points are
+    64-bit reads; a wider word reads more bits at once). A bank is an SRAM of size/banks; the routing between
+    banks is not costed (no sourced number)."""
+    import math
+
+    size = max(float(size_bytes) / banks, 1.0)
+    pts = [(math.log(b), math.log(t[e] / 64)) for b, e in SRAM_POINTS]
+    x = math.log(size)
+    (x0, y0), (x1, y1) = (pts[0], pts[1]) if x <= pts[1][0] else (pts[1], pts[2])
+    return math.exp(y0 + (x - x0) * (y1 - y0) / (x1 - x0))
+
+
 def digital_pj(act: Activity, t: TechTable, sram: str = "sram8k_read64") -> dict[str, float]:
     """Energy per frame (pJ) of the digital components of ``act`` at the table's node."""
     out: dict[str, float] = {}
@@ -69,8 +94,9 @@ def digital_pj(act: Activity, t: TechTable, sram: str = "sram8k_read64") -> dict
         out["adds"] = sum(n * add_pj(t, b) for b, n in act.adds.items())
     if act.mults:
         out["mults"] = sum(n * mult_pj(t, b, b) for b, n in act.mults.items())
-    if act.sram_read_bits or act.sram_write_bits:
-        out["sram"] = (act.sram_read_bits + act.sram_write_bits) * t[sram] / 64
+    if act.sram_read_bits or act.sram_write_bits or act.sram_bits_by_size:
+        out["sram"] = ((act.sram_read_bits + act.sram_write_bits) * t[sram] / 64
+                       + sum(n * sram_pj_per_bit(t, size) for size, n in act.sram_bits_by_size.items()))
     return out
 
 

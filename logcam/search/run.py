@@ -20,7 +20,7 @@ from logcam.nn.data import split_indices
 from logcam.nn.export import golden_accuracy
 from logcam.nn.models import WMAX, weight_scale
 from logcam.nn.netspec import AddSpec, AvgPoolGlobalSpec, Bundle, LayerParams, NetSpec, check_buildable
-from logcam.nn.optics import OpticalLayer, fold_pairs
+from logcam.nn.optics import OpticalLayer, signed_maps_int8
 from logcam.nn.optics_train import READOUT_LEVELS, OpticalClassifier, SceneData, accuracy, region_inputs, scenes_for
 from logcam.nn.quant import MAX_SHIFT, quantize_multiplier
 from logcam.search.config import SearchConfig
@@ -40,7 +40,9 @@ class SearchResult:
     bundle: Bundle
     history: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
-    frames: np.ndarray | None = None  # test-split region read-outs (uint8 N×regions×H×W) for RTL checks
+    frames: np.ndarray | None = None  # test-split inputs of the exported network (export_frames) for RTL checks
+    model: OpticalClassifier | None = None  # the retrained float model (optics + derived back end)
+    splits: tuple | None = None  # train / val / test indices
 
 
 def _seed_epoch(seed: int, epoch: int) -> None:
@@ -64,6 +66,25 @@ def _atomic_save(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _front(cfg: SearchConfig, backend: Callable[[], nn.Module], data: SceneData,
+           tr: torch.Tensor) -> OpticalClassifier:
+    """Seeded optics (no fabrication noise) + ``backend()`` behind the 8-bit read-out, exposure and input gain
+    calibrated on ``calib`` training scenes."""
+    torch.manual_seed(cfg.seed)
+    optics = OpticalLayer(cfg.optics.model_copy(update={"noise_sigma_um": 0.0}))
+    model = OpticalClassifier(optics, backend())  # type: ignore[arg-type]  # any back end on the maps
+    model.set_gain(data.images[tr[:cfg.calib]])
+    return model
+
+
+def _splits(cfg: SearchConfig, data: SceneData) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    tr, va, te = split_indices(data.labels, cfg.seed, cfg.split)
+    if len(tr) < 2 or len(te) == 0:
+        raise ConfigError(f"dataset: {len(data.labels)} images leave {len(tr)} training and {len(te)} test images "
+                          f"after the split; at least 2 and 1 are needed")
+    return tr, va, te
+
+
 def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = False,
            progress: Progress | None = None, data: SceneData | None = None) -> tuple[OpticalClassifier, SuperNet,
                                                                                       list[dict], tuple, SceneData]:
@@ -78,21 +99,13 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
     classes = len(data.class_names)
     table = cost_table(cfg, size, classes)
     check_budget(cfg, table)
-    tr, va, te = split_indices(data.labels, cfg.seed, cfg.split)
-    if len(tr) < 2 or len(te) == 0:
-        raise ConfigError(f"dataset: {len(data.labels)} images leave {len(tr)} training and {len(te)} test images "
-                          f"after the split; at least 2 and 1 are needed")
+    tr, va, te = _splits(cfg, data)
     half_a, half_b = tr[: len(tr) // 2], tr[len(tr) // 2:]
-    torch.manual_seed(cfg.seed)
-    optics = OpticalLayer(cfg.optics.model_copy(update={"noise_sigma_um": 0.0}))
-    net = SuperNet(cfg, size, classes)
-    model = OpticalClassifier(optics, net)  # type: ignore[arg-type]  # any back end on the maps
+    model = _front(cfg, lambda: SuperNet(cfg, size, classes), data, tr)
+    net, optics = model.backend, model.optics
     x, y = data.images, data.labels
-    model.set_gain(x[tr[:cfg.calib]])
     groups = [{"params": net.weights(), "lr": cfg.w_lr}]
-    mask = [p for p in optics.parameters() if p.requires_grad]
-    if mask and cfg.mask_lr > 0:
-        groups.append({"params": mask, "lr": cfg.mask_lr})
+    groups += _mask_group(cfg, optics, cfg.mask_in_search)
     w_opt = torch.optim.SGD(groups, momentum=0.9)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=cfg.epochs)
     a_opt = torch.optim.Adam(list(net.alpha), lr=cfg.alpha_lr)
@@ -151,34 +164,45 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
     return model, net, history, (tr, va, te, table), data
 
 
-def retrain(cfg: SearchConfig, model: OpticalClassifier, net: SuperNet, choice: list[str], data: SceneData,
-            splits: tuple) -> tuple[OpticalClassifier, NetSpec]:
-    """The derived network (initialised from the supernet) and the mask, trained on the whole training split:
-    SGD momentum 0.9, ``retrain_lr``, cosine over ``retrain_epochs``."""
-    tr = splits[0]
+def _mask_group(cfg: SearchConfig, optics: nn.Module, train: bool) -> list[dict]:
+    """The SGD parameter group of the mask heights (none when the mask is fixed: ablation, or no heights)."""
+    mask = [p for p in optics.parameters() if p.requires_grad]
+    return [{"params": mask, "lr": cfg.mask_lr}] if train and mask and cfg.mask_lr > 0 else []
+
+
+def _sgd_epochs(cfg: SearchConfig, model: nn.Module, groups: list[dict], data: SceneData, tr: torch.Tensor,
+                epochs: int, seed: int) -> None:
+    """``epochs`` of SGD (momentum 0.9, cosine) on the training split ``tr``; each epoch reseeded from ``seed``."""
+    opt = torch.optim.SGD(groups, momentum=0.9)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
+    x, y = data.images, data.labels
+    for epoch in range(epochs):
+        _seed_epoch(seed, epoch)
+        model.train()
+        for idx in tr[torch.randperm(len(tr))].split(cfg.batch):
+            opt.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+        sched.step()
+    model.eval()
+
+
+def retrain(cfg: SearchConfig, model: OpticalClassifier, net: SuperNet | None, choice: list[str], data: SceneData,
+            splits: tuple, *, epochs: int | None = None, lr: float | None = None) -> tuple[OpticalClassifier, NetSpec]:
+    """The derived network (initialised from the supernet ``net``; from scratch when None) and the mask (unless
+    ``mask_in_retrain`` is false), trained on the whole training split: SGD momentum 0.9, cosine over
+    ``epochs`` (default ``retrain_epochs``) at ``lr`` (default ``retrain_lr``)."""
     size = int(data.images.shape[-1])
     spec = net_spec(cfg, size, choice, data.class_names)
     derived = FloatNet(spec, bn=True)
-    net.copy_into(derived, choice)
+    if net is not None:
+        net.copy_into(derived, choice)
     out = OpticalClassifier(model.optics, derived)  # type: ignore[arg-type]
     out.readout.load_state_dict(model.readout.state_dict())
     out.gain.copy_(model.gain)
-    groups = [{"params": list(derived.parameters()), "lr": cfg.retrain_lr}]
-    mask = [p for p in model.optics.parameters() if p.requires_grad]
-    if mask and cfg.mask_lr > 0:
-        groups.append({"params": mask, "lr": cfg.mask_lr})
-    opt = torch.optim.SGD(groups, momentum=0.9)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.retrain_epochs, 1))
-    x, y = data.images, data.labels
-    for epoch in range(cfg.retrain_epochs):
-        _seed_epoch(cfg.seed + 1, epoch)
-        out.train()
-        for idx in tr[torch.randperm(len(tr))].split(cfg.batch):
-            opt.zero_grad(set_to_none=True)
-            nn.functional.cross_entropy(out(x[idx]), y[idx]).backward()
-            opt.step()
-        sched.step()
-    out.eval()
+    groups = [{"params": list(derived.parameters()), "lr": cfg.retrain_lr if lr is None else lr},
+              *_mask_group(cfg, model.optics, cfg.mask_in_retrain)]
+    _sgd_epochs(cfg, out, groups, data, splits[0], cfg.retrain_epochs if epochs is None else epochs, cfg.seed + 1)
     return out, spec
 
 
@@ -196,17 +220,30 @@ def _shared_shift(ratios: list[float], mult_bits: int) -> tuple[list[int], int]:
 
 
 @torch.no_grad()
+def export_frames(cfg: SearchConfig, model: OpticalClassifier, x: torch.Tensor) -> torch.Tensor:
+    """What the exported network reads for scenes ``x``: the regions' 8-bit read-outs with the pairs subtracted
+    on the way in (int8 N×feature_maps×H×W, :func:`~logcam.nn.optics.signed_maps_int8`); lens: uint8 planes."""
+    return signed_maps_int8(cfg.optics, region_inputs(model, x))
+
+
+def input_scale(cfg: SearchConfig, model: OpticalClassifier) -> float:
+    """Real value of one integer step of the exported input (the back end's input units): gain/255 per DN, × 2
+    for the halved pair differences."""
+    return float(model.gain) / READOUT_LEVELS * (1 if cfg.optics.kind == "lens" else 2)
+
+
+@torch.no_grad()
 def export_int8(cfg: SearchConfig, model: OpticalClassifier, choice: list[str], data: SceneData,
                 tr: torch.Tensor) -> tuple[NetSpec, Bundle]:
-    """Post-training int8 export on the region read-outs: the stem folded onto the regions ([W, −W] per mask
-    pair), per-layer output scales calibrated on ``cfg.calib`` training scenes, weights per output channel
+    """Post-training int8 export on the signed maps (:func:`export_frames`; the stem reads feature_maps
+    channels, not both regions of every pair, so its MACs are half those of the folded [W, −W] form),
+    per-layer output scales calibrated on ``cfg.calib`` training scenes, weights per output channel
     (export_bundle's formulas), add and avgpool_global rescalings as multiplier + shift."""
     size = int(data.images.shape[-1])
-    folded = net_spec(cfg, size, choice, data.class_names, in_channels=cfg.optics.regions)
-    fnet = model.backend.folded(folded)  # batch norm folded; the stem still on the maps
-    fnet.ops[0].weight = nn.Parameter(fold_pairs(cfg.optics, fnet.ops[0].weight_src))  # onto the regions
-    scale = float(model.gain) / READOUT_LEVELS
-    x_cal = region_inputs(model, data.images[tr[:cfg.calib]]).to(torch.float32) * scale
+    folded = net_spec(cfg, size, choice, data.class_names)
+    fnet = model.backend.folded(folded)  # batch norm folded
+    scale = input_scale(cfg, model)
+    x_cal = export_frames(cfg, model, data.images[tr[:cfg.calib]]).to(torch.float32) * scale
     outs: list[torch.Tensor] = []
     fnet(x_cal, outs)
     q = folded.quant
@@ -253,19 +290,76 @@ def run_search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool =
     choice = net.derive()
     sup_val = accuracy(model, data.images[va], data.labels[va])
     derived, _ = retrain(cfg, model, net, choice, data, (tr, va, te))
-    spec, bundle = export_int8(cfg, derived, choice, data, tr)
-    frames = region_inputs(derived, data.images[te])
+    res = finish(cfg, derived, choice, data, (tr, va, te), table, history)
+    res.summary.update(supernet_val_acc=sup_val, search_s=t_search, total_s=time.perf_counter() - t0)
+    return res
+
+
+def finish(cfg: SearchConfig, model: OpticalClassifier, choice: list[str], data: SceneData, splits: tuple,
+           table: CostTable, history: list[dict] | None = None) -> SearchResult:
+    """A trained network → int8 export → golden test accuracy, with its analytic cost."""
+    tr, va, te = splits
+    spec, bundle = export_int8(cfg, model, choice, data, tr)
+    frames = export_frames(cfg, model, data.images[te])
     int8_acc, _ = golden_accuracy(spec, bundle, frames, data.labels[te])
     summary = {
         "choice": choice, "cost": cfg.cost, "lam": cfg.lam, "epochs": cfg.epochs, "seed": cfg.seed,
         "images": len(data.labels), "size": int(data.images.shape[-1]), "split": [len(tr), len(va), len(te)],
-        "supernet_val_acc": sup_val,
-        "float_test_acc": accuracy(derived, data.images[te], data.labels[te]),
+        "float_test_acc": accuracy(model, data.images[te], data.labels[te]),
         "int8_test_acc": int8_acc,
         "nj_per_pixel": table.nj_per_pixel(choice), "mflops": table.mflops(choice),
         "space_nj_per_pixel": [table.extreme("energy", min), table.extreme("energy", max)],
         "space_mflops": [table.extreme("flops", min), table.extreme("flops", max)],
         "budget": cfg.budget, "within_budget": cfg.budget is None or table.value(cfg.cost, choice) <= cfg.budget,
-        "layers": len(spec.layers), "macs": spec.macs(), "search_s": t_search, "total_s": time.perf_counter() - t0,
+        "layers": len(spec.layers), "macs": spec.macs(), "input": spec.input.format,
     }
-    return SearchResult(choice, spec, bundle, history, summary, frames.numpy())
+    return SearchResult(choice, spec, bundle, history or [], summary, frames.numpy(), model, splits)
+
+
+def mobilenet_config(cfg: SearchConfig, width: float) -> tuple[SearchConfig, list[str]]:
+    """The co-train baseline's fixed back end: MobileNetV2-style inverted residuals (expansion 1 in the first
+    block, 6 after, kernel 3) on the search config's slots and strides, stem and channels × ``width``
+    (at least 1 channel each). Returns the config (a space of just those blocks) and the choice."""
+    ch = [max(1, round(c * width)) for c in cfg.channels]
+    stem = max(1, round(cfg.stem * width))
+    over = {"channels": ch, "stem": stem, "expansions": [1, 6], "kernels": [3], "name": f"{cfg.name}_mbv2"}
+    fixed = SearchConfig.model_validate({**cfg.model_dump(), **over})
+    return fixed, ["e1_k3"] + ["e6_k3"] * (len(ch) - 1)
+
+
+def cotrain(cfg: SearchConfig, width: float, data: SceneData | None = None) -> SearchResult:
+    """The co-train baseline: a learned mask + a fixed MobileNetV2-style back end at width multiplier ``width``,
+    trained together from scratch for the search's whole budget (``epochs`` + ``retrain_epochs`` over the
+    full training split, SGD at ``w_lr``), then exported like a searched winner."""
+    t0 = time.perf_counter()
+    fixed, choice = mobilenet_config(cfg, width)
+    torch.set_num_threads(cfg.threads)
+    data = scenes_for(fixed.optics, fixed.dataset, data)
+    size, classes = int(data.images.shape[-1]), len(data.class_names)
+    table = cost_table(fixed, size, classes)
+    splits = _splits(fixed, data)
+    model = _front(fixed, nn.Identity, data, splits[0])
+    derived, _ = retrain(fixed, model, None, choice, data, splits, epochs=fixed.epochs + fixed.retrain_epochs,
+                         lr=fixed.w_lr)
+    res = finish(fixed, derived, choice, data, splits, table)
+    res.summary.update(width=width, total_s=time.perf_counter() - t0)
+    return res
+
+
+def noise_finetune(cfg: SearchConfig, res: SearchResult, data: SceneData, sigma_um: float,
+                   epochs: int) -> tuple[float, float]:
+    """Fabricate the trained mask with error N(0,1)·σ on its heights (one seeded draw), and fine-tune the back
+    end only for ``epochs`` (SGD at ``retrain_lr``): (float test accuracy with the noise, after fine-tuning).
+    The result's model is restored afterwards."""
+    model = res.model
+    assert model is not None and res.splits is not None
+    tr, _, te = res.splits
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    try:
+        model.optics.set_noise(sigma_um, cfg.seed)
+        noisy = accuracy(model, data.images[te], data.labels[te])
+        _sgd_epochs(cfg, model, [{"params": list(model.backend.parameters()), "lr": cfg.retrain_lr}], data, tr,
+                    epochs, cfg.seed + 2)
+        return noisy, accuracy(model, data.images[te], data.labels[te])
+    finally:
+        model.load_state_dict(state)

@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from logcam.config import validate
-from logcam.energy.activity import adc_activity, cnn_activity, link_activity, sensor_activity
+from logcam.energy.activity import Activity, adc_activity, cnn_activity, link_activity, sensor_activity
 from logcam.energy.components import stage_pj
 from logcam.energy.tech import TechTable
 from logcam.errors import ConfigError
 from logcam.nn.netspec import NetSpec
+from logcam.nn.optics import network_input
 from logcam.search.config import SearchConfig
 
 SKIP = "skip"
@@ -89,19 +90,15 @@ def head_layers(classes: int) -> list[dict]:
     return [{"type": "avgpool_global", "relu": False}, {"type": "fc", "out_features": classes}]
 
 
-def net_spec(cfg: SearchConfig, size: int, choice: list[str], class_names: tuple[str, ...],
-             in_channels: int | None = None) -> NetSpec:
-    """The NetSpec of one architecture (``choice``: a candidate per slot) on the maps (``in_channels``: the
-    stem's input, default the optical maps; the region read-outs once folded)."""
-    ch = cfg.optics.feature_maps if in_channels is None else in_channels
+def net_spec(cfg: SearchConfig, size: int, choice: list[str], class_names: tuple[str, ...]) -> NetSpec:
+    """The NetSpec of one architecture (``choice``: a candidate per slot) on what the front-end sends: the
+    signed maps as int8 (:func:`logcam.nn.optics.signed_maps_int8`), or the lens camera's uint8 planes."""
     layers = [stem_layer(cfg)]
     for slot, name in zip(slots(cfg, size), choice):
         layers += block_layers(slot, name, len(layers), cfg.residual)
     layers += head_layers(len(class_names))
-    fmt = "uint8" if in_channels is not None else "int8"
-    data = {"name": cfg.name, "input": {"channels": ch, "height": size, "width": size, "format": fmt,
-                                         "levels": None},
-            "layers": layers, "classes": list(class_names)}
+    inp = network_input(cfg.optics, size, size, signed=cfg.optics.kind != "lens")
+    data = {"name": cfg.name, "input": inp.model_dump(), "layers": layers, "classes": list(class_names)}
     return validate(NetSpec, data, where="search")
 
 
@@ -169,17 +166,23 @@ class CostTable:
 
 
 def readout_pj(cfg: SearchConfig, size: int, tech: TechTable) -> float:
-    """Reading the front-end's planes: every region pixel read, converted at 8 bits and sent over MIPI (pJ)."""
+    """Reading the front-end's planes (pJ): every region pixel read and converted at 8 bits; the pairs
+    subtracted on the way in (one 9-bit addition per map pixel, :func:`logcam.nn.optics.signed_maps_int8`)
+    so that MIPI carries the 8-bit signed maps, not both regions (the lens camera: its colour planes)."""
     w, h = cfg.optics.regions * size, size
+    maps = cfg.optics.feature_maps * size * size
+    sub = Activity(adds={9: maps}) if cfg.optics.kind != "lens" else Activity()
     return sum(sum(stage_pj(a, tech).components.values())
-               for a in (sensor_activity(w, h), adc_activity(w, h, 8), link_activity(w, h, 8)))
+               for a in (sensor_activity(w, h), adc_activity(w, h, 8), sub,
+                         link_activity(cfg.optics.feature_maps * size, h, 8)))
 
 
 def cost_table(cfg: SearchConfig, size: int, classes: int, tech: TechTable | None = None) -> CostTable:
     """Every candidate's cost, computed once per search."""
     tech = tech or TechTable.load()
-    regions = cfg.optics.regions
-    stem_pj, stem_fl = layers_cost((regions, size, size), [stem_layer(cfg)], tech, "uint8")
+    o = cfg.optics
+    fmt = "uint8" if o.kind == "lens" else "int8"  # the signed maps (lens: the colour planes)
+    stem_pj, stem_fl = layers_cost((o.feature_maps, size, size), [stem_layer(cfg)], tech, fmt)
     sl = slots(cfg, size)
     last = sl[-1].out_shape if sl else (cfg.stem, size, size)
     head_pj, head_fl = layers_cost(last, head_layers(classes), tech)

@@ -14,9 +14,11 @@ import yaml
 from logcam.cli import main
 from logcam.energy.tech import TechTable
 from logcam.nn.netspec import OPERATORS, check_buildable
+from logcam.nn.optics import OpticalLayer, signed_maps_int8
+from logcam.nn.optics_train import scenes_for
 from logcam.search.config import SearchConfig, load_search_config
 from logcam.search.model import SuperNet
-from logcam.search.run import _cost, run_search, search
+from logcam.search.run import _cost, cotrain, mobilenet_config, noise_finetune, retrain, run_search, search
 from logcam.search.space import SKIP, _pj, cost_table, net_spec, readout_pj, slots
 
 TINY = {"name": "tiny", "dataset": {"kind": "rgb_objects", "n": 60, "size": 16, "seed": 0}, "stem": 4,
@@ -34,7 +36,7 @@ def test_space_is_read_from_operators_and_every_network_builds() -> None:
     classes = tuple(str(i) for i in range(10))
     for _ in range(20):
         choice = [rng.choice(s.candidates) for s in slots(cfg, 16)]
-        check_buildable(net_spec(cfg, 16, choice, classes, in_channels=cfg.optics.regions))
+        check_buildable(net_spec(cfg, 16, choice, classes))
     assert SKIP in slots(cfg, 16)[0].candidates and SKIP not in slots(cfg, 16)[2].candidates  # stride 2
 
 
@@ -45,7 +47,7 @@ def test_candidate_costs_add_up_to_the_whole_network() -> None:
     rng = random.Random(1)
     for _ in range(5):
         choice = [rng.choice(s.candidates) for s in slots(cfg, 16)]
-        spec = net_spec(cfg, 16, choice, tuple("abcdefghij"), in_channels=cfg.optics.regions)
+        spec = net_spec(cfg, 16, choice, tuple("abcdefghij"))
         whole = (_pj(spec, tech) + readout_pj(cfg, 16, tech)) / 256 / 1000
         assert table.nj_per_pixel(choice) == pytest.approx(whole, rel=1e-9)
         assert table.mflops(choice) * 1e6 == pytest.approx(sum(s.macs + s.ops for s in spec.layer_shapes()))
@@ -141,9 +143,9 @@ def test_searched_network_bit_exact_under_verilator(tmp_path: Path, capsys: pyte
 def test_quick_and_default_configs_load() -> None:
     from logcam.config import embedded_config
 
-    for name in ("search/quick.yaml", "search/default.yaml", "search/cifar10.yaml"):
+    for name, alpha_lr in (("search/quick.yaml", 0.03), ("search/default.yaml", 0.03), ("search/cifar10.yaml", 3e-4)):
         cfg = load_search_config(embedded_config(name))
-        assert cfg.tau == 3.0 and cfg.tau_decay == 0.92 and cfg.alpha_lr == 3e-4
+        assert cfg.tau == 3.0 and cfg.tau_decay == 0.92 and cfg.alpha_lr == alpha_lr  # quick scale: docs/search.md
 
 
 @pytest.mark.parametrize("kind", ["gabor_mask", "lens"])
@@ -151,7 +153,8 @@ def test_baseline_front_ends_run_the_same_search(kind: str) -> None:
     """Gabor masks (fixed) and the lens camera behind the same search: exported, buildable, golden-labelled."""
     res = run_search(tiny(optics={"kind": kind}, epochs=1))
     check_buildable(res.spec)
-    assert res.spec.input.channels == SearchConfig(optics={"kind": kind}).optics.regions
+    assert res.spec.input.channels == SearchConfig(optics={"kind": kind}).optics.feature_maps
+    assert res.spec.input.format == ("uint8" if kind == "lens" else "int8")  # the signed maps
     assert 0.0 <= res.summary["int8_test_acc"] <= 1.0 and res.summary["nj_per_pixel"] > 0
 
 
@@ -162,3 +165,49 @@ def test_resume_without_checkpoint_is_one_line(tmp_path: Path, capsys: pytest.Ca
         main(["search", str(path), "--out", str(tmp_path / "o"), "--resume", "--verify", "none"])
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 2 and len(err.splitlines()) == 1 and "--resume" in err
+
+
+def test_signed_maps_are_the_halved_pair_differences_and_halve_the_stem() -> None:
+    """signed_maps_int8 = ⌊(R⁺ − R⁻)/2⌋ in int8 for every pair of uint8 read-outs; the exported stem reads the
+    feature maps, so its MACs are feature_maps/regions (= 1/2) of the folded [W, −W] stem's."""
+    cfg = SearchConfig()
+    o = cfg.optics
+    g = torch.Generator().manual_seed(0)
+    dn = torch.randint(0, 256, (3, o.regions, 5, 5), generator=g, dtype=torch.int64).to(torch.uint8)
+    got = signed_maps_int8(o, dn)
+    r = dn.numpy().astype(np.int64)
+    want = np.floor_divide(r[:, 0::2] - r[:, 1::2], 2)  # design a: regions are (+, −) pairs
+    assert got.dtype == torch.int8 and np.array_equal(got.numpy().astype(np.int64), want)
+    assert int(got.min()) >= -128 and int(got.max()) <= 127
+    spec = net_spec(cfg, 16, [s.candidates[0] for s in slots(cfg, 16)], tuple("abcdefghij"))
+    stem = spec.layer_shapes()[0]
+    assert stem.in_shape[0] == o.feature_maps and 2 * o.feature_maps == o.regions
+    assert stem.macs == 16 * 16 * cfg.stem * 9 * o.feature_maps
+
+
+def test_mask_ablation_keeps_the_mask_fixed() -> None:
+    """mask_in_search / mask_in_retrain false: the heights stay at their initial values in that stage."""
+    cfg = tiny(epochs=1, retrain_epochs=1, mask_in_search=False, mask_in_retrain=False)
+    model, net, _, splits, data = search(cfg)
+    h0 = OpticalLayer(cfg.optics).heights_um
+    assert torch.equal(model.optics.heights_um, h0)
+    derived, _ = retrain(cfg, model, net, net.derive(), data, splits[:3])
+    assert torch.equal(derived.optics.heights_um, h0)
+    moved, _, _, _, _ = search(tiny(epochs=1))
+    assert not torch.equal(moved.optics.heights_um, h0)
+
+
+def test_cotrain_baseline_is_mobilenetv2_at_a_width_and_noise_restores() -> None:
+    cfg = tiny(retrain_epochs=1, epochs=1)
+    fixed, choice = mobilenet_config(cfg, 0.5)
+    assert choice == ["e1_k3", "e6_k3"] and fixed.channels == [2, 4] and fixed.stem == 2
+    res = cotrain(cfg, 0.5)
+    check_buildable(res.spec)
+    assert res.choice == choice and res.summary["width"] == 0.5
+    assert [la.type for la in res.spec.layers].count("depthwise") == 2
+    before = {k: v.clone() for k, v in res.model.state_dict().items()}
+    data = scenes_for(cfg.optics, cfg.dataset)
+    noisy, tuned = noise_finetune(cfg, res, data, 0.2, 1)
+    assert 0.0 <= noisy <= 1.0 and 0.0 <= tuned <= 1.0
+    after = res.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import click
 
-NAMES = ("brightness", "channels", "similarity", "reconstruction")
+NAMES = ("brightness", "channels", "similarity", "reconstruction", "unas")
 #: SACoD's optics experiments (logcam.nn.optics_experiments), on the synthetic RGB objects.
 OPTICS_NAMES = ("fm-designs", "mask-noise", "optics-vs-lens")
+#: SACoD's co-search against its baselines (logcam.search.experiment, docs/search.md).
+SACOD_NAMES = ("sacod",)
 
 
 def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
@@ -33,7 +35,7 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
 
 
 @click.command("experiment")
-@click.argument("name", type=click.Choice(NAMES + OPTICS_NAMES))
+@click.argument("name", type=click.Choice(NAMES + OPTICS_NAMES + SACOD_NAMES))
 @click.option("--quick", is_flag=True, help="Tiny run (24×24 px, 150 images, 2 epochs): seconds, for smoke tests.")
 @click.option("--paper", is_flag=True,
               help="The paper's settings: 224×224, 6 550 images with PASCAL RAW's class imbalance, 40 epochs, batch "
@@ -59,6 +61,10 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
 @click.option("--seed", type=int, default=None, help="Seed of data, split, init and order [default 0].")
 @click.option("--threads", type=int, default=None,
               help="torch CPU threads [default 1; more only on an idle machine].")
+@click.option("--population", type=int, default=None,
+              help="unas: aging-evolution population (random points first) [default 8; --paper 100].")
+@click.option("--cycles", type=int, default=None,
+              help="unas: evolution cycles after the population [default 12; --paper 1 900].")
 @click.option("--cifar", "cifar_root", default=None,
               help="fm-designs|mask-noise|optics-vs-lens: CIFAR-10/100 python batches in this folder instead of "
                    "the synthetic RGB objects (the first --n training images).")
@@ -67,7 +73,8 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
         imbalance: str | None, qat: bool, out_dir: Path | None, size: int | None, n_images: int | None,
         epochs: int | None,
         formats: str | None, brightness_text: str | None, c1_text: str | None, seed: int | None,
-        threads: int | None, cifar_root: str | None, as_json: bool) -> None:
+        threads: int | None, population: int | None, cycles: int | None, cifar_root: str | None,
+        as_json: bool) -> None:
     """Run one of the paper's experiments on the synthetic RAW set (float networks, CPU).
 
     \b
@@ -75,9 +82,11 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
     channels        accuracy vs c1 ∈ {2, 4, 8, 16, 32} with c2 = 8, every format
     similarity      cosine similarity (Eq. 4) of layer-1/2 filter pairs, count with |s| > 0.98
     reconstruction  2-layer CNN: log-gradients (float, 3-level) → RAW, PSNR (dB) and SSIM
+    unas            µNAS per format: aging evolution + structured pruning, size/MACs/memory at fixed error
     fm-designs      lensless optics: feature-map designs (a)/(b)/(c), equal training budget
     mask-noise      accuracy vs fabrication error σ, co-trained mask and Gabor bank, ± fine-tuning
     optics-vs-lens  lensless optics + CNN vs lens camera + CNN: accuracy, digital MACs, pixels, area
+    sacod           co-search λ sweeps (nJ/pixel and FLOPs costs) vs Gabor+search, lens+search, co-train
 
     Defaults keep the paper's network widths (brightness c1 = 32, c2 = 8; similarity c1 = 150, c2 = 5;
     reconstruction 10 and 1 channels, kernel 16) and shrink images and epochs to finish in minutes on
@@ -93,6 +102,16 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
 
     if quick and paper:
         raise ConfigError("--paper: not together with --quick (choose one preset)")
+    if name in SACOD_NAMES:
+        from logcam.search.experiment import command as sacod_command
+
+        sacod_command(quick=quick, paper=paper, out_dir=out_dir, as_json=as_json,
+                      settings={"seeds": seeds, "n": n_images, "size": size, "epochs": epochs, "seed": seed,
+                                "threads": threads, "cifar": cifar_root},
+                      unused={"--formats": formats, "--brightness": brightness_text, "--c1": c1_text,
+                              "--large": large or None, "--classes": classes, "--imbalance": imbalance,
+                              "--qat": qat or None})
+        return
     if name in OPTICS_NAMES:
         from logcam.nn.optics_experiments import OPTICS_QUICK, OpticsExperimentConfig, optics_steps, run_optics
 
@@ -102,11 +121,22 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
             if given is not None:
                 raise ConfigError(f"{opt}: not an option of {name} (it takes --quick/--size/--n/--epochs/--seed)")
         quick_set, model, run_fn, steps_fn = OPTICS_QUICK, OpticsExperimentConfig, run_optics, optics_steps
+    elif name == "unas":
+        from logcam.nn.unas import UNAS_PAPER, UNAS_QUICK, UnasConfig, run_unas, unas_steps
+
+        for opt, given in (("--brightness", brightness_text), ("--c1", c1_text), ("--qat", qat or None),
+                           ("--cifar", cifar_root)):
+            if given is not None:
+                raise ConfigError(f"{opt}: not an option of unas")
+        quick_set, model, run_fn, steps_fn = UNAS_QUICK, UnasConfig, run_unas, lambda _name, c: unas_steps(c)
     else:
         if cifar_root is not None:
             raise ConfigError(f"--cifar: not an option of {name} (only of {', '.join(OPTICS_NAMES)})")
         quick_set, model, run_fn, steps_fn = QUICK, ExperimentConfig, run, steps
-    data: dict[str, object] = dict(quick_set) if quick else dict(PAPER) if paper else {}
+    if name != "unas" and (population, cycles) != (None, None):
+        raise ConfigError(f"--population/--cycles: options of unas only, not of {name}")
+    paper_set = UNAS_PAPER if name == "unas" else PAPER
+    data: dict[str, object] = dict(quick_set) if quick else dict(paper_set) if paper else {}
     if large:
         data.update(LARGE)
     if qat:
@@ -116,7 +146,8 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
             data[key] = val
     if cifar_root is not None:
         data["cifar"] = cifar_root
-    for key, val in (("size", size), ("n", n_images), ("epochs", epochs), ("seed", seed), ("threads", threads)):
+    for key, val in (("size", size), ("n", n_images), ("epochs", epochs), ("seed", seed), ("threads", threads),
+                     ("population", population), ("cycles", cycles)):
         if val is not None:
             data[key] = val
     if formats is not None:

@@ -1,0 +1,381 @@
+"""``logcam experiment sacod``: the co-search against its baselines on the same data and budget.
+
+Per seed: SACoD (phase masks searched with the network) swept over λ under both costs (nJ/pixel from
+logcam's energy model, and the paper's FLOPs); Gabor masks + the same search and a lens camera + the same
+search over the same λ (energy cost); co-train (learned mask + a fixed MobileNetV2-style back end) at several
+width multipliers; the mask ablations (fixed in search / in retraining / both) and the mask's fabrication
+noise σ with back-end fine-tuning, at ``ablation_lam``. Writes ``sacod.csv`` (one row per cell: mean, 95 %
+t-interval and per-seed values), ``sacod.json`` (rows, per-seed runs, summary, the paper's numbers) and
+``sacod.png`` (accuracy vs MFLOPs and vs nJ/pixel, the paper's relative numbers beside ours).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from logcam.config import StrictModel, embedded_config
+from logcam.errors import ConfigError
+from logcam.files import atomic_write, check_folder, make_folder
+from logcam.nn.data import MAX_SEED
+from logcam.nn.experiments import aggregate
+from logcam.nn.optics_train import scenes_for
+from logcam.search.config import SearchConfig, load_search_config
+from logcam.search.run import SearchResult, cotrain, noise_finetune, run_search
+
+#: What the issue quotes from SACoD: its winner against co-train / Gabor masks + search (relative %, points).
+PAPER = {
+    "cifar10": {"vs_cotrain": {"flops_pct": -44.1, "energy_pct": -27.6, "acc_pp": 0.01, "area_pct": -60.0},
+                "vs_gabor": {"flops_pct": -70.9, "energy_pct": -48.4, "acc_pp": 1.58, "area_pct": -80.0}},
+    "cifar100": {"vs_cotrain": {"flops_pct": -62.9, "energy_pct": -49.7, "acc_pp": 0.71, "area_pct": -60.0},
+                 "vs_gabor": {"flops_pct": -64.1, "energy_pct": -50.9, "acc_pp": 7.92, "area_pct": -80.0}},
+    "mask_fixed_costs_pp": 0.93,
+    "rl_nas": "within 0.3 % of SACoD's accuracy, 8 GPU-days against 0.5",
+}
+#: ``--quick``: minutes on 2 cores (4 slots on 16×16 images, 300 of them, 3 search + 8 retrain epochs, 12 runs).
+QUICK: dict[str, object] = {"n": 300, "epochs": 3, "retrain_epochs": 8, "lams": (0.0, 0.1), "ablation_lam": 0.1,
+                            "widths": (0.5, 1.0), "sigmas": (0.1,), "finetune_epochs": 1}
+#: ``--paper``: the paper's schedule on CIFAR-10 (``--cifar ROOT``), configs/search/cifar10.yaml.
+PAPER_PRESET: dict[str, object] = {"search": "search/cifar10.yaml", "n": None, "epochs": None, "retrain_epochs": None,
+                                   "alpha_lr": None, "lams": (0.0, 0.01, 0.03, 0.1, 0.3), "seeds": 3}
+
+Tick = Callable[[str], None]
+VALUES = ("float_acc_pct", "int8_acc_pct", "nj_per_pixel", "mflops", "seconds")
+KEYS = ("method", "cost", "lam", "width", "mask", "sigma_um")
+
+
+class SacodConfig(StrictModel):
+    """Scale of ``logcam experiment sacod`` (the search config it starts from, and what it sweeps)."""
+
+    search: str = Field("search/quick.yaml", description="embedded search config (configs/…) or a YAML path")
+    n: int | None = Field(600, ge=20, le=200_000, description="images (None: the search config's)")
+    size: int | None = Field(None, ge=8, le=256, description="image side, pixels (None: the search config's)")
+    epochs: int | None = Field(5, ge=1, le=1000, description="search epochs (None: the search config's)")
+    retrain_epochs: int | None = Field(12, ge=0, le=1000, description="retraining epochs (None: the config's)")
+    alpha_lr: float | None = Field(None, gt=0, le=10, description="architecture Adam lr (None: the config's)")
+    lams: tuple[float, ...] = Field((0.0, 0.03, 0.1, 0.3), min_length=1, max_length=16, description="λ sweep")
+    costs: tuple[str, ...] = Field(("energy", "flops"), min_length=1, description="costs SACoD is swept under")
+    front_ends: tuple[str, ...] = Field(("gabor_mask", "lens"), description="fixed front-ends + the same search")
+    widths: tuple[float, ...] = Field((0.5, 0.75, 1.0), description="co-train MobileNetV2 width multipliers")
+    ablation_lam: float = Field(0.1, ge=0, description="λ of the mask ablations and the noise sweep (in lams)")
+    sigmas: tuple[float, ...] = Field((0.05, 0.1, 0.2), description="mask fabrication error σ after search, µm")
+    finetune_epochs: int = Field(2, ge=0, le=1000, description="back-end epochs after the noise")
+    seeds: int = Field(1, ge=1, le=32, description="seeds (seed, seed + 1, …): mean ± 95 % t-interval")
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    threads: int = Field(1, ge=1, le=256, description="torch CPU threads")
+    cifar: str | None = Field(None, description="CIFAR-10 python batches here instead of the synthetic set")
+
+    @model_validator(mode="after")
+    def _check(self) -> SacodConfig:
+        if any(v < 0 for v in self.lams):
+            raise ValueError(f"lams: every λ must be ≥ 0, got {list(self.lams)}")
+        if self.ablation_lam not in self.lams:
+            raise ValueError(f"ablation_lam: {self.ablation_lam} must be one of lams {list(self.lams)}")
+        if bad := [c for c in self.costs if c not in ("energy", "flops")]:
+            raise ValueError(f"costs: energy or flops, got {bad}")
+        if bad := [f for f in self.front_ends if f not in ("gabor_mask", "gabor", "lens", "psf")]:
+            raise ValueError(f"front_ends: gabor_mask, gabor, lens or psf, got {bad}")
+        if any(not 0 < w <= 4 for w in self.widths):
+            raise ValueError(f"widths: multipliers in (0, 4], got {list(self.widths)}")
+        if any(not 0 < s <= 10 for s in self.sigmas):
+            raise ValueError(f"sigmas: every σ in (0, 10] µm, got {list(self.sigmas)}")
+        return self
+
+
+def search_config(cfg: SacodConfig, seed: int, **over: object) -> SearchConfig:
+    """The search config every run starts from: ``cfg.search`` with the experiment's scale, ``seed`` and ``over``."""
+    path = Path(cfg.search) if Path(cfg.search).is_file() else embedded_config(cfg.search)
+    base = load_search_config(path)
+    data = base.dataset.model_dump()
+    if cfg.cifar is not None:
+        data = {"kind": "cifar", "root": cfg.cifar, "limit": cfg.n}
+    elif data["kind"] == "rgb_objects":
+        data.update({k: v for k, v in (("n", cfg.n), ("size", cfg.size)) if v is not None})
+    elif cfg.n is not None:
+        data["limit"] = cfg.n
+    scale = {k: v for k, v in (("epochs", cfg.epochs), ("retrain_epochs", cfg.retrain_epochs),
+                               ("alpha_lr", cfg.alpha_lr)) if v is not None}
+    return load_search_config(path, {"dataset": data, **scale, "seed": seed, "threads": cfg.threads, **over})
+
+
+def steps(cfg: SacodConfig) -> int:
+    """Training runs (progress steps) of the experiment."""
+    nonzero = sum(1 for v in cfg.lams if v > 0)
+    sacod = (1 if 0 in cfg.lams else 0) + nonzero * len(cfg.costs)
+    return cfg.seeds * (sacod + len(cfg.front_ends) * len(cfg.lams) + len(cfg.widths) + 3)
+
+
+def _row(method: str, res: SearchResult, seed: int, *, cost: str = "-", lam: float | None = None,
+         width: float | None = None, mask: str = "trained", seconds: float = 0.0) -> dict[str, object]:
+    s = res.summary
+    return {"method": method, "cost": cost, "lam": "-" if lam is None else lam,
+            "width": "-" if width is None else width, "mask": mask, "sigma_um": "-", "seed": seed,
+            "choice": " | ".join(res.choice), "float_acc_pct": 100 * s["float_test_acc"],
+            "int8_acc_pct": 100 * s["int8_test_acc"], "nj_per_pixel": s["nj_per_pixel"], "mflops": s["mflops"],
+            "seconds": seconds}
+
+
+def run_seed(cfg: SacodConfig, seed: int, tick: Tick | None = None) -> list[dict[str, object]]:
+    """Every run of one seed: rows of the per-seed table."""
+    rows: list[dict[str, object]] = []
+    base = search_config(cfg, seed)
+    data = scenes_for(base.optics, base.dataset)
+
+    def timed(fn: Callable[[], SearchResult], what: str) -> tuple[SearchResult, float]:
+        t0 = time.perf_counter()
+        res = fn()
+        if tick:
+            tick(what)
+        return res, time.perf_counter() - t0
+
+    headline: SearchResult | None = None
+    for lam in cfg.lams:
+        for cost in (cfg.costs[:1] if lam == 0 else cfg.costs):  # at λ = 0 the cost does not enter: one run
+            sc = search_config(cfg, seed, cost=cost, lam=lam)
+            res, s = timed(lambda sc=sc: run_search(sc, data=data), f"sacod {cost} λ {lam:g}")
+            for c in (cfg.costs if lam == 0 else (cost,)):
+                rows.append(_row("sacod", res, seed, cost=c, lam=lam, seconds=s))
+            if cost == "energy" and lam == cfg.ablation_lam:
+                headline = res
+    for kind in cfg.front_ends:
+        for lam in cfg.lams:
+            sc = search_config(cfg, seed, cost="energy", lam=lam,
+                               optics={**base.optics.model_dump(), "kind": kind})
+            res, s = timed(lambda sc=sc: run_search(sc, data=data), f"{kind} λ {lam:g}")
+            rows.append(_row(f"{kind}+search", res, seed, cost="energy", lam=lam, seconds=s))
+    for w in cfg.widths:
+        res, s = timed(lambda w=w: cotrain(base, w, data), f"co-train ×{w:g}")
+        rows.append(_row("co-train", res, seed, width=w, seconds=s))
+    for name, over in (("fixed in search", {"mask_in_search": False}), ("fixed in retrain", {"mask_in_retrain": False}),
+                       ("fixed in both", {"mask_in_search": False, "mask_in_retrain": False})):
+        sc = search_config(cfg, seed, cost="energy", lam=cfg.ablation_lam, **over)
+        res, s = timed(lambda sc=sc: run_search(sc, data=data), f"ablation: mask {name}")
+        rows.append(_row("ablation", res, seed, cost="energy", lam=cfg.ablation_lam, mask=name, seconds=s))
+    if headline is not None and base.optics.kind != "lens":
+        for sigma in cfg.sigmas:
+            noisy, tuned = noise_finetune(base, headline, data, sigma, cfg.finetune_epochs)
+            row = _row("noise", headline, seed, cost="energy", lam=cfg.ablation_lam, mask="trained")
+            row.update(sigma_um=sigma, float_acc_pct=100 * noisy, int8_acc_pct=float("nan"),
+                       finetuned_acc_pct=100 * tuned)
+            rows.append(row)
+    return rows
+
+
+def _cells(runs: list[dict[str, object]]) -> list[dict[str, object]]:
+    values = VALUES + (("finetuned_acc_pct",) if any("finetuned_acc_pct" in r for r in runs) else ())
+    filled = [{"finetuned_acc_pct": float("nan"), **r} for r in runs]
+    cells = aggregate(filled, KEYS, values)
+    for c in cells:  # the architecture each seed derived
+        c["choice"] = "; ".join(str(r["choice"]) for r in runs if all(r[k] == c[k] for k in KEYS))
+    return cells
+
+
+def _front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Non-dominated (cost, accuracy) points: cheaper or more accurate than every other, by cost."""
+    out: list[tuple[float, float]] = []
+    for c, a in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not out or a > out[-1][1]:
+            out.append((c, a))
+    return out
+
+
+def _gap(point: tuple[float, float], front: list[tuple[float, float]]) -> float | None:
+    """Accuracy points by which ``point`` trails the best of ``front`` at equal or lower cost (negative: ahead);
+    None when nothing on the front is as cheap."""
+    best = [a for c, a in front if c <= point[0] * (1 + 1e-12)]
+    return None if not best else max(best) - point[1]
+
+
+def _pct(new: float, old: float) -> float:
+    return round(100.0 * (new / old - 1.0), 2)
+
+
+def summarise(cells: list[dict[str, object]], cfg: SacodConfig) -> dict[str, object]:
+    """Fronts, SACoD against the baselines' front, energy cost against FLOPs cost, the paper's comparisons."""
+    def pts(method: str, cost: str | None = None, x: str = "nj_per_pixel") -> list[tuple[float, float]]:
+        return [(float(c[x]), float(c["int8_acc_pct"])) for c in cells  # type: ignore[arg-type]
+                if c["method"] == method and (cost is None or c["cost"] == cost)]
+
+    baselines = [f"{k}+search" for k in cfg.front_ends] + ["co-train"]
+    out: dict[str, object] = {}
+    for x in ("nj_per_pixel", "mflops"):
+        base_front = _front([p for m in baselines for p in pts(m, x=x)])
+        sacod = pts("sacod", "energy" if x == "nj_per_pixel" else cfg.costs[-1], x)
+        gaps = [g for p in sacod if (g := _gap(p, base_front)) is not None]
+        out[f"baseline_front_{x}"] = base_front
+        out[f"sacod_front_{x}"] = _front(sacod)
+        out[f"sacod_trails_baselines_by_pp_{x}"] = None if not gaps else round(min(gaps), 2)
+    if "energy" in cfg.costs and "flops" in cfg.costs:
+        e, f = pts("sacod", "energy"), pts("sacod", "flops")
+        fe, ff = _front(e), _front(f)
+        out["energy_vs_flops"] = {
+            "energy_front": fe, "flops_front": ff,
+            "flops_points_dominated_by_energy": sum(1 for p in f if any(q[0] <= p[0] and q[1] >= p[1] and q != p
+                                                                        for q in e)),
+            "energy_points_dominated_by_flops": sum(1 for p in e if any(q[0] <= p[0] and q[1] >= p[1] and q != p
+                                                                        for q in f)),
+            "per_lam": [{"lam": c["lam"], "cost": c["cost"], "nj_per_pixel": c["nj_per_pixel"],
+                         "int8_acc_pct": c["int8_acc_pct"]}
+                        for c in cells if c["method"] == "sacod" and c["lam"] != 0]}
+
+    def one(method: str, **match: object) -> dict[str, object] | None:
+        found = [c for c in cells if c["method"] == method and all(c[k] == v for k, v in match.items())]
+        return found[0] if found else None
+
+    head = one("sacod", cost="energy", lam=cfg.ablation_lam)
+    ours: dict[str, object] = {}
+    for name, other in (("vs_cotrain", one("co-train", width=max(cfg.widths)) if cfg.widths else None),
+                        ("vs_gabor", one("gabor_mask+search", lam=cfg.ablation_lam))):
+        if head is not None and other is not None:
+            ours[name] = {"flops_pct": _pct(head["mflops"], other["mflops"]),  # type: ignore[arg-type]
+                          "energy_pct": _pct(head["nj_per_pixel"], other["nj_per_pixel"]),  # type: ignore[arg-type]
+                          "acc_pp": round(head["int8_acc_pct"] - other["int8_acc_pct"], 2)}  # type: ignore[operator]
+    if head is not None and (both := one("ablation", mask="fixed in both")) is not None:
+        ours["mask_fixed_costs_pp"] = round(head["int8_acc_pct"] - both["int8_acc_pct"], 2)  # type: ignore[operator]
+    out["ours"] = ours
+    out["paper"] = PAPER
+    return out
+
+
+def _plot(cells: list[dict[str, object]], summary: dict[str, object], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = [("sacod", "energy", "SACoD (nJ/pixel cost)", "tab:blue", "o"),
+              ("sacod", "flops", "SACoD (FLOPs cost)", "tab:cyan", "s"),
+              ("gabor_mask+search", None, "Gabor masks + search", "tab:orange", "^"),
+              ("gabor+search", None, "Gabor PSFs + search", "tab:orange", "v"),
+              ("lens+search", None, "lens + search", "tab:gray", "D"),
+              ("co-train", None, "co-train (MobileNetV2 ×w)", "tab:red", "P"),
+              ("ablation", None, "SACoD, mask fixed (ablations)", "tab:purple", "x")]
+    fig, ax = plt.subplots(1, 3, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1, 1, 0.8]})
+    for a, x, label in ((ax[0], "mflops", "MFLOPs per frame"), (ax[1], "nj_per_pixel", "nJ/pixel (read-out included)")):
+        for method, cost, name, colour, marker in series:
+            cs = sorted((c for c in cells if c["method"] == method and (cost is None or c["cost"] == cost)),
+                        key=lambda c: float(c[x]))  # type: ignore[arg-type]
+            if not cs:
+                continue
+            err = [c["int8_acc_pct_ci95"] or 0 for c in cs]
+            a.errorbar([c[x] for c in cs], [c["int8_acc_pct"] for c in cs], yerr=err, color=colour, marker=marker,
+                       ls="-" if method in ("sacod", "co-train") else ":", label=name, capsize=2)
+        a.set_xscale("log")
+        a.set_xlabel(label)
+        a.set_ylabel("int8 test accuracy, %")
+        a.grid(alpha=0.3)
+    ax[0].legend(fontsize=7)
+    ax[2].axis("off")
+    ours = summary.get("ours", {})
+    lines = ["SACoD's winner against … (Δ FLOPs / Δ energy / Δ acc.)", ""]
+    for key, label in (("vs_cotrain", "co-train"), ("vs_gabor", "Gabor + search")):
+        p10, p100 = PAPER["cifar10"][key], PAPER["cifar100"][key]  # type: ignore[index]
+        lines.append(f"{label}:")
+        lines.append(f"  paper CIFAR-10   {p10['flops_pct']:+.1f} % / {p10['energy_pct']:+.1f} % / "
+                     f"{p10['acc_pp']:+.2f} pp")
+        lines.append(f"  paper CIFAR-100  {p100['flops_pct']:+.1f} % / {p100['energy_pct']:+.1f} % / "
+                     f"{p100['acc_pp']:+.2f} pp")
+        o = ours.get(key)  # type: ignore[union-attr]
+        lines.append("  ours             " + (f"{o['flops_pct']:+.1f} % / {o['energy_pct']:+.1f} % / "
+                                              f"{o['acc_pp']:+.2f} pp" if o else "—"))
+    fixed = ours.get("mask_fixed_costs_pp")  # type: ignore[union-attr]
+    lines += ["", f"mask fixed in both stages costs: paper {PAPER['mask_fixed_costs_pp']} pp, ours "
+              + ("—" if fixed is None else f"{fixed:+.2f} pp")]
+    ax[2].text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=7.5)
+    fig.tight_layout()
+    try:
+        atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+    finally:
+        plt.close(fig)
+
+
+@dataclass
+class SacodOutcome:
+    csv: Path
+    plot: Path
+    rows: list[dict[str, object]]
+    runs: list[dict[str, object]]
+    summary: dict[str, object]
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": "sacod", "csv": str(self.csv), "plot": str(self.plot), "rows": self.rows, "runs": self.runs,
+                "summary": self.summary, "seconds": self.seconds}
+
+
+def run_sacod(cfg: SacodConfig, out: Path, tick: Tick | None = None) -> SacodOutcome:
+    """Run every seed, aggregate, write OUT/sacod.csv, sacod.json and sacod.png."""
+    import csv
+    import io
+
+    check_folder(out)
+    search_config(cfg, cfg.seed)  # a bad search config or scale is one line before anything runs
+    t0 = time.perf_counter()
+    make_folder(out)
+    runs: list[dict[str, object]] = []
+    for k in range(cfg.seeds):
+        runs += run_seed(cfg, cfg.seed + k, tick)
+        text = json.dumps(runs, indent=1, default=str)  # a killed experiment keeps its finished seeds
+        atomic_write(out / "sacod_runs.json", lambda p, text=text: p.write_text(text, encoding="utf-8"))
+    cells = _cells(runs)
+    summary = summarise(cells, cfg)
+    buf = io.StringIO()
+    fields = list(dict.fromkeys(k for c in cells for k in c))
+    w = csv.DictWriter(buf, fieldnames=fields, restval="")
+    w.writeheader()
+    w.writerows(cells)
+    text = buf.getvalue()
+    csv_path, png = out / "sacod.csv", out / "sacod.png"
+    atomic_write(csv_path, lambda p: p.write_text(text, encoding="utf-8"))
+    _plot(cells, summary, png)
+    res = SacodOutcome(csv_path, png, cells, runs, summary, time.perf_counter() - t0)
+    body = json.dumps({**res.as_dict(), "config": cfg.model_dump(mode="json")}, indent=2, default=str)
+    atomic_write(out / "sacod.json", lambda p: p.write_text(body, encoding="utf-8"))
+    return res
+
+
+def sacod_config(data: dict[str, object]) -> SacodConfig:
+    """A :class:`SacodConfig` from the command line's settings (one ConfigError line on a mistake)."""
+    from logcam.config import validate
+
+    return validate(SacodConfig, data, where="experiment sacod")
+
+
+
+def command(*, quick: bool, paper: bool, out_dir: Path | None, as_json: bool, settings: dict[str, object],
+            unused: dict[str, object]) -> None:
+    """``logcam experiment sacod``: presets (--quick, defaults, --paper), the options it takes, progress bar."""
+    import sys
+
+    import click
+
+    for opt, given in unused.items():
+        if given is not None:
+            raise ConfigError(f"{opt}: not an option of sacod (it takes --quick/--paper/--seeds/--n/--size/--epochs/"
+                              f"--seed/--threads/--cifar/--out/--json)")
+    data: dict[str, object] = dict(QUICK) if quick else dict(PAPER_PRESET) if paper else {}
+    data.update({k: v for k, v in settings.items() if v is not None})
+    if paper and data.get("cifar") is None:
+        raise ConfigError("--paper: needs --cifar FOLDER (the CIFAR-10 python batches the paper's schedule runs on)")
+    cfg = sacod_config(data)
+    out = out_dir or Path("runs") / "experiments" / "sacod"
+    if as_json or not sys.stderr.isatty():
+        res = run_sacod(cfg, out)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("sacod"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                      TimeElapsedColumn(), transient=True) as prog:
+            task = prog.add_task("sacod", total=steps(cfg), info="")
+            res = run_sacod(cfg, out, tick=lambda what: prog.update(task, advance=1, info=what))
+    if as_json:
+        click.echo(json.dumps(res.as_dict(), indent=2, default=str))
+        return
+    click.echo(f"sacod: {len(res.rows)} cells, {len(res.runs)} runs in {res.seconds:.1f} s → {res.csv}, {res.plot}")
+    for key in ("sacod_trails_baselines_by_pp_nj_per_pixel", "sacod_trails_baselines_by_pp_mflops", "ours"):
+        click.echo(f"  {key}: {json.dumps(res.summary.get(key), default=str)}")

@@ -81,8 +81,10 @@ def sram_pj_per_bit(t: TechTable, size_bytes: float, banks: int = 1) -> float:
     return math.exp(y0 + (x - x0) * (y1 - y0) / (x1 - x0))
 
 
-def digital_pj(act: Activity, t: TechTable, sram: str = "sram8k_read64") -> dict[str, float]:
-    """Energy per frame (pJ) of the digital components of ``act`` at the table's node."""
+def digital_pj(act: Activity, t: TechTable, sram: str = "sram8k_read64",
+               sram_bit_pj: float | None = None) -> dict[str, float]:
+    """Energy per frame (pJ) of the digital components of ``act`` at the table's node; ``sram_bit_pj``: the
+    stage's SRAM energy per bit where its memories' sizes are known (else the ``sram`` entry / 64)."""
     out: dict[str, float] = {}
     if act.macs:
         e = 0.0
@@ -95,7 +97,8 @@ def digital_pj(act: Activity, t: TechTable, sram: str = "sram8k_read64") -> dict
     if act.mults:
         out["mults"] = sum(n * mult_pj(t, b, b) for b, n in act.mults.items())
     if act.sram_read_bits or act.sram_write_bits or act.sram_bits_by_size:
-        out["sram"] = ((act.sram_read_bits + act.sram_write_bits) * t[sram] / 64
+        per_bit = t[sram] / 64 if sram_bit_pj is None else sram_bit_pj
+        out["sram"] = ((act.sram_read_bits + act.sram_write_bits) * per_bit
                        + sum(n * sram_pj_per_bit(t, size) for size, n in act.sram_bits_by_size.items()))
     return out
 
@@ -139,15 +142,16 @@ def clock_pj(t: TechTable, ff_bit_cycles: float) -> dict[str, float]:
 
 
 def stage_pj(act: Activity, t: TechTable, *, link: str = "mipi", sram: str = SRAM_KINDS[0],
-             dram: str = "lpddr4", ff_bit_cycles: float = 0) -> StageEnergy:
+             dram: str = "lpddr4", ff_bit_cycles: float = 0, sram_bit_pj: float | None = None) -> StageEnergy:
     """The one stage model: a stage's activity → its components in pJ/frame (digital ones at ``t``'s node).
 
     ``link``: a :data:`LINK_KINDS` key, ``sram``: one of :data:`SRAM_KINDS`, ``dram``: a :data:`DRAM_KINDS` key;
     ``ff_bit_cycles``: flip-flop bits × clocked cycles per frame (from the RTL's Yosys statistics,
-    :mod:`logcam.energy.overheads`), costed as ``clock_ff``.
+    :mod:`logcam.energy.overheads`), costed as ``clock_ff``; ``sram_bit_pj``: SRAM energy per bit from the
+    stage's own memory sizes (``overheads.cnn_sram_pj_per_bit``), in place of the ``sram`` entry.
     """
     comp = analog_pj(act, t, link)
-    digital = digital_pj(act, t, sram)
+    digital = digital_pj(act, t, sram, sram_bit_pj)
     digital.update(clock_pj(t, ff_bit_cycles))
     comp.update(digital)
     comp.update(dram_pj(act, t, dram))

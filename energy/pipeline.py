@@ -263,13 +263,15 @@ def circuits_pj(cfg: PipelineCfg, stage: str, act: Activity) -> float | None:
 
 
 def stage_energy(cfg: PipelineCfg, act: Activity, tech: TechTable, ff_bit_cycles: float = 0,
-                 stage: str | None = None) -> StageEnergy:
+                 stage: str | None = None, sram_bit_pj: float | None = None) -> StageEnergy:
     """One stage of ``cfg`` at the table's node: :func:`~logcam.energy.components.stage_pj` with the
-    pipeline's link, CNN SRAM and DRAM kinds (``ff_bit_cycles``: the stage's flip-flop bits × clocked cycles).
+    pipeline's link, CNN SRAM and DRAM kinds (``ff_bit_cycles``: the stage's flip-flop bits × clocked cycles;
+    ``sram_bit_pj``: its SRAM energy per bit by its RTL memory sizes, in place of the SRAM kind).
     Where ``cfg.circuits`` gives ``stage`` circuit-level components, they replace its table-level pixel, ADC and
     comparators (component ``circuits``, node-independent)."""
     sram = cfg.cnn.sram if cfg.cnn is not None else SRAM_KINDS[0]
-    st = stage_pj(act, tech, link=cfg.link.kind, sram=sram, dram=cfg.memory.dram, ff_bit_cycles=ff_bit_cycles)
+    st = stage_pj(act, tech, link=cfg.link.kind, sram=sram, dram=cfg.memory.dram, ff_bit_cycles=ff_bit_cycles,
+                  sram_bit_pj=sram_bit_pj)
     circ = circuits_pj(cfg, stage, act) if stage is not None else None
     if circ is None:
         return st
@@ -278,10 +280,13 @@ def stage_energy(cfg: PipelineCfg, act: Activity, tech: TechTable, ff_bit_cycles
 
 
 def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, Activity],
-           node_nm: int | None = None, ff_bit_cycles: dict[str, float] | None = None) -> Breakdown:
+           node_nm: int | None = None, ff_bit_cycles: dict[str, float] | None = None,
+           sram_bit_pj: dict[str, float] | None = None) -> Breakdown:
     """Energy per frame of each stage from its activity (``node_nm`` overrides ``digital.node_nm``);
-    ``ff_bit_cycles``: stage → flip-flop bits × clocked cycles per frame (:mod:`logcam.energy.overheads`)."""
+    ``ff_bit_cycles``: stage → flip-flop bits × clocked cycles per frame, ``sram_bit_pj``: stage → SRAM pJ per
+    bit by the RTL's memory sizes (both from :mod:`logcam.energy.overheads`)."""
     ff = ff_bit_cycles or {}
+    sram_pb = sram_bit_pj or {}
     node = node_nm if node_nm is not None else cfg.digital.node_nm
     vdd = cfg.digital.vdd if node_nm is None else None
     scale = node_scale(tech, scaling, node, vdd)
@@ -289,7 +294,7 @@ def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, 
     for s, act in acts.items():
         if s not in STAGES:
             raise ConfigError(f"activity stage {s!r}: unknown (allowed: {', '.join(STAGES)})")
-        comp = stage_energy(cfg, act, tech, ff.get(s, 0), stage=s).at(scale)
+        comp = stage_energy(cfg, act, tech, ff.get(s, 0), stage=s, sram_bit_pj=sram_pb.get(s)).at(scale)
         leak = cfg.leakage_uw.get(s, 0.0)
         if leak:
             comp["leakage"] = leakage_pj(leak, cfg.sensor.fps)

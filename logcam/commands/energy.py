@@ -113,18 +113,20 @@ def _breakdown(pipeline: str, tech, scaling, node: int | None, activity: str, ac
                sets: dict[str, object] | None = None, rtl_overheads: bool = False):
     """(Breakdown, measured stage names) of a pipeline; with ``activity == "rtl"`` the stages in
     ``activity_file`` replace the analytic ones (see :func:`_activities`); ``sets``: pipeline overrides;
-    ``rtl_overheads``: the CNN's flip-flops counted by Yosys from its RTL, costed per clocked cycle."""
+    ``rtl_overheads``: the flip-flops of the RDC and CNN counted by Yosys from their RTL, costed per clocked
+    cycle, and the CNN's SRAM costed by its RTL memory sizes."""
     from logcam.energy.pipeline import energy, load_pipeline
 
     cfg, base = load_pipeline(pipeline)
     cfg = _with_sets(cfg, sets or {})
     acts, measured = _activities(cfg, base, activity, activity_file)
     ff: dict[str, int] = {}
+    sram: dict[str, float] = {}
     if rtl_overheads:
-        from logcam.energy.overheads import pipeline_ff_bit_cycles
+        from logcam.energy.overheads import pipeline_rtl_overheads
 
-        ff, _ = pipeline_ff_bit_cycles(cfg, base)
-    return energy(cfg, tech, scaling, acts, node_nm=node, ff_bit_cycles=ff), measured
+        ff, sram, _ = pipeline_rtl_overheads(cfg, base, tech)
+    return energy(cfg, tech, scaling, acts, node_nm=node, ff_bit_cycles=ff, sram_bit_pj=sram), measured
 
 
 def _activities(cfg, base, activity: str, activity_file: str | None):
@@ -186,7 +188,8 @@ def cli():
               help="override a table entry in its own unit, e.g. --set adc_walden_fom=10 (fJ/step), or a "
                    "pipeline field, e.g. --set sensor.width=96 --set cnn.net=my_net.yaml")
 @click.option("--rtl-overheads", is_flag=True,
-              help="add the CNN's flip-flops and clock pins, counted by Yosys from the accelerator RTL (seconds)")
+              help="add the RDC's and CNN's flip-flops and clock pins, counted by Yosys from their RTL, and cost the "
+                   "CNN's memories by their RTL sizes (seconds)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def show(pipeline, tech, scaling, node, activity, activity_file, sets, rtl_overheads, as_json):
     """Per-stage nJ/pixel of PIPELINE (YAML path or conventional/conventional_soc/loggrad/optical/lens), µJ/frame, mW.

@@ -97,3 +97,41 @@ def test_the_rdc_readout_is_charged_its_own_registers_for_every_beat():
     b = energy(small, t, s, analytic_activity(small, base), ff_bit_cycles=ff)
     scale = node_scale(t, s, small.digital.node_nm, small.digital.vdd)
     assert b.stages["readout"]["clock_ff"] == pytest.approx(bit_cycles * 0.009 * scale, rel=1e-12)
+
+
+def _fake_stats(spec, lb_bytes: int = 100, pool_bytes: int = 200) -> list[dict]:
+    return [{"num_ff_bits": 1, "line_buffer_bits": 8 * lb_bytes if s.kind == "conv" else 0,
+             "num_memory_bits": 8 * (lb_bytes + pool_bytes) if s.kind == "conv" else 8 * 4096}
+            for s in spec.layer_shapes()]
+
+
+def test_cnn_memory_split_adds_up_to_the_analytic_sram_traffic():
+    """Split by memory (ROM, line buffer, pool, output beats), the bits are cnn_activity's, exactly."""
+    from logcam.energy.activity import cnn_activity
+    from logcam.energy.overheads import cnn_memory_bits
+
+    spec = NetSpec.load(NETS / "2conv1fc.yaml")
+    parts = cnn_memory_bits(spec, _fake_stats(spec))
+    act = cnn_activity(spec)
+    assert sum(b for layer in parts for b, _ in layer.values()) == act.sram_read_bits + act.sram_write_bits
+    conv = [p for p, s in zip(parts, spec.layer_shapes()) if s.kind == "conv"]
+    assert all(p["line_buffer"][1] == 100 for p in conv if "line_buffer" in p)
+    assert all(p["pool"][1] == 200 for p in conv if "pool" in p)
+
+
+def test_cnn_sram_by_rtl_sizes_is_a_weighted_mean_of_the_sized_energies():
+    from logcam.energy.components import sram_pj_per_bit
+    from logcam.energy.overheads import cnn_memory_bits, cnn_sram_pj_per_bit
+
+    t = TechTable.load()
+    spec = NetSpec.load(NETS / "2conv1fc.yaml")
+    stats = _fake_stats(spec)
+    parts = [p for layer in cnn_memory_bits(spec, stats) for p in layer.values()]
+    want = sum(b * sram_pj_per_bit(t, size) for b, size in parts) / sum(b for b, _ in parts)
+    got = cnn_sram_pj_per_bit(spec, stats, t)
+    assert got == pytest.approx(want, rel=1e-12)
+    assert min(sram_pj_per_bit(t, s) for _, s in parts) <= got <= max(sram_pj_per_bit(t, s) for _, s in parts)
+    # a stage given this per-bit energy costs its SRAM bits with it instead of the named kind
+    act = Activity(sram_read_bits=640, sram_write_bits=64)
+    assert stage_pj(act, t, sram_bit_pj=got).components["sram"] == pytest.approx(704 * got, rel=1e-12)
+    assert stage_pj(act, t).components["sram"] == pytest.approx(704 * t["sram8k_read64"] / 64, rel=1e-12)

@@ -110,7 +110,7 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
                                 "threads": threads, "cifar": cifar_root},
                       unused={"--formats": formats, "--brightness": brightness_text, "--c1": c1_text,
                               "--large": large or None, "--classes": classes, "--imbalance": imbalance,
-                              "--qat": qat or None})
+                              "--qat": qat or None, "--population": population, "--cycles": cycles})
         return
     if name in OPTICS_NAMES:
         from logcam.nn.optics_experiments import OPTICS_QUICK, OpticsExperimentConfig, optics_steps, run_optics

@@ -125,11 +125,11 @@ def plot_validation(path: Path, results: list, out: OutputSet | None = None) -> 
     fig, ax = plt.subplots(figsize=(7, 0.8 + 0.6 * len(rows)))
     names = [r.name for r in rows]
     left = np.zeros(len(rows))
-    colours: dict[str, str] = {}
+    colours: dict[str, object] = {}
     for i, r in enumerate(rows):
         for stage, v in r.stages.items():
             first = stage not in colours  # label each stage once in the legend
-            c = colours.setdefault(stage, f"C{len(colours) % 10}")
+            c = colours.setdefault(stage, plt.get_cmap("tab20")(len(colours) % 20))  # 20 distinct stage colours
             ax.barh(i, v / r.reported, left=left[i], color=c, label=stage if first else None)
             left[i] += v / r.reported
         ax.text(left[i] + 0.02, i, f"{r.error:+.0%}", va="center")

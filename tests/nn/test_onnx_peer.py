@@ -7,6 +7,7 @@ every test network here is checked to lie inside that condition before comparing
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +202,50 @@ def test_label_ties_first_index() -> None:
     g = run(spec, bundle, x)
     o = run_onnxruntime(build_model(spec, bundle), x)
     assert g.labels.tolist() == [0, 0, 0] == o["labels"].tolist()
+
+
+def test_requantizer_ties_and_clamps_written_by_hand() -> None:
+    """A shared-specification fault in the rounding (golden model and RTL both wrong) cannot hide here: the
+    expected values are written out by hand from the spec (half_even: a tie goes to the even neighbour; the
+    result clamps to [−128, 127] after the zero point), and onnxruntime must give the same.
+
+    One 1×1 conv with zero weights, m = 1, s = 1: channel c outputs round(b_c / 2) + zp, clamped."""
+    biases = [1, 3, 5, -1, -3, -5, 253, 255, 259, -255, -257, -261, 2, -2]
+    halves = ["0.5", "1.5", "2.5", "-0.5", "-1.5", "-2.5", "126.5", "127.5", "129.5", "-127.5", "-128.5", "-130.5",
+              "1", "-1"]
+    by_hand = [0, 2, 2, 0, -2, -2, 126, 127, 127, -128, -128, -128, 1, -1]  # 127.5 → 128 → clamp 127; …
+    assert [Fraction(b, 2) for b in biases] == [Fraction(h) for h in halves]
+    c = len(biases)
+    spec = NetSpec.model_validate({
+        "input": {"channels": 1, "height": 2, "width": 2, "format": "codes", "levels": 3},
+        "layers": [{"type": "conv", "out_channels": c, "kernel": 1, "relu": False}, {"type": "fc", "out_features": 2}],
+        "quant": {"rounding": "half_even", "mult_bits": 8}})
+    b = random_bundle(spec, seed=0)
+    lp0 = LayerParams(np.zeros((c, 1, 1, 1), np.int8), np.array(biases, np.int32), np.ones(c, np.int32),
+                      np.ones(c, np.int32))
+    bundle = Bundle((lp0, b.layers[1]), {})
+    x = np.array([[[[1, -1], [0, 1]]]], np.int8)
+    g = run(spec, bundle, x)
+    want = np.broadcast_to(np.array(by_hand, np.int64).reshape(1, c, 1, 1), (1, c, 2, 2))
+    np.testing.assert_array_equal(g.acts[0].numpy().astype(np.int64), want)
+    o = run_onnxruntime(build_model(spec, bundle), x)
+    np.testing.assert_array_equal(o["layer0"].astype(np.int64), want)
+    assert first_mismatch(spec, g, o) is None, first_mismatch(spec, g, o)
+
+
+@pytest.mark.parametrize("levels,a,by_hand", [
+    (3, [10, 20, 39, 19, 10], [0, 1, 0, -1, 0]),      # ×2 → +1; ×1.95 → 0; ÷2.05 → −1; ÷1.9 → 0
+    (5, [10, 40, 79, 20, 5], [0, 2, 0, -1, -2]),      # ×4 → +2; ×1.975 → 0; ÷3.95 → −1; ÷4 → −2
+    (7, [10, 80, 41, 5, 39], [0, 3, 0, -3, 2]),       # ×8 → +3; ÷1.95 → 0; ÷8.2 → −3; ×7.8 → +2
+])
+def test_rdc_default_thresholds_written_by_hand(levels: int, a: list[int], by_hand: list[int]) -> None:
+    """The RDC's default thresholds (ratios 2, 4, 8 for 3, 5, 7 levels) and codes written out by hand, so a
+    wrong threshold shared by the golden model and the RTL (both read ``spec.thresholds``) is caught: one row,
+    mode h (two equal rows), a = P + 1, the left pixel has no neighbour (code 0)."""
+    from logcam.nn.golden.rdc import rdc_codes
+    from logcam.rdcspec import RdcSpec
+
+    spec = RdcSpec(width=len(a), height=2, adc_bits=10, levels=levels, mode="h", lanes=1)
+    assert spec.thresholds == tuple(Fraction(2**k) for k in range(1, levels // 2 + 1))
+    codes = rdc_codes(np.array([[v - 1 for v in a]] * 2, dtype=np.uint16), spec)[0, 0].tolist()
+    assert codes == [by_hand, by_hand]

@@ -241,3 +241,19 @@ def test_pipeline_circuit_errors_are_one_line(tmp_path):
         pipeline_from_dict(d)
     with pytest.raises(ConfigError, match=r"axes\.readout: adc10 — the base pipeline costs its rdc readout"):
         _variant(cfg, "adc10", 8)
+
+
+@pytest.mark.parametrize("field,value,needle", [
+    ("readouts", _p(0, "1"), r"t\.pwm\.params\.readouts\.value: 0 1 is outside the physical range of a count"),
+    ("ramp_capacitance", _p(-1, "pF"), r"t\.pwm\.params\.ramp_capacitance\.value: -1 pF is outside"),
+    ("supply", _p(2.5, "V"), r"t\.pwm\.params\.supply\.value: 2\.5 V is outside .* at 28 nm: \(0 … 1\.98\] V"),
+])
+def test_new_kinds_refuse_out_of_range_parameters_in_one_line(field, value, needle):
+    d = {"kind": "pwm_pixel", "node_nm": 28, "source": "t",
+         "params": {"pd_capacitance": _p(100, "fF"), "gate_capacitance": _p(10, "fF"), "ramp_capacitance": _p(1, "pF"),
+                    "column_capacitance_per_pixel": _p(3, "fF"), "rows": _p(126, "1"), "supply": _p(0.8, "V"),
+                    "readouts": _p(8, "1")}}
+    d["params"][field] = value
+    with pytest.raises(ConfigError, match=needle) as e:
+        load_circuit("pwm", d, "t")
+    assert "\n" not in str(e.value)

@@ -70,106 +70,101 @@ class PayloadCodec:
             raise ValueError(f"{what}: unknown field(s) {sorted(unknown)}; fields are {list(self.fields)}")
         return n
 
+    @property
+    def words(self) -> int:
+        """64-bit words of one packed beat (at least 1)."""
+        return max(1, (self.width + 63) // 64)
+
     def pack(self, **values: np.ndarray | int) -> list[int]:
         """Payload integers, one per beat; each field is an array (beats, *shape) or a scalar for all."""
-        n = self._beats(values, "pack")
-        if self.width <= 64:
-            word = np.zeros(n, dtype=np.uint64)
-            for name, v in values.items():
-                f = self.fields[name]
-                elems = self._elements(f, v, n)  # (n, count) uint64, already masked
-                shifts = (f.offset + f.width * np.arange(f.count, dtype=np.uint64)).astype(np.uint64)
-                word |= np.bitwise_or.reduce(elems << shifts, axis=1)
-            return [int(x) for x in word.tolist()]
-        bits = np.zeros((n, self.width), dtype=np.uint8)
-        for name, v in values.items():
-            f = self.fields[name]
-            elems = self._elements(f, v, n)
-            b = ((elems[:, :, None] >> np.arange(f.width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
-            bits[:, f.offset:f.offset + f.width * f.count] = b.reshape(n, -1)
-        packed = np.packbits(bits, axis=1, bitorder="little")
-        return [int.from_bytes(row.tobytes(), "little") for row in packed]
+        buf = self.pack_bytes(**values)
+        if self.words == 1:
+            return buf.view("<u8").reshape(-1).tolist()
+        return [int.from_bytes(row.tobytes(), "little") for row in buf]
 
     def unpack(self, words: Sequence[int]) -> dict[str, np.ndarray]:
         """Field arrays (beats, *shape) as int64 from payload integers."""
-        n = len(words)
-        out: dict[str, np.ndarray] = {}
-        if self.width <= 64:
-            word = np.asarray(words, dtype=np.uint64).reshape(n)
-            for f in self.fields.values():
-                shifts = (f.offset + f.width * np.arange(f.count, dtype=np.uint64)).astype(np.uint64)
-                mask = np.uint64((1 << f.width) - 1)
-                raw = ((word[:, None] >> shifts) & mask).astype(np.int64)
-                out[f.name] = self._finish(f, raw, n)
-            return out
-        nbytes = (self.width + 7) // 8
-        buf = np.frombuffer(b"".join(int(w).to_bytes(nbytes, "little") for w in words), dtype=np.uint8)
-        bits = np.unpackbits(buf.reshape(n, nbytes), axis=1, bitorder="little")
-        for f in self.fields.values():
-            b = bits[:, f.offset:f.offset + f.width * f.count].reshape(n, f.count, f.width).astype(np.int64)
-            raw = (b << np.arange(f.width, dtype=np.int64)).sum(axis=2)
-            out[f.name] = self._finish(f, raw, n)
-        return out
+        nbytes = 8 * self.words
+        if self.words == 1:
+            buf = np.asarray(words, dtype=np.uint64).reshape(len(words)).astype("<u8").view(np.uint8)
+        else:
+            buf = np.frombuffer(b"".join(int(w).to_bytes(nbytes, "little") for w in words), dtype=np.uint8)
+        return self.unpack_bytes(buf.reshape(len(words), nbytes))
 
     def pack_bytes(self, **values: np.ndarray | int) -> np.ndarray:
-        """Like :meth:`pack`, as a (beats, 8·ceil(width/64)) uint8 array of little-endian bytes (no Python ints)."""
+        """Like :meth:`pack`, as a (beats, 8·ceil(width/64)) uint8 array of little-endian bytes (no Python ints).
+
+        Vectorised per field element, never per beat: each element (``width`` ≤ 64 bits) is shifted into the
+        64-bit word holding its offset, and its high bits into the next word where it straddles the two."""
         n = self._beats(values, "pack_bytes")
-        words = max(1, (self.width + 63) // 64)
-        if self.width <= 64:
-            word = np.zeros(n, dtype="<u8")
-            for name, v in values.items():
-                f = self.fields[name]
-                elems = self._elements(f, v, n)
-                shifts = (f.offset + f.width * np.arange(f.count, dtype=np.uint64)).astype(np.uint64)
-                word |= np.bitwise_or.reduce(elems << shifts, axis=1)
-            return word.view(np.uint8).reshape(n, 8)
-        bits = np.zeros((n, 64 * words), dtype=np.uint8)
+        acc = np.zeros((self.words, n), dtype=np.uint64)  # word-major: every operation runs on contiguous rows
+        tmp, part = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
         for name, v in values.items():
             f = self.fields[name]
-            elems = self._elements(f, v, n)
-            b = ((elems[:, :, None] >> np.arange(f.width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
-            bits[:, f.offset:f.offset + f.width * f.count] = b.reshape(n, -1)
-        return np.packbits(bits, axis=1, bitorder="little")
+            arr = self._elements(f, v, n)
+            mask = np.uint64((1 << f.width) - 1)
+            for j in range(f.count):
+                col = arr if arr.ndim == 0 else arr[:, j]
+                if arr.ndim == 0 and int(col) == 0:
+                    break
+                np.copyto(tmp, col, casting="unsafe")  # two's complement for negative values
+                if f.signed:
+                    np.bitwise_and(tmp, mask, out=tmp)
+                k, b = divmod(f.offset + j * f.width, 64)
+                np.left_shift(tmp, np.uint64(b), out=part)
+                acc[k] |= part
+                if b + f.width > 64:
+                    np.right_shift(tmp, np.uint64(64 - b), out=part)
+                    acc[k + 1] |= part
+        return np.ascontiguousarray(acc.T).astype("<u8", copy=False).view(np.uint8).reshape(n, 8 * self.words)
 
     def unpack_bytes(self, buf: np.ndarray) -> dict[str, np.ndarray]:
         """Field arrays (beats, *shape) as int64 from (beats, ≥ceil(width/8)) little-endian payload bytes."""
-        buf = np.ascontiguousarray(buf, dtype=np.uint8)
+        buf = np.asarray(buf, dtype=np.uint8)
         n = buf.shape[0]
+        nb = 8 * self.words
+        padded = np.zeros((n, nb), dtype=np.uint8)
+        k = min(nb, buf.shape[1])
+        padded[:, :k] = buf[:, :k]
+        words = padded.view("<u8").astype(np.uint64, copy=False)  # (beats, words)
         out: dict[str, np.ndarray] = {}
-        if self.width <= 64:
-            padded = np.zeros((n, 8), dtype=np.uint8)
-            k = min(8, buf.shape[1])
-            padded[:, :k] = buf[:, :k]
-            word = padded.view("<u8").reshape(n)
-            for f in self.fields.values():
-                shifts = (f.offset + f.width * np.arange(f.count, dtype=np.uint64)).astype(np.uint64)
-                mask = np.uint64((1 << f.width) - 1)
-                raw = ((word[:, None] >> shifts) & mask).astype(np.int64)
-                out[f.name] = self._finish(f, raw, n)
-            return out
-        bits = np.unpackbits(buf, axis=1, bitorder="little")
         for f in self.fields.values():
-            b = bits[:, f.offset:f.offset + f.width * f.count].reshape(n, f.count, f.width).astype(np.int64)
-            raw = (b << np.arange(f.width, dtype=np.int64)).sum(axis=2)
-            out[f.name] = self._finish(f, raw, n)
+            offs = f.offset + f.width * np.arange(f.count)
+            k, b = offs // 64, (offs % 64).astype(np.uint64)
+            x = words[:, k] >> b  # (beats, count): every element of the field at once
+            over = np.flatnonzero(b + np.uint64(f.width) > 64)  # elements that straddle two words
+            if over.size:
+                x[:, over] |= words[:, k[over] + 1] << (np.uint64(64) - b[over])
+            # the element's top bit to bit 63, then back down: arithmetic (signed) or logical shift
+            up = 64 - f.width
+            x <<= np.uint64(up)
+            if f.signed:
+                raw = x.view(np.int64)
+                raw >>= np.int64(up)
+            else:
+                x >>= np.uint64(up)
+                raw = x.view(np.int64)
+            out[f.name] = raw.reshape(n, *f.shape)
         return out
 
     @staticmethod
     def _elements(f: Field, v: np.ndarray | int, n: int) -> np.ndarray:
-        arr = np.asarray(v, dtype=np.int64)
-        arr = np.broadcast_to(arr, (n, *f.shape)) if arr.ndim == 0 else arr
-        if arr.shape != (n, *f.shape):
+        """A field's values as (beats, count) integers of their own dtype (a 0-d array for a scalar), range
+        checked against the field's width."""
+        if f.width > 64:
+            raise ValueError(f"pack: field {f.name!r} has {f.width}-bit elements; at most 64 are supported")
+        arr = np.asarray(v)
+        if arr.dtype.kind == "b":
+            arr = arr.astype(np.uint8)
+        if arr.dtype.kind not in "iu":
+            arr = arr.astype(np.int64)
+        if arr.ndim and arr.shape != (n, *f.shape):
             raise ValueError(f"pack: field {f.name!r} needs shape {(n, *f.shape)}, got {arr.shape}")
         lo, hi = (-(1 << (f.width - 1)), (1 << (f.width - 1)) - 1) if f.signed else (0, (1 << f.width) - 1)
-        if arr.size and (arr.min() < lo or arr.max() > hi):
+        info = np.iinfo(arr.dtype)
+        if arr.size and (info.min < lo or info.max > hi) and (arr.min() < lo or arr.max() > hi):
             raise ValueError(f"pack: field {f.name!r} values must lie in {lo}..{hi}")
-        return (arr.reshape(n, f.count).astype(np.uint64) & np.uint64((1 << f.width) - 1))
-
-    @staticmethod
-    def _finish(f: Field, raw: np.ndarray, n: int) -> np.ndarray:
-        if f.signed:
-            raw = np.where(raw >= (1 << (f.width - 1)), raw - (1 << f.width), raw)
-        return raw.reshape(n, *f.shape)
+        return arr if arr.ndim == 0 else arr.reshape(n, f.count)
 
 
 class _Port:

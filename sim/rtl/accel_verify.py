@@ -13,9 +13,11 @@ Cycles per frame are measured between successive labels with valid and ready hel
 
 from __future__ import annotations
 
+import functools
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -210,18 +212,24 @@ def _amaranth_run(dut: Any, fields: dict[str, list[dict[str, Any]]], beats: dict
 def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, Any]]],
                    inputs: dict[str, np.ndarray], frames: int, *, p_valid: float, p_ready: float, seed: int,
                    max_cycles: int, bench: str, workdir: Path | None, expect: dict[str, int],
-                   mode: str = "memory", waves: Path | None = None) -> tuple[Capture, float]:
+                   mode: str = "memory", waves: Path | None = None, design: tuple[Any, ...] = (),
+                   meanwhile: Callable[[], Any] | None = None) -> tuple[Capture, float]:
     """Build (cached) and run a bench; returns the capture and the build time (s).
+
+    ``design``: the configuration ``component`` was generated from (specs, bundle); its Verilog is then
+    emitted once per design key (:func:`logcam.sim.rtl.emit.cached_verilog`), else on every call.
+    ``meanwhile``: work (the golden model) done on the other core while the memory bench's simulator runs.
 
     ``mode`` "memory": the generated shell (:mod:`logcam.sim.rtl.shell`) streams the input from a file,
     randomises valid/ready in the simulator and records ``o`` and every tap; "cycle": the cocotb module
     ``bench`` drives and watches every port per clock edge. Both run on the same shell build.
     """
-    from logcam.sim.rtl.emit import emit_verilog
+    from logcam.sim.rtl.emit import cached_verilog, emit_verilog, quiet_unused
     from logcam.sim.rtl.runner import run_cocotb, trace_kind, verilator_build
-    from logcam.sim.rtl.shell import BUILD_ARGS, design_ports, run_shell, shell_verilog
+    from logcam.sim.rtl.shell import BUILD_ARGS, design_ports, shell_verilog, start_shell
 
-    verilog = emit_verilog(component, top)
+    verilog = cached_verilog(lambda: component, top, *design) if design else emit_verilog(component, top)
+    quiet_unused(component)  # emitted now or earlier: its Verilog stands for it
     text, shell_top = shell_verilog(verilog, top)
     build = verilator_build(text, shell_top, build_args=BUILD_ARGS, waves=trace_kind(waves))
     codecs = {name: PayloadCodec(f) for name, f in fields.items()}
@@ -230,9 +238,12 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
         widths = {p.name[:-len("__payload")]: p.width for p in design_ports(verilog, top)
                   if p.name.endswith("__payload")}
         in_width = widths.pop("i")
-        run = run_shell(build, codecs["i"].pack_bytes(**inputs), in_width, widths, expect, p_valid=p_valid,
-                        p_ready=p_ready, seed=seed, max_cycles=max_cycles, stats=stat_ports, workdir=workdir,
-                        waves=waves)
+        pending = start_shell(build, codecs["i"].pack_bytes(**inputs), in_width, widths, expect, p_valid=p_valid,
+                              p_ready=p_ready, seed=seed, max_cycles=max_cycles, stats=stat_ports, workdir=workdir,
+                              waves=waves)
+        if meanwhile is not None:
+            meanwhile()
+        run = pending.result()
         streams = {name: codecs[name].unpack_bytes(raw) if len(raw) else {} for name, raw in run.streams.items()}
         stats = {name: {k: int(v[0]) for k, v in codecs[name].unpack([run.stats[name]]).items()}
                  for name in stat_ports}
@@ -383,7 +394,7 @@ def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "veri
     n = x.shape[0]
     if n < 1:
         raise InputError("verify_accel needs at least one frame")
-    golden = run(spec, bundle, x)
+    golden_of = functools.cache(lambda: run(spec, bundle, x))  # the memory bench runs it beside the simulator
     dut = Accelerator(spec, bundle)
     fields = port_fields(dut)
     beats = input_beats(x)
@@ -397,8 +408,10 @@ def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "veri
     else:
         cap, build_s = _verilator_run(dut, ACCEL_TOP, fields, beats, n, p_valid=p_valid, p_ready=p_ready,
                                       seed=seed, max_cycles=limit, bench="logcam.sim.rtl.accel_bench",
-                                      workdir=workdir, expect=expected_beats(spec, n), mode=bench, waves=waves)
+                                      workdir=workdir, expect=expected_beats(spec, n), mode=bench, waves=waves,
+                                      design=(spec, bundle), meanwhile=golden_of)
     wall = time.perf_counter() - t0 - build_s
+    golden = golden_of()
     count, found = compare_all(spec, golden, cap)
     extra = None
     if coverage:
@@ -460,8 +473,12 @@ def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "
     dut = Top(rdc, spec, bundle)
     frames = check_frames(torch.as_tensor(np.asarray(dn)), rdc, "DN frames").numpy()
     n = frames.shape[0]
-    codes = rdc_codes(frames, rdc).numpy().astype(np.int64)
-    golden = run(spec, bundle, codes)
+
+    @functools.cache
+    def golden_of() -> tuple[np.ndarray, Any]:  # the memory bench runs it beside the simulator
+        codes = rdc_codes(frames, rdc).numpy().astype(np.int64)
+        return codes, run(spec, bundle, codes)
+
     fields = port_fields(dut)
     beats = dn_beats(frames, rdc.lanes)
     per_frame = max(dut.accel.expected_cycles())
@@ -474,8 +491,10 @@ def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "
     else:
         cap, build_s = _verilator_run(dut, TOP_TOP, fields, beats, n, p_valid=p_valid, p_ready=p_ready, seed=seed,
                                       max_cycles=limit, bench="logcam.sim.rtl.top_bench", workdir=workdir,
-                                      expect=expected_beats(spec, n, codes=True), mode=bench, waves=waves)
+                                      expect=expected_beats(spec, n, codes=True), mode=bench, waves=waves,
+                                      design=(rdc, spec, bundle), meanwhile=golden_of)
     wall = time.perf_counter() - t0 - build_s
+    codes, golden = golden_of()
     _, _, h, w = codes.shape
     xs = np.tile(np.arange(w), n * h)
     ys = np.tile(np.repeat(np.arange(h), w), n)

@@ -1,6 +1,7 @@
 """Inside a cocotb bench: read the inputs the runner wrote, write the result back.
 
-Kept apart from :mod:`logcam.sim.rtl.runner` so the simulator process imports only numpy.
+Kept apart from :mod:`logcam.sim.rtl.runner` so the simulator process imports only numpy, and that only
+when the bench has arrays (the memory bench has none: its process starts without numpy).
 """
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def bench_dir() -> Path:
@@ -22,7 +24,12 @@ def bench_inputs() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Inside a bench: ``params.json`` and every ``.npy`` array of the bench directory."""
     d = bench_dir()
     params = json.loads((d / "params.json").read_text())
-    arrays = {p.stem: np.load(p) for p in d.glob("*.npy")}
+    files = sorted(d.glob("*.npy"))
+    if not files:
+        return params, {}
+    import numpy as np
+
+    arrays = {p.stem: np.load(p) for p in files}
     return params, arrays
 
 

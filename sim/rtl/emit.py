@@ -7,9 +7,13 @@ Lint runs ``verilator --lint-only -Wall`` with exactly these; warnings stay fata
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +51,117 @@ def waiver_flags() -> list[str]:
 def emit_verilog(component: Any, name: str) -> str:
     """Verilog text of ``component`` with top module ``name`` (Amaranth's built-in Yosys)."""
     return verilog.convert(component, name=name, emit_src=False)
+
+
+#: Modules outside ``logcam.hw`` whose code decides what a design elaborates to (the specs it is generated
+#: from and the helpers ``hw`` imports); with every module of ``logcam.hw`` and this one they key the
+#: Verilog cache, so editing any of them re-emits.
+DESIGN_MODULES = ("logcam.rdcspec", "logcam.nn.netspec", "logcam.nn.quant", "logcam.frontend", "logcam.config",
+                  "logcam.errors", __name__)
+
+
+@functools.lru_cache(maxsize=1)
+def design_sources_digest() -> str:
+    """SHA-256 of the source files of every ``logcam.hw`` module, of :data:`DESIGN_MODULES` and of the
+    Amaranth version: what, besides its configuration, a design's Verilog depends on."""
+    import importlib.util
+    from importlib import metadata
+    from pathlib import Path
+
+    files = sorted(Path(importlib.util.find_spec("logcam.hw").origin).parent.rglob("*.py"))
+    files += [Path(importlib.util.find_spec(m).origin) for m in DESIGN_MODULES]
+    h = hashlib.sha256(f"amaranth {metadata.version('amaranth')}".encode())
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _feed(h: Any, part: Any) -> None:
+    """Hash one configuration part: pydantic models as JSON, arrays by dtype, shape and bytes, dataclasses,
+    mappings and sequences element by element, anything else by ``repr``."""
+    import dataclasses
+
+    import numpy as np
+
+    if hasattr(part, "model_dump_json"):
+        h.update(b"M" + part.model_dump_json().encode())
+    elif isinstance(part, np.ndarray):
+        h.update(f"A{part.dtype.str}{part.shape}".encode() + np.ascontiguousarray(part).tobytes())
+    elif dataclasses.is_dataclass(part) and not isinstance(part, type):
+        h.update(f"D{type(part).__name__}".encode())
+        for f in dataclasses.fields(part):
+            _feed(h, f.name)
+            _feed(h, getattr(part, f.name))
+    elif isinstance(part, dict):
+        h.update(b"{")
+        for k in sorted(part, key=repr):
+            _feed(h, k)
+            _feed(h, part[k])
+        h.update(b"}")
+    elif isinstance(part, (list, tuple)):
+        h.update(b"(")
+        for v in part:
+            _feed(h, v)
+        h.update(b")")
+    else:
+        h.update(f"R{part!r}".encode())
+
+
+def design_key(name: str, *config: Any) -> str:
+    """A key of the design ``name`` generated from ``config`` (specs, weight bundles, …): the configuration,
+    the source digest (:func:`design_sources_digest`) and the top module name, 16 hex digits."""
+    h = hashlib.sha256(design_sources_digest().encode() + name.encode())
+    for part in config:
+        _feed(h, part)
+    return h.hexdigest()[:16]
+
+
+def cached_verilog(make: Callable[[], Any], name: str, *config: Any) -> str:
+    """The Verilog of the component ``make()`` builds from ``config`` (top module ``name``), emitted once per
+    :func:`design_key` and kept in ``$LOGCAM_CACHE/verilog`` (and in this process): emission of the
+    accelerator runs for seconds, reading the file for a millisecond. ``make`` is only called on a miss."""
+    from logcam.sim.rtl.runner import cache_root
+
+    key = design_key(name, *config)
+    if key in _VERILOG:
+        return _VERILOG[key]
+    path = cache_root() / "verilog" / f"{name}-{key}.v"
+    if path.is_file():
+        text = path.read_text()
+    else:
+        text = emit_verilog(make(), name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)  # atomic: a concurrent reader sees the whole file or none
+    _VERILOG[key] = text
+    return text
+
+
+_VERILOG: dict[str, str] = {}
+
+
+def quiet_unused(component: Any) -> None:
+    """Mark ``component`` and every elaboratable it holds (attributes, lists, dicts) as not needing
+    elaboration: where :func:`cached_verilog` serves a design's Verilog from the cache, the component built
+    for its ports and counters is never elaborated, and Amaranth would warn ``UnusedElaboratable`` for it
+    and each submodule its constructor made."""
+    from amaranth._unused import MustUse
+
+    seen: set[int] = set()
+    todo = [component]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, MustUse):
+            obj._MustUse__silence = True
+            todo += list(vars(obj).values())
+        elif isinstance(obj, (list, tuple)):
+            todo += list(obj)
+        elif isinstance(obj, dict):
+            todo += list(obj.values())
 
 
 @dataclass(frozen=True)

@@ -40,17 +40,26 @@ class RdcGeometry:
 
 
 def beat_flags(n: int, geo: RdcGeometry) -> dict[str, np.ndarray]:
-    """``first`` and ``last`` of every beat of ``n`` frames (int64, raster order)."""
-    col = np.tile(np.arange(geo.words), n * geo.height)
-    row = np.tile(np.repeat(np.arange(geo.height), geo.words), n)
-    return {"first": ((row == 0) & (col == 0)).astype(np.int64), "last": (col == geo.words - 1).astype(np.int64)}
+    """``first`` and ``last`` of every beat of ``n`` frames (int64, raster order): one frame's pattern, tiled."""
+    first = np.zeros(geo.beats_per_frame, dtype=np.int64)
+    first[0] = 1
+    last = np.tile(np.arange(geo.words) == geo.words - 1, geo.height).astype(np.int64)
+    return {"first": np.tile(first, n), "last": np.tile(last, n)}
 
 
 def input_fields(frames: np.ndarray, geo: RdcGeometry) -> dict[str, np.ndarray]:
     """Payload fields of the input beats for N×H×W DN frames: data (beats, lanes), first, last."""
     n = frames.shape[0]
-    data = frames.reshape(n * geo.height * geo.words, geo.lanes).astype(np.int64)
+    data = frames.reshape(n * geo.height * geo.words, geo.lanes).astype(np.int64, copy=False)
     return {"data": data, **beat_flags(n, geo)}
+
+
+def output_fields(codes: np.ndarray, geo: RdcGeometry) -> dict[str, np.ndarray]:
+    """Payload fields of the output beats that carry N×C×H×W codes: data (beats, channels, lanes), first,
+    last — the layout :func:`check_output` reads back."""
+    n = codes.shape[0]
+    data = codes.reshape(n, geo.channels, geo.height, geo.words, geo.lanes).transpose(0, 2, 3, 1, 4)
+    return {"data": data.reshape(n * geo.beats_per_frame, geo.channels, geo.lanes), **beat_flags(n, geo)}
 
 
 def check_output(fields: dict[str, np.ndarray], expected: np.ndarray, geo: RdcGeometry,

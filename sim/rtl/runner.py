@@ -173,7 +173,8 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
 def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.ndarray],
                params: dict[str, Any], workdir: Path | None = None, seed: int = 0,
                plusargs: Sequence[str] = (), files: dict[str, bytes] | None = None,
-               waves: Path | None = None, read_bins: bool = False) -> dict[str, Any]:
+               waves: Path | None = None, read_bins: bool = False, env: dict[str, str] | None = None
+               ) -> dict[str, Any]:
     """Run cocotb ``test_module`` on a build with input ``arrays`` (saved as name.npy) and ``params``.
 
     Returns the bench's ``result.json`` (plus ``sim_s``, the wall time of the simulator process).
@@ -181,7 +182,8 @@ def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.
     ``plusargs`` go to the simulator (``+name=value``; ``{dir}`` is replaced by the run directory),
     ``files`` are written into the run directory as raw bytes; ``waves`` (a build with ``waves``) dumps
     an FST trace to that path. ``read_bins``: the ``*.bin`` and ``*.txt`` files the run wrote come back in
-    the result under ``"_bin"`` (name → bytes), read before a temporary directory goes away.
+    the result under ``"_bin"`` (name → bytes), read before a temporary directory goes away. ``env``: more
+    environment variables for the simulator process.
     """
     setup_verilator()
     with contextlib.ExitStack() as stack:
@@ -212,7 +214,7 @@ def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.
                         plusargs=[a.replace("{dir}", str(workdir)) for a in plusargs],
                         waves=waves is not None,
                         test_args=["--trace-file", str(Path(waves).resolve())] if waves is not None else [],
-                        extra_env={"LOGCAM_BENCH_DIR": str(workdir)}, log_file=log)
+                        extra_env={"LOGCAM_BENCH_DIR": str(workdir), **(env or {})}, log_file=log)
         except SystemExit as err:
             if not result_file.is_file():
                 tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""

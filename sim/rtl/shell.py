@@ -9,7 +9,9 @@ shell serves both benches:
   drivers (:mod:`logcam.sim.rtl.streams`) drive ``clk``, ``rst``, ``i`` and ``o`` as before.
 - ``mem_mode = 1`` (memory bench): the shell takes input beats from a file (``+in_file``, one beat
   per ``ceil(W/32)`` little-endian 32-bit words, loaded once through DPI), offers each with probability
-  ``+pv``/65536 per cycle and keeps valid until the beat is taken, takes output beats with
+  ``+pv``/65536 per cycle and keeps valid until the beat is taken, drives seeded junk on the input payload
+  on every cycle its valid is low (a third xorshift32 generator, so a design that samples the payload
+  without valid is caught), takes output beats with
   probability ``+pr``/65536 per cycle (two seeded xorshift32 generators, ``+seed``), writes every
   beat that moves on ``o`` and on every ``tap*`` to ``+out_dir/<name>.bin`` (``ceil(W/32)``
   little-endian 32-bit words per beat, buffered in C++ through DPI and written at the end) and the
@@ -27,6 +29,8 @@ Cycle numbers count rising edges since reset fell.
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +47,11 @@ PERIOD_PS = 10_000
 #: clock loop and DPI I/O for the shell's ``mem_mode`` only with LOGCAM_SHELL defined; the runner then
 #: leaves out cocotb's ``--public-flat-rw`` (the shell marks its own ports public).
 BUILD_ARGS = ("-CFLAGS", f"-DLOGCAM_SHELL -DLOGCAM_HALF_PERIOD={PERIOD_PS // 2}")
+
+#: Environment of a memory-bench process: mem_bench has no ``assert`` to rewrite, and cocotb's pytest
+#: assertion-rewriting hook (set up before the test module is imported) loads pytest's configuration and
+#: every installed plugin — about 0.9 s of the process's 1.6 s start (measured, docs/rtl.md).
+FAST_START_ENV = {"COCOTB_REWRITE_ASSERTION_FILES": ""}
 
 #: Probability thresholds are fixed point: a beat is offered/taken when a 16-bit draw < round(p·2^16).
 P_ONE = 1 << 16
@@ -115,6 +124,8 @@ def shell_verilog(verilog: str, top: str) -> tuple[str, str]:
     counts = "\n".join(f"  reg [31:0] n_{s}, c_{s}, st_{s};\n  integer id_{s};" for s in watched)
     nw = {s: (by[f"{s}__payload"].width + 31) // 32 for s in watched}
     nwi = (wi + 31) // 32
+    # junk words: the generator's state, XORed with a different constant per 32-bit word (MSB word first)
+    junk = "{" + ", ".join(f"lj ^ 32'h{(0x9E3779B9 * j) & 0xFFFFFFFF:08x}" for j in reversed(range(nwi))) + "}"
     puts = "\n".join(
         f"  task automatic put_{s}(input [{32 * nw[s] - 1}:0] v);\n    integer j;\n"
         f"    for (j = 0; j < {nw[s]}; j = j + 1) logcam_word(id_{s}, v[32 * j +: 32]);\n  endtask"
@@ -186,7 +197,14 @@ module {name} (
   reg m_valid, m_ready;
   reg [{32 * nwi - 1}:0] m_payload;
   wire d_i_valid = mem_mode ? m_valid && !fin : i__valid;
-  wire [{wi - 1}:0] d_i_payload = mem_mode ? m_payload[{wi - 1}:0] : i__payload;
+  // while valid is low the payload carries junk (a third seeded generator, new every cycle), so a design
+  // that samples the payload without valid reads something else than the beat it took last
+  reg [31:0] lj;
+  wire [31:0] lj1 = lj ^ (lj << 13);
+  wire [31:0] lj2 = lj1 ^ (lj1 >> 17);
+  wire [31:0] lj3 = lj2 ^ (lj2 << 5);
+  wire [{32 * nwi - 1}:0] junk = {junk};
+  wire [{wi - 1}:0] d_i_payload = mem_mode ? (d_i_valid ? m_payload[{wi - 1}:0] : junk[{wi - 1}:0]) : i__payload;
   wire d_o_ready = mem_mode ? m_ready && !fin : o__ready;
   {top} dut (
 {(','+chr(10)).join(conns)}
@@ -214,6 +232,7 @@ module {name} (
     if (d_rst || !mem_mode) begin
       lv <= seed ^ 32'h9e3779b9;
       lr <= seed ^ 32'h7f4a7c15;
+      lj <= (seed ^ 32'h5bd1e995) | 32'd1;
       m_valid <= 1'b0;
       m_ready <= 1'b0;
       m_payload <= {32 * nwi}'d0;
@@ -235,6 +254,7 @@ module {name} (
       cyc <= cyc + 32'd1;
       lv <= lv3;
       lr <= lr3;
+      lj <= lj3;
       sent <= sent1;
       m_ready <= take;
       if (!m_valid || in_fire) begin
@@ -311,6 +331,52 @@ class ShellRun:
         return max(0, self.last_cycle - self.first_cycle + 1) if self.first_cycle else 0
 
 
+def beats_equal(recorded: np.ndarray, expected: np.ndarray) -> bool:
+    """Whether the beats a stream recorded (``(beats, 4·ceil(W/32))`` bytes, :attr:`ShellRun.streams`) are
+    exactly ``expected`` (``(beats, ≥ that)`` little-endian bytes from :meth:`PayloadCodec.pack_bytes` of the
+    golden values): every bit of every field of every beat, and the beat count. One memory comparison, so a
+    passing run needs no decoding; a failing one is decoded and judged field by field to name its mismatches."""
+    if recorded.shape[0] != expected.shape[0]:
+        return False
+    nb = recorded.shape[1]
+    return bool(np.array_equal(recorded, expected[:, :nb]) and not expected[:, nb:].any())
+
+
+class PendingShell:
+    """A memory-bench run under way in a background thread (:func:`start_shell`). The simulator is its own
+    process and the thread only waits for it, so the caller computes the golden model on the other core in
+    the meantime; :meth:`result` joins and returns the :class:`ShellRun` (or raises what the run raised)."""
+
+    def __init__(self, run: Callable[[], ShellRun]) -> None:
+        self._out: list[ShellRun] = []
+        self._err: list[BaseException] = []
+
+        def body() -> None:
+            try:
+                self._out.append(run())
+            except BaseException as err:  # re-raised in the caller's thread by result()
+                self._err.append(err)
+
+        self._thread = threading.Thread(target=body, name="logcam-shell", daemon=True)
+        self._thread.start()
+
+    def result(self) -> ShellRun:
+        """Wait for the run; its :class:`ShellRun`."""
+        self._thread.join()
+        if self._err:
+            raise self._err[0]
+        return self._out[0]
+
+
+def start_shell(build: VerilatorBuild, in_bytes: np.ndarray, in_width: int, widths: dict[str, int],
+                expect: dict[str, int], *, p_valid: float, p_ready: float, seed: int, max_cycles: int,
+                stats: list[str], workdir: Path | None = None, waves: Path | None = None) -> PendingShell:
+    """:func:`run_shell` started in the background: returns at once with a :class:`PendingShell`."""
+    return PendingShell(lambda: run_shell(build, in_bytes, in_width, widths, expect, p_valid=p_valid,
+                                          p_ready=p_ready, seed=seed, max_cycles=max_cycles, stats=stats,
+                                          workdir=workdir, waves=waves))
+
+
 def run_shell(build: VerilatorBuild, in_bytes: np.ndarray, in_width: int, widths: dict[str, int],
               expect: dict[str, int], *, p_valid: float, p_ready: float, seed: int, max_cycles: int,
               stats: list[str], workdir: Path | None = None, waves: Path | None = None) -> ShellRun:
@@ -325,7 +391,7 @@ def run_shell(build: VerilatorBuild, in_bytes: np.ndarray, in_width: int, widths
     plus += [f"+n_{name}={expect.get(name, 0)}" for name in widths]
     res = run_cocotb(build, "logcam.sim.rtl.mem_bench", arrays={}, params={"stats": stats},
                      files={"in.bin": to_shell_bytes(in_bytes, in_width)}, plusargs=plus, read_bins=True,
-                     workdir=workdir, seed=seed, waves=waves)
+                     workdir=workdir, seed=seed, waves=waves, env=FAST_START_ENV)
     bins = res["_bin"]
     streams = {name: from_shell_words(bins.get(f"{name}.bin", b""), w) for name, w in widths.items()}
     o_cycles = np.frombuffer(bins.get("o_cycles.bin", b""), dtype="<u4").astype(np.int64)

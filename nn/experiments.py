@@ -57,14 +57,19 @@ MAX_BRIGHTNESS = 1e6
 MAX_SEEDS = 50
 
 
-class ExperimentConfig(StrictModel):
-    """Scale and recipe of an experiment run (pixels, images, epochs, optimiser, widths, seeds)."""
+class DataScale(StrictModel):
+    """The synthetic set of a run: pixels, images, shape classes and their frequencies."""
 
     size: int = Field(32, ge=16, le=1024, description="image height = width, pixels")
     n: int = Field(1200, ge=30, le=200_000, description="images in the synthetic set")
     classes: int = Field(3, ge=2, le=len(ALL_CLASS_NAMES), description="synthetic shape classes")
     imbalance: Literal["none", "pascalraw"] = Field("none", description="class frequencies: balanced, or "
                                                                         "PASCAL RAW's 708 : 1765 : 4077")
+
+
+class ExperimentConfig(DataScale):
+    """Scale and recipe of an experiment run (pixels, images, epochs, optimiser, widths, seeds)."""
+
     epochs: int = Field(8, ge=1, le=1000)
     batch: int = Field(64, ge=1, le=4096)
     lr: float = Field(1e-3, gt=0, le=1)
@@ -231,9 +236,13 @@ class Outcome:
     seconds: float = 0.0
     per_seed: list[dict[str, object]] = field(default_factory=list)
 
+    def paper(self) -> object:
+        """The paper's numbers for this experiment."""
+        return PAPER_NUMBERS[self.name]
+
     def as_dict(self) -> dict[str, object]:
         return {"experiment": self.name, "csv": str(self.csv), "plot": str(self.plot), "seconds": self.seconds,
-                "paper": _jsonable(PAPER_NUMBERS[self.name]), "summary": self.summary, "rows": self.rows,
+                "paper": _jsonable(self.paper()), "summary": self.summary, "rows": self.rows,
                 "per_seed": self.per_seed}
 
 
@@ -243,13 +252,13 @@ def _jsonable(d: object) -> object:
     return d
 
 
-def _synthetic(cfg: ExperimentConfig, seed: int, brightness: float = 1.0, size: int | None = None) -> SyntheticConfig:
+def _synthetic(cfg: DataScale, seed: int, brightness: float = 1.0, size: int | None = None) -> SyntheticConfig:
     ratio = pascalraw_ratio(cfg.classes) if cfg.imbalance == "pascalraw" else None
     return SyntheticConfig(n=cfg.n, size=size or cfg.size, seed=seed, brightness=brightness, classes=cfg.classes,
                            class_ratio=ratio)
 
 
-def _data(cfg: ExperimentConfig, seed: int, brightness: float = 1.0, size: int | None = None) -> RawDataset:
+def _data(cfg: DataScale, seed: int, brightness: float = 1.0, size: int | None = None) -> RawDataset:
     return synthetic_dataset(_synthetic(cfg, seed, brightness, size))
 
 
@@ -663,5 +672,5 @@ def run(name: str, cfg: ExperimentConfig, out: Path, tick: Tick | None = None) -
     return res
 
 
-__all__ = ["EXPERIMENTS", "LARGE", "PAPER", "PAPER_NUMBERS", "QUICK", "ExperimentConfig", "Outcome", "ReconNet",
-           "aggregate", "cosine_similarities", "family", "mean_ci", "run", "steps", "t95"]
+__all__ = ["EXPERIMENTS", "LARGE", "PAPER", "PAPER_NUMBERS", "QUICK", "DataScale", "ExperimentConfig", "Outcome",
+           "ReconNet", "aggregate", "cosine_similarities", "family", "mean_ci", "run", "steps", "t95"]

@@ -17,7 +17,16 @@ import torch
 from torch import nn
 
 from logcam.errors import ConfigError
-from logcam.nn.netspec import ConvSpec, FcSpec, InputSpec, LayerSpec, NetSpec, QuantSpec
+from logcam.nn.netspec import (
+    ConvSpec,
+    DepthwiseSpec,
+    FcSpec,
+    InputSpec,
+    LayerSpec,
+    NetSpec,
+    PointwiseSpec,
+    QuantSpec,
+)
 
 #: Largest |int8| weight (symmetric: −127..127, so negation never overflows).
 WMAX = 127
@@ -34,13 +43,17 @@ def weight_scale(w: torch.Tensor) -> torch.Tensor:
 
 
 class QLayer(nn.Module):
-    """One conv or fc layer with its fake-quantized output."""
+    """One conv, pointwise, depthwise or fc layer with its fake-quantized output."""
 
     def __init__(self, layer: LayerSpec, in_ch: int, in_features: int, act_bits: int, momentum: float = 0.1) -> None:
         super().__init__()
         self.spec = layer
         if isinstance(layer, ConvSpec):
             self.op: nn.Module = nn.Conv2d(in_ch, layer.out_channels, layer.kernel, layer.stride, layer.pad)
+        elif isinstance(layer, PointwiseSpec):
+            self.op = nn.Conv2d(in_ch, layer.out_channels, 1)
+        elif isinstance(layer, DepthwiseSpec):
+            self.op = nn.Conv2d(in_ch, in_ch, layer.kernel, layer.stride, layer.pad, groups=in_ch)
         else:
             self.op = nn.Linear(in_features, layer.out_features)
         self.act_max = (1 << (act_bits - 1)) - 1
@@ -71,8 +84,8 @@ class QLayer(nn.Module):
         assert in_scale is not None
         acc_scale = in_scale * ws
         bq = round_half_up(self.op.bias / acc_scale) * acc_scale
-        if isinstance(self.spec, ConvSpec):
-            y = nn.functional.conv2d(x, wq, bq, self.spec.stride, self.spec.pad)
+        if isinstance(self.op, nn.Conv2d):  # conv, pointwise, depthwise: the op's own geometry
+            y = nn.functional.conv2d(x, wq, bq, self.op.stride, self.op.padding, groups=self.op.groups)
         else:
             y = nn.functional.linear(x, wq, bq)
         self._observe(y.clamp(min=0) if self.spec.relu else y)
@@ -104,8 +117,9 @@ class QuantNet(nn.Module):
         self.input_scale = float(input_scale)
         shapes = spec.layer_shapes()
         for i, layer in enumerate(spec.layers):
-            if not isinstance(layer, (ConvSpec, FcSpec)):
-                raise ConfigError(f"layers[{i}] ({layer.type}): training builds conv and fc layers only")
+            if not isinstance(layer, (ConvSpec, PointwiseSpec, DepthwiseSpec, FcSpec)):
+                raise ConfigError(f"layers[{i}] ({layer.type}): training builds conv, pointwise, depthwise and fc "
+                                  f"layers only")
         self.layers = nn.ModuleList(
             QLayer(layer, s.in_shape[0], s.fan_in, spec.quant.act_bits) for layer, s in zip(spec.layers, shapes))
         #: float-only input standardisation (x − mean) / std; None on the integer path

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("simulation", ("logcam.sim.rtl",)),
     ("energy", ("logcam.energy",)),
     ("commands", ("logcam.run", "logcam.run_optical", "logcam.cli", "logcam.commands", "logcam.explore",
-                  "logcam.search")),
+                  "logcam.search", "logcam.nn.unas")),  # nn.unas costs its networks with the energy model
 ]
 
 

@@ -65,6 +65,10 @@ class DataScale(StrictModel):
     classes: int = Field(3, ge=2, le=len(ALL_CLASS_NAMES), description="synthetic shape classes")
     imbalance: Literal["none", "pascalraw"] = Field("none", description="class frequencies: balanced, or "
                                                                         "PASCAL RAW's 708 : 1765 : 4077")
+    black: Literal["keep", "subtract"] = Field(
+        "keep", description="named variant 'subtract': the sensor's black level (16 DN) taken off every frame "
+                            "(clamped at 0) before any format, so the RDC sees pedestal-free DN; the RTL path and "
+                            "the default keep it")
 
 
 class ExperimentConfig(DataScale):
@@ -259,7 +263,21 @@ def _synthetic(cfg: DataScale, seed: int, brightness: float = 1.0, size: int | N
 
 
 def _data(cfg: DataScale, seed: int, brightness: float = 1.0, size: int | None = None) -> RawDataset:
-    return synthetic_dataset(_synthetic(cfg, seed, brightness, size))
+    syn = _synthetic(cfg, seed, brightness, size)
+    data = synthetic_dataset(syn)
+    black = _black_dn(cfg, syn.sensor)
+    if black:
+        data.frames = (data.frames.to(torch.int64) - black).clamp(min=0).to(data.frames.dtype)
+    return data
+
+
+def _black_dn(cfg: DataScale, sensor: str = "tinyml_cmos") -> int:
+    """DN taken off every frame: the sensor's black level (rounded) under ``black: subtract``, else 0."""
+    if cfg.black == "keep":
+        return 0
+    from logcam.sim.sensor import load_sensor
+
+    return math.floor(load_sensor(sensor).black_level_dn + 0.5)
 
 
 def _train(cfg: ExperimentConfig, data: RawDataset, fmt: str, widths: Sequence[int], seed: int) -> TrainResult:
@@ -310,7 +328,8 @@ def _err(rows: list[dict[str, object]], key: str) -> list[float]:
 
 def _scale_note(cfg: ExperimentConfig) -> str:
     return (f"{cfg.size}×{cfg.size}, {cfg.n} images, {cfg.classes} classes, {cfg.epochs} epochs, "
-            f"{cfg.seeds} seed{'s' if cfg.seeds > 1 else ''} (mean ± 95 % t)")
+            f"{cfg.seeds} seed{'s' if cfg.seeds > 1 else ''} (mean ± 95 % t)"
+            + (", black level subtracted" if cfg.black == "subtract" else ""))
 
 
 # --- brightness ----------------------------------------------------------------------------------------
@@ -330,7 +349,7 @@ def _brightness_seed(cfg: ExperimentConfig, seed: int, tick: Tick | None) -> tup
     _, _, te = split_indices(base.labels, seed)
     levels = sorted(set(cfg.brightness) | {1.0})
     lit = {b: (base if b == 1.0 else _data(cfg, seed, b)) for b in levels}
-    sat_dn, dark_dn = _sensor_levels()
+    sat_dn, dark_dn = (v - _black_dn(cfg) for v in _sensor_levels())
     codes = get_format("loggrad_q3", base.adc_bits)
     nonzero = {b: float((codes(d.frames[te]) != 0).double().mean()) for b, d in lit.items()}
     rows: list[dict[str, object]] = []

@@ -47,6 +47,9 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
 @click.option("--classes", type=int, default=None, help="Synthetic shape classes, 2..8 [default 3].")
 @click.option("--imbalance", type=click.Choice(["none", "pascalraw"]), default=None,
               help="Class frequencies: balanced, or PASCAL RAW's 708 : 1765 : 4077 [default none].")
+@click.option("--black-level", "black", type=click.Choice(["keep", "subtract"]), default=None,
+              help="Named variant: 'subtract' takes the sensor's 16 DN black level off every frame before any "
+                   "format (the RDC sees pedestal-free DN) [default keep, as the RTL path].")
 @click.option("--qat", is_flag=True, help="Named variant: quantization-aware int8 networks (jpeg8, loggrad_q3/q5).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder for NAME.csv, NAME.png, NAME.json [default: runs/experiments/NAME].")
@@ -70,8 +73,8 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
                    "the synthetic RGB objects (the first --n training images).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, classes: int | None,
-        imbalance: str | None, qat: bool, out_dir: Path | None, size: int | None, n_images: int | None,
-        epochs: int | None,
+        imbalance: str | None, black: str | None, qat: bool, out_dir: Path | None, size: int | None,
+        n_images: int | None, epochs: int | None,
         formats: str | None, brightness_text: str | None, c1_text: str | None, seed: int | None,
         threads: int | None, population: int | None, cycles: int | None, cifar_root: str | None,
         as_json: bool) -> None:
@@ -110,14 +113,16 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
                                 "threads": threads, "cifar": cifar_root},
                       unused={"--formats": formats, "--brightness": brightness_text, "--c1": c1_text,
                               "--large": large or None, "--classes": classes, "--imbalance": imbalance,
-                              "--qat": qat or None, "--population": population, "--cycles": cycles})
+                              "--qat": qat or None, "--population": population, "--cycles": cycles,
+                              "--black-level": black})
         return
     if name in OPTICS_NAMES:
         from logcam.nn.optics_experiments import OPTICS_QUICK, OpticsExperimentConfig, optics_steps, run_optics
 
         for opt, given in (("--formats", formats), ("--brightness", brightness_text), ("--c1", c1_text),
                            ("--paper", paper or None), ("--large", large or None), ("--seeds", seeds),
-                           ("--classes", classes), ("--imbalance", imbalance), ("--qat", qat or None)):
+                           ("--classes", classes), ("--imbalance", imbalance), ("--qat", qat or None),
+                           ("--black-level", black)):
             if given is not None:
                 raise ConfigError(f"{opt}: not an option of {name} (it takes --quick/--size/--n/--epochs/--seed)")
         quick_set, model, run_fn, steps_fn = OPTICS_QUICK, OpticsExperimentConfig, run_optics, optics_steps
@@ -141,7 +146,7 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
         data.update(LARGE)
     if qat:
         data["qat"] = True
-    for key, val in (("seeds", seeds), ("classes", classes), ("imbalance", imbalance)):
+    for key, val in (("seeds", seeds), ("classes", classes), ("imbalance", imbalance), ("black", black)):
         if val is not None:
             data[key] = val
     if cifar_root is not None:

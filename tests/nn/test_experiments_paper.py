@@ -152,3 +152,20 @@ def test_extra_shapes_render_an_object() -> None:
     assert sorted(set(lab.tolist())) == list(range(8))
     # objects and background differ in reflectance: every image has pixels at two levels or more
     assert all(len(set(lux[i].round(6).ravel().tolist())) > 1 for i in range(16))
+
+
+def test_black_level_subtraction_variant_takes_the_pedestal_off_before_the_rdc() -> None:
+    """The named variant (``black: subtract``): every frame less the sensor's 16 DN black level, clamped at 0; at
+    low light the RDC then sees neighbour ratios the pedestal had squeezed under its threshold."""
+    from logcam.nn.experiments import _data
+    from logcam.nn.formats import get_format
+
+    keep = validate(ExperimentConfig, TINY)
+    sub = validate(ExperimentConfig, {**TINY, "black": "subtract"})
+    dark_keep, dark_sub = _data(keep, 0, 2.0**-5), _data(sub, 0, 2.0**-5)
+    assert torch.equal(dark_sub.frames.to(torch.int64), (dark_keep.frames.to(torch.int64) - 16).clamp(min=0))
+    codes = get_format("loggrad_q3", dark_keep.adc_bits)
+    nonzero_keep = float((codes(dark_keep.frames) != 0).double().mean())
+    nonzero_sub = float((codes(dark_sub.frames) != 0).double().mean())
+    assert nonzero_sub > 2 * nonzero_keep, (nonzero_keep, nonzero_sub)
+    assert validate(ExperimentConfig, {}).black == "keep"  # the default keeps the pedestal, as the RTL path does

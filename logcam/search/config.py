@@ -45,7 +45,10 @@ class SearchConfig(StrictModel):
     warmup_epochs: int = Field(0, ge=0, le=1000, description="weights-only epochs before α is updated")
     batch: int = Field(32, ge=1, le=4096)
     w_lr: float = Field(0.025, gt=0, le=10, description="weights SGD learning rate (momentum 0.9, cosine)")
-    mask_lr: float = Field(0.005, ge=0, le=10, description="mask heights SGD learning rate, µm per unit gradient")
+    mask_lr: float = Field(0.005, ge=0, le=10, description="mask heights learning rate (adam: ≈ µm per step)")
+    mask_optimizer: Literal["adam", "sgd"] = Field(
+        "adam", description="adam: an Adam of its own for the heights; sgd: a group of the weights' SGD (its "
+                            "gradients are ~1e-3, so the heights moved < 1e-5 µm in a quick search)")
     mask_in_search: bool = Field(True, description="train the mask during the search (false: ablation, mask fixed)")
     mask_in_retrain: bool = Field(True, description="train the mask during retraining (false: ablation)")
     alpha_lr: float = Field(3e-4, gt=0, le=10, description="architecture Adam learning rate")

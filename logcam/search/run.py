@@ -107,6 +107,7 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
     groups = [{"params": net.weights(), "lr": cfg.w_lr}]
     groups += _mask_group(cfg, optics, cfg.mask_in_search)
     w_opt = torch.optim.SGD(groups, momentum=0.9)
+    m_opts = _mask_adam(cfg, optics, cfg.mask_in_search)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, T_max=cfg.epochs)
     a_opt = torch.optim.Adam(list(net.alpha), lr=cfg.alpha_lr)
     history: list[dict] = []
@@ -122,6 +123,8 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
             raise InputError(f"--resume: {ckpt} was written by a different config")
         model.load_state_dict(state["model"])
         w_opt.load_state_dict(state["w_opt"])
+        for o, st in zip(m_opts, state["m_opt"], strict=True):
+            o.load_state_dict(st)
         a_opt.load_state_dict(state["a_opt"])
         sched.load_state_dict(state["sched"])
         history, start = state["history"], state["epoch"]
@@ -134,10 +137,12 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
         sums = {"loss_w": 0.0, "loss_a": 0.0, "cost": 0.0}
         for i in range(nb):
             ia = half_a[pa[i * cfg.batch:(i + 1) * cfg.batch]]
-            w_opt.zero_grad(set_to_none=True)
+            for o in (w_opt, *m_opts):
+                o.zero_grad(set_to_none=True)
             loss = nn.functional.cross_entropy(model(x[ia]), y[ia])
             loss.backward()
-            w_opt.step()
+            for o in (w_opt, *m_opts):
+                o.step()
             sums["loss_w"] += float(loss.detach())
             if epoch >= cfg.warmup_epochs and len(half_b):
                 j = i % max(1, math.ceil(len(half_b) / cfg.batch))
@@ -149,7 +154,8 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
                 a_opt.step()
                 sums["loss_a"] += float(ce.detach())
                 sums["cost"] += float(c.detach())
-        w_opt.zero_grad(set_to_none=True)
+        for o in (w_opt, *m_opts):
+            o.zero_grad(set_to_none=True)
         sched.step()
         choice = net.derive()
         rec = {"epoch": epoch + 1, "tau": net.tau, **{k: v / nb for k, v in sums.items()}, "choice": choice,
@@ -157,32 +163,47 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
         history.append(rec)
         if ckpt is not None:
             _atomic_save({"config": cfg.model_dump(mode="json"), "epoch": epoch + 1, "model": model.state_dict(),
-                          "w_opt": w_opt.state_dict(), "a_opt": a_opt.state_dict(), "sched": sched.state_dict(),
-                          "history": history}, ckpt)
+                          "w_opt": w_opt.state_dict(), "m_opt": [o.state_dict() for o in m_opts],
+                          "a_opt": a_opt.state_dict(), "sched": sched.state_dict(), "history": history}, ckpt)
         if progress is not None:
             progress(epoch + 1, cfg.epochs, rec)
     return model, net, history, (tr, va, te, table), data
 
 
-def _mask_group(cfg: SearchConfig, optics: nn.Module, train: bool) -> list[dict]:
-    """The SGD parameter group of the mask heights (none when the mask is fixed: ablation, or no heights)."""
+def _mask_params(cfg: SearchConfig, optics: nn.Module, train: bool) -> list[nn.Parameter]:
+    """The mask heights to train (none when the mask is fixed: ablation, no heights, or mask_lr 0)."""
     mask = [p for p in optics.parameters() if p.requires_grad]
-    return [{"params": mask, "lr": cfg.mask_lr}] if train and mask and cfg.mask_lr > 0 else []
+    return mask if train and cfg.mask_lr > 0 else []
+
+
+def _mask_group(cfg: SearchConfig, optics: nn.Module, train: bool) -> list[dict]:
+    """``mask_optimizer: sgd``: the mask heights as a parameter group of the weights' SGD."""
+    mask = _mask_params(cfg, optics, train)
+    return [{"params": mask, "lr": cfg.mask_lr}] if mask and cfg.mask_optimizer == "sgd" else []
+
+
+def _mask_adam(cfg: SearchConfig, optics: nn.Module, train: bool) -> list[torch.optim.Optimizer]:
+    """``mask_optimizer: adam``: an Adam of its own for the mask heights (≈ ``mask_lr`` µm per step)."""
+    mask = _mask_params(cfg, optics, train)
+    return [torch.optim.Adam(mask, lr=cfg.mask_lr)] if mask and cfg.mask_optimizer == "adam" else []
 
 
 def _sgd_epochs(cfg: SearchConfig, model: nn.Module, groups: list[dict], data: SceneData, tr: torch.Tensor,
-                epochs: int, seed: int) -> None:
-    """``epochs`` of SGD (momentum 0.9, cosine) on the training split ``tr``; each epoch reseeded from ``seed``."""
-    opt = torch.optim.SGD(groups, momentum=0.9)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
+                epochs: int, seed: int, extra: list[torch.optim.Optimizer] | None = None) -> None:
+    """``epochs`` of SGD (momentum 0.9, cosine) on the training split ``tr`` (and a step of every ``extra``
+    optimiser per batch); each epoch reseeded from ``seed``."""
+    opts = [torch.optim.SGD(groups, momentum=0.9), *(extra or [])]
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opts[0], T_max=max(epochs, 1))
     x, y = data.images, data.labels
     for epoch in range(epochs):
         _seed_epoch(seed, epoch)
         model.train()
         for idx in tr[torch.randperm(len(tr))].split(cfg.batch):
-            opt.zero_grad(set_to_none=True)
+            for o in opts:
+                o.zero_grad(set_to_none=True)
             nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
+            for o in opts:
+                o.step()
         sched.step()
     model.eval()
 
@@ -202,7 +223,8 @@ def retrain(cfg: SearchConfig, model: OpticalClassifier, net: SuperNet | None, c
     out.gain.copy_(model.gain)
     groups = [{"params": list(derived.parameters()), "lr": cfg.retrain_lr if lr is None else lr},
               *_mask_group(cfg, model.optics, cfg.mask_in_retrain)]
-    _sgd_epochs(cfg, out, groups, data, splits[0], cfg.retrain_epochs if epochs is None else epochs, cfg.seed + 1)
+    _sgd_epochs(cfg, out, groups, data, splits[0], cfg.retrain_epochs if epochs is None else epochs, cfg.seed + 1,
+                _mask_adam(cfg, model.optics, cfg.mask_in_retrain))
     return out, spec
 
 

@@ -1,20 +1,26 @@
-"""Verification throughput per target: the memory-fed cocotb bench vs the per-cycle one vs bare Verilator.
+"""Verification throughput per target, end to end: ``logcam verify``'s memory-fed bench vs bare Verilator.
 
-For each ``logcam verify`` target (rdc, accel, top) the same emitted Verilog runs three ways, valid and
-ready held high, every output checked against the golden model:
+For each ``logcam verify`` target (rdc, accel, top) the same emitted Verilog (the one ``verify`` simulates:
+:func:`logcam.sim.rtl.emit.cached_verilog` with the same configuration) runs two ways, on the same frames:
 
-- **memory**: ``verify_*(bench="memory")`` — the generated shell (sim/rtl/shell.py) around the design,
-  under cocotb; input from a file, every output and tap beat recorded in the simulator, cocotb awaits
-  only ``done``. Every value of every tap is compared (the default ``logcam verify`` path).
-- **cycle**: ``verify_*(bench="cycle")`` — the cocotb drivers and monitors per clock edge (fewer frames).
-- **bare**: bench/rtl_harness.cpp, a C++ clock loop fed from memory (``verilator --cc --exe --build``
-  of the design alone, no VPI): the reference. It records only ``o`` (the labels for accel and top).
+- **verify**: the whole ``verify_*`` call with its builds cached — golden model, packing the stimulus, the
+  generated shell (sim/rtl/shell.py) under cocotb with its simulator process's start, every beat of ``o`` and
+  of every tap recorded in the simulator, and every value compared with the golden model (the default
+  ``logcam verify`` path, ``--bench memory``).
+- **bare**: bench/rtl_harness.cpp, a C++ clock loop fed from memory (``verilator --cc --exe --build`` of the
+  design alone, no VPI, no cocotb): the reference. It records only ``o``; its output is checked against the
+  golden model after the timing.
 
-Pixels/s are input pixels per second of the simulation loop (CPU time of the simulator process and wall
-time), and end to end (the whole ``verify_*`` call, build excluded; the bare harness's process).
+Both at two handshakes: valid and ready held high (``p = 1``), and randomised per cycle with probability
+``p`` (``--p``, default 0.8: the harness draws from the same seeded xorshift32 as the shell). Pixels/s are
+input pixels per second of wall time: verify's whole call against the bare harness's whole process (read
+the input, clock, write the output), so the ratio (verify ÷ bare) is the share of bare-Verilator throughput
+that verification keeps. Also reported: each side's simulation loop alone (CPU and wall).
+``--repeat N`` keeps the fastest of N runs of each side (the machine may be shared). ``--cycle-frames``
+adds the per-cycle cocotb bench (``--bench cycle``) for comparison (0: left out, the default).
 
-Run:  .venv/bin/python bench/bench_verify.py [--targets rdc,accel,top] [--frames 40,20,20]
-      [--cycle-frames 4,1,1] [--json]
+Run:  .venv/bin/python bench/bench_verify.py [--targets rdc,accel,top] [--frames 400,100,100] [--p 0.8]
+      [--repeat 1] [--cycle-frames 0,0,0] [--json]
 """
 
 from __future__ import annotations
@@ -27,14 +33,17 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from logcam.hw.stream import describe_layout
-from logcam.sim.rtl.emit import emit_verilog, waiver_flags
+from logcam.sim.rtl.emit import cached_verilog, quiet_unused, waiver_flags
 from logcam.sim.rtl.runner import cache_root, file_lock
+from logcam.sim.rtl.shell import threshold, to_shell_bytes
 from logcam.sim.rtl.streams import PayloadCodec
 from logcam.toolchain import setup_verilator
 
@@ -64,149 +73,177 @@ def build_harness(verilog: str, top: str) -> Path:
     return exe
 
 
-def run_harness(component: Any, top: str, in_fields: dict[str, np.ndarray], n_out: int,
-                workdir: Path) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Bare run of ``component``'s Verilog: input beats from memory, ``n_out`` output beats back (decoded)."""
-    verilog = emit_verilog(component, top)
-    t = time.perf_counter()
-    exe = build_harness(verilog, top)
-    build_s = time.perf_counter() - t
-    in_codec = PayloadCodec(describe_layout(component.i.payload.shape()))
-    out_codec = PayloadCodec(describe_layout(component.o.payload.shape()))
+def run_harness(exe: Path, in_codec: PayloadCodec, out_codec: PayloadCodec, in_fields: dict[str, np.ndarray],
+                n_out: int, workdir: Path, p: float, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """One bare run: input beats from memory, ``n_out`` output beats back (decoded after the timing).
+    ``p`` < 1 randomises valid and ready as the shell does. Returns (fields, {process_s, loop_s, loop_cpu_s})."""
     win, wout = (in_codec.width + 31) // 32, (out_codec.width + 31) // 32
-    le = in_codec.pack_bytes(**in_fields)
-    words = np.zeros((le.shape[0], 4 * win), dtype=np.uint8)
-    k = min(4 * win, le.shape[1])
-    words[:, :k] = le[:, :k]
     workdir.mkdir(parents=True, exist_ok=True)
-    words.tofile(workdir / "in.bin")
+    (workdir / "in.bin").write_bytes(to_shell_bytes(in_codec.pack_bytes(**in_fields), in_codec.width))
+    n_in = int(next(iter(in_fields.values())).shape[0])
+    hs = [] if p >= 1.0 else [str(threshold(p)), str(threshold(p)), str(seed)]
     t0 = time.perf_counter()
-    run = subprocess.run([str(exe), str(workdir / "in.bin"), str(le.shape[0]), str(win), str(workdir / "out.bin"),
-                          str(n_out), str(wout)], capture_output=True, text=True, check=True)
+    run = subprocess.run([str(exe), str(workdir / "in.bin"), str(n_in), str(win), str(workdir / "out.bin"),
+                          str(n_out), str(wout), *hs], capture_output=True, text=True, check=True)
     process_s = time.perf_counter() - t0
     info = json.loads(run.stdout.strip().splitlines()[-1])
     raw = np.fromfile(workdir / "out.bin", dtype=np.uint8).reshape(-1, 4 * wout)
-    return out_codec.unpack_bytes(raw), {"loop_s": info["loop_s"], "loop_cpu_s": info["loop_cpu_s"],
-                                         "process_s": process_s, "cycles": info["cycles"], "build_s": build_s}
+    return out_codec.unpack_bytes(raw), {"process_s": process_s, "loop_s": info["loop_s"],
+                                         "loop_cpu_s": info["loop_cpu_s"]}
 
 
-def _rates(pixels: int, loop_s: float, loop_cpu_s: float, total_s: float) -> dict[str, float]:
-    return {"loop_s": round(loop_s, 4), "loop_cpu_s": round(loop_cpu_s, 4), "total_s": round(total_s, 3),
-            "pixels_per_s_cpu": round(pixels / loop_cpu_s) if loop_cpu_s else 0,
-            "pixels_per_s_loop": round(pixels / loop_s) if loop_s else 0,
-            "pixels_per_s_total": round(pixels / total_s) if total_s else 0}
+@dataclass
+class Target:
+    """What the bench needs of a verify target: its Verilog (the one verify simulates), the component (for
+    its port layouts), the bare harness's input fields and expected ``o`` field, and verify itself."""
+
+    config: str
+    top: str
+    verilog: str
+    component: Any
+    pixels_per_frame: int
+    in_fields: Callable[[int], dict[str, np.ndarray]]  # frames → input beat fields
+    want_o: Callable[[int], tuple[str, np.ndarray]]  # frames → (o field, expected values of n frames)
+    o_per_frame: int
+    verify: Callable[..., Any]  # (frames, p_valid=, p_ready=, bench=) → VerifyResult
 
 
-def bench_rdc(n: int, n_cycle: int, workdir: Path) -> dict[str, Any]:
+def rdc_target(n: int) -> Target:
     from logcam.hw.rdc import Rdc
     from logcam.nn.golden.rdc import rdc_codes
     from logcam.rdcspec import RdcSpec
     from logcam.sim.rtl.rdc_frames import frames_for
-    from logcam.sim.rtl.rdc_io import RdcGeometry, check_output, input_fields
-    from logcam.sim.rtl.rdc_verify import verify_rdc
+    from logcam.sim.rtl.rdc_io import RdcGeometry, input_fields, output_fields
+    from logcam.sim.rtl.rdc_verify import TOPLEVEL, verify_rdc
 
     spec = RdcSpec(width=320, height=240, lanes=4, mode="sum", levels=3)
     frames = frames_for(spec, n, 0)
-    verify_rdc(spec, frames[:1], p_valid=1.0, p_ready=1.0)  # the build, outside the timing
-    out: dict[str, Any] = {"config": "RDC 320×240, 4 lanes, mode sum, 3 levels", "frames": n}
-    t = time.perf_counter()
-    mem = verify_rdc(spec, frames, p_valid=1.0, p_ready=1.0)
-    total = time.perf_counter() - t
-    assert mem.passed, mem.summary()
-    out["memory"] = _rates(mem.pixels, mem.extra["sim_loop_s"], mem.extra["sim_loop_cpu_s"], total)
-    t = time.perf_counter()
-    cyc = verify_rdc(spec, frames[:n_cycle], p_valid=1.0, p_ready=1.0, bench="cycle")
-    total = time.perf_counter() - t
-    assert cyc.passed, cyc.summary()
-    out["cycle"] = {**_rates(cyc.pixels, cyc.extra["sim_loop_s"], 0.0, total), "frames": n_cycle}
     geo = RdcGeometry.of(spec)
-    got, info = run_harness(Rdc(spec), "rdc", input_fields(frames, geo), n * geo.beats_per_frame, workdir / "rdc")
-    count, found, _ = check_output(got, rdc_codes(frames, spec).numpy(), geo)
-    assert count == 0, [str(m) for m in found]
-    out["bare"] = _rates(mem.pixels, info["loop_s"], info["loop_cpu_s"], info["process_s"])
-    return out
+    return Target(
+        "RDC 320×240, 4 lanes, mode sum, 3 levels", TOPLEVEL, cached_verilog(lambda: Rdc(spec), TOPLEVEL, spec),
+        Rdc(spec), spec.width * spec.height, lambda k: input_fields(frames[:k], geo),
+        lambda k: ("data", output_fields(rdc_codes(frames[:k], spec).numpy(), geo)["data"]), geo.beats_per_frame,
+        lambda k, **kw: verify_rdc(spec, frames[:k], seed=0, **kw))
 
 
-def _accel_like(target: str, n: int, n_cycle: int, workdir: Path) -> dict[str, Any]:
+def accel_target(kind: str, n: int) -> Target:
     from logcam.nn.golden.accel import run as golden_run
     from logcam.nn.netspec import load_net
-    from logcam.sim.rtl.accel_verify import dn_beats, input_beats, random_inputs, verify_accel, verify_top
+    from logcam.sim.rtl.accel_verify import (
+        ACCEL_TOP,
+        TOP_TOP,
+        dn_beats,
+        input_beats,
+        random_inputs,
+        verify_accel,
+        verify_top,
+    )
 
     spec, bundle, _ = load_net()
-    if target == "accel":
+    if kind == "accel":
         from logcam.hw.accel.net import Accelerator
 
         x = random_inputs(spec, n, 0)
+        return Target(
+            f"accelerator {spec.name} {'×'.join(map(str, spec.input.shape))} (bundled weights)", ACCEL_TOP,
+            cached_verilog(lambda: Accelerator(spec, bundle), ACCEL_TOP, spec, bundle), Accelerator(spec, bundle),
+            spec.input.height * spec.input.width, lambda k: input_beats(x[:k]),
+            lambda k: ("label", golden_run(spec, bundle, x[:k]).labels.numpy()), 1,
+            lambda k, **kw: verify_accel(spec, bundle, x[:k], seed=0, **kw))
+    from logcam.frontend import rdc_feeding
+    from logcam.hw.top import Top
+    from logcam.nn.golden.rdc import rdc_codes
+    from logcam.sim.frames import scene_dn_frames
 
-        def verify(k: int, **kw: Any) -> Any:
-            return verify_accel(spec, bundle, x[:k], seed=0, p_valid=1.0, p_ready=1.0, **kw)
+    rdc = rdc_feeding(spec, lanes=1)
+    dn = scene_dn_frames(rdc.height, rdc.width, rdc.adc_bits, n, 0)
+    return Target(
+        f"top: RDC {rdc.width}×{rdc.height} lanes 1 → {spec.name} (bundled weights)", TOP_TOP,
+        cached_verilog(lambda: Top(rdc, spec, bundle), TOP_TOP, rdc, spec, bundle), Top(rdc, spec, bundle),
+        rdc.width * rdc.height, lambda k: dn_beats(dn[:k], rdc.lanes),
+        lambda k: ("label", golden_run(spec, bundle, rdc_codes(dn[:k], rdc).numpy().astype(np.int64)).labels.numpy()),
+        1, lambda k, **kw: verify_top(rdc, spec, bundle, dn[:k], seed=0, **kw))
 
-        component, top, fields = Accelerator(spec, bundle), "logcam_accel", input_beats(x)
-        labels = golden_run(spec, bundle, x).labels.numpy()
-        config = f"accelerator {spec.name} {'×'.join(map(str, spec.input.shape))} (bundled weights)"
-    else:
-        from logcam.frontend import rdc_feeding
-        from logcam.hw.top import Top
-        from logcam.nn.golden.rdc import rdc_codes
-        from logcam.sim.frames import scene_dn_frames
 
-        rdc = rdc_feeding(spec, lanes=1)
-        dn = scene_dn_frames(rdc.height, rdc.width, rdc.adc_bits, n, 0)
+def _rate(pixels: int, s: float) -> int:
+    return round(pixels / s) if s > 0 else 0
 
-        def verify(k: int, **kw: Any) -> Any:
-            return verify_top(rdc, spec, bundle, dn[:k], seed=0, p_valid=1.0, p_ready=1.0, **kw)
 
-        component, top, fields = Top(rdc, spec, bundle), "logcam_top", dn_beats(dn, rdc.lanes)
-        labels = golden_run(spec, bundle, rdc_codes(dn, rdc).numpy().astype(np.int64)).labels.numpy()
-        config = f"top: RDC {rdc.width}×{rdc.height} lanes 1 → {spec.name} (bundled weights)"
-    verify(1)  # the build, outside the timing
-    out: dict[str, Any] = {"config": config, "frames": n}
-    t = time.perf_counter()
-    mem = verify(n)
-    total = time.perf_counter() - t
-    assert mem.passed, mem.summary()
-    out["memory"] = _rates(mem.pixels, mem.extra["sim_loop_s"], mem.extra["sim_loop_cpu_s"], total)
-    t = time.perf_counter()
-    cyc = verify(n_cycle, bench="cycle")
-    total = time.perf_counter() - t
-    assert cyc.passed, cyc.summary()
-    out["cycle"] = {**_rates(cyc.pixels, 0.0, 0.0, total), "frames": n_cycle}
-    got, info = run_harness(component, top, fields, n, workdir / target)
-    assert np.array_equal(got["label"], labels), "bare harness: labels differ from the golden model"
-    out["bare"] = _rates(mem.pixels, info["loop_s"], info["loop_cpu_s"], info["process_s"])
+def bench_target(t: Target, n: int, ps: list[float], repeat: int, n_cycle: int, workdir: Path) -> dict[str, Any]:
+    """Verify end to end vs the bare harness, per handshake probability; fastest of ``repeat`` runs each."""
+    exe = build_harness(t.verilog, t.top)
+    quiet_unused(t.component)  # built for its port layouts only
+    t.verify(1, p_valid=1.0, p_ready=1.0)  # the shell's build, outside the timing
+    in_codec = PayloadCodec(describe_layout(t.component.i.payload.shape()))
+    out_codec = PayloadCodec(describe_layout(t.component.o.payload.shape()))
+    fields = t.in_fields(n)
+    o_name, o_want = t.want_o(n)
+    pixels = n * t.pixels_per_frame
+    out: dict[str, Any] = {"config": t.config, "frames": n, "pixels": pixels, "runs": {}}
+    for p in ps:
+        best_v: dict[str, float] | None = None
+        best_b: dict[str, float] | None = None
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            res = t.verify(n, p_valid=p, p_ready=p)
+            total = time.perf_counter() - t0
+            if not res.passed:
+                sys.exit(f"verify failed: {res.summary()}")
+            v = {"total_s": total, "loop_s": res.extra["sim_loop_s"], "loop_cpu_s": res.extra["sim_loop_cpu_s"],
+                 "cycles": res.cycles}
+            best_v = v if best_v is None or v["total_s"] < best_v["total_s"] else best_v
+            got, b = run_harness(exe, in_codec, out_codec, fields, n * t.o_per_frame, workdir / t.top, p)
+            if not np.array_equal(got[o_name].reshape(o_want.shape), o_want):
+                sys.exit(f"{t.top}: the bare harness's {o_name} differ from the golden model")
+            best_b = b if best_b is None or b["process_s"] < best_b["process_s"] else best_b
+        assert best_v is not None and best_b is not None
+        out["runs"][str(p)] = {
+            "verify": {**{k: round(x, 4) for k, x in best_v.items()}, "pixels_per_s": _rate(pixels, best_v["total_s"]),
+                       "loop_pixels_per_s_cpu": _rate(pixels, best_v["loop_cpu_s"])},
+            "bare": {**{k: round(x, 4) for k, x in best_b.items()}, "pixels_per_s": _rate(pixels, best_b["process_s"]),
+                     "loop_pixels_per_s_cpu": _rate(pixels, best_b["loop_cpu_s"])},
+            "ratio": round(best_b["process_s"] / best_v["total_s"], 3),
+            "ratio_loop_cpu": round(best_b["loop_cpu_s"] / best_v["loop_cpu_s"], 3) if best_v["loop_cpu_s"] else None,
+        }
+    if n_cycle:
+        t0 = time.perf_counter()
+        res = t.verify(n_cycle, p_valid=1.0, p_ready=1.0, bench="cycle")
+        total = time.perf_counter() - t0
+        out["cycle"] = {"frames": n_cycle, "total_s": round(total, 3),
+                        "pixels_per_s": _rate(n_cycle * t.pixels_per_frame, total), "passed": res.passed}
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--targets", default="rdc,accel,top")
-    ap.add_argument("--frames", default="40,20,20", help="frames per target (memory and bare runs)")
-    ap.add_argument("--cycle-frames", default="4,1,1", help="frames per target for the per-cycle bench")
+    ap.add_argument("--frames", default="400,100,100", help="frames per target (rdc,accel,top)")
+    ap.add_argument("--p", type=float, default=0.8, help="valid/ready probability of the randomised runs")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per side; the fastest counts")
+    ap.add_argument("--cycle-frames", default="0,0,0", help="frames for the per-cycle bench (0: left out)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/logcam-bench-verify"))
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     order = ["rdc", "accel", "top"]
     frames = dict(zip(order, (int(v) for v in a.frames.split(","))))
     cyc = dict(zip(order, (int(v) for v in a.cycle_frames.split(","))))
-    rows = {}
-    for target in a.targets.split(","):
-        r = (bench_rdc if target == "rdc" else lambda n, c, w, t=target: _accel_like(t, n, c, w))(
-            frames[target], cyc[target], a.workdir)
-        m, b = r["memory"], r["bare"]
-        r["ratio_cpu"] = round(m["pixels_per_s_cpu"] / b["pixels_per_s_cpu"], 3)
-        r["ratio_loop_wall"] = round(m["pixels_per_s_loop"] / b["pixels_per_s_loop"], 3)
-        r["ratio_total"] = round(m["pixels_per_s_total"] / b["pixels_per_s_total"], 3)
-        r["memory_over_cycle_total"] = round(m["pixels_per_s_total"] / max(1, r["cycle"]["pixels_per_s_total"]), 1)
-        rows[target] = r
+    ps = [1.0] + ([a.p] if a.p < 1.0 else [])
+    rows: dict[str, Any] = {}
+    for name in a.targets.split(","):
+        n = frames[name]
+        target = rdc_target(n) if name == "rdc" else accel_target(name, n)
+        r = bench_target(target, n, ps, a.repeat, cyc[name], a.workdir)
+        rows[name] = r
         if not a.json:
-            print(f"{target}: {r['config']}, {r['frames']} frames; load {os.getloadavg()[0]:.1f}", flush=True)
-            for k in ("memory", "cycle", "bare"):
-                v = r[k]
-                print(f"  {k:6}: loop {v['pixels_per_s_cpu']:>11,} px/s CPU, {v['pixels_per_s_loop']:>11,} px/s wall; "
-                      f"end to end {v['pixels_per_s_total']:>11,} px/s ({v['total_s']} s)", flush=True)
-            print(f"  memory/bare: {r['ratio_cpu']} (loop CPU), {r['ratio_loop_wall']} (loop wall), "
-                  f"{r['ratio_total']} (end to end); memory/cycle end to end {r['memory_over_cycle_total']}×",
+            print(f"{name}: {r['config']}, {n} frames ({r['pixels']:,} pixels); load {os.getloadavg()[0]:.1f}",
                   flush=True)
+            for p, run in r["runs"].items():
+                v, b = run["verify"], run["bare"]
+                print(f"  p={p}: verify {v['pixels_per_s']:>11,} px/s ({v['total_s']} s; loop {v['loop_s']} s), "
+                      f"bare {b['pixels_per_s']:>11,} px/s ({b['process_s']} s; loop {b['loop_s']} s) → "
+                      f"ratio {run['ratio']} (loop CPU {run['ratio_loop_cpu']})", flush=True)
+            if "cycle" in r:
+                print(f"  per-cycle bench: {r['cycle']['pixels_per_s']:,} px/s ({r['cycle']['frames']} frames)")
     rows["machine"] = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                        f"load {os.getloadavg()[0]:.1f}")
     if a.json:

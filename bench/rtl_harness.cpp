@@ -3,9 +3,11 @@
 //
 // Memory-fed: input payloads come pre-packed from a file of 32-bit little-endian words (W_IN words
 // per beat), outputs are written the same way (W_OUT words per beat). valid and ready are held high,
-// so this measures what the simulated design itself costs, without cocotb's per-cycle Python.
+// so this measures what the simulated design itself costs, without cocotb's per-cycle Python — or, with
+// the optional THR_V THR_R SEED, randomised as the bench shell does (sim/rtl/shell.py): per cycle a 16-bit
+// draw of a seeded xorshift32 against THR (round(p·65536)) offers a new input beat / takes an output beat.
 //
-// usage: harness IN.bin N_IN W_IN OUT.bin N_OUT W_OUT
+// usage: harness IN.bin N_IN W_IN OUT.bin N_OUT W_OUT [THR_V THR_R SEED]
 // prints one JSON line: {"cycles": edges from the first offered beat to the last output taken,
 //                        "beats_out": ..., "loop_s": wall time of the clock loop in seconds,
 //                        "loop_cpu_s": its CPU time in seconds}
@@ -44,10 +46,15 @@ static inline void get(const T& sig, uint32_t* w) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 7) {
-        std::fprintf(stderr, "usage: %s IN.bin N_IN W_IN OUT.bin N_OUT W_OUT\n", argv[0]);
+    if (argc != 7 && argc != 10) {
+        std::fprintf(stderr, "usage: %s IN.bin N_IN W_IN OUT.bin N_OUT W_OUT [THR_V THR_R SEED]\n", argv[0]);
         return 2;
     }
+    const uint32_t thr_v = argc == 10 ? std::strtoul(argv[7], nullptr, 10) : 65536;
+    const uint32_t thr_r = argc == 10 ? std::strtoul(argv[8], nullptr, 10) : 65536;
+    const uint32_t seed = argc == 10 ? std::strtoul(argv[9], nullptr, 10) : 0;
+    uint32_t lv = seed ^ 0x9e3779b9u, lr = seed ^ 0x7f4a7c15u;
+    auto draw = [](uint32_t& x) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; return x >> 16; };
     const size_t n_in = std::strtoull(argv[2], nullptr, 10), w_in = std::strtoull(argv[3], nullptr, 10);
     const size_t n_out = std::strtoull(argv[5], nullptr, 10), w_out = std::strtoull(argv[6], nullptr, 10);
     std::vector<uint32_t> in(n_in * w_in + 2), out(n_out * w_out + 2);
@@ -70,14 +77,17 @@ int main(int argc, char** argv) {
     }
     top->rst = 0;
     top->o___05Fready = 1;
+    bool offered = false;  // an input beat on offer, kept until taken
 
-    const uint64_t limit = 20ull * (n_in > n_out ? n_in : n_out) + 1000;
+    const uint64_t limit = (20ull * (n_in > n_out ? n_in : n_out) + 1000) * ((thr_v < 65536 || thr_r < 65536) ? 4 : 1);
     size_t taken_in = 0, taken_out = 0;
     uint64_t edge = 0, last_edge = 0;
     auto t0 = std::chrono::steady_clock::now();
     const std::clock_t c0 = std::clock();
     while (taken_out < n_out && edge < limit) {
-        top->i___05Fvalid = taken_in < n_in;
+        if (!offered) offered = taken_in < n_in && (thr_v >= 65536 || draw(lv) < thr_v);
+        top->o___05Fready = thr_r >= 65536 || draw(lr) < thr_r;
+        top->i___05Fvalid = offered;
         if (taken_in < n_in) put(top->i___05Fpayload, &in[taken_in * w_in]);
         top->clk = 0;
         top->eval();
@@ -89,7 +99,10 @@ int main(int argc, char** argv) {
         }
         top->clk = 1;
         top->eval();
-        if (in_fire) ++taken_in;
+        if (in_fire) {
+            ++taken_in;
+            offered = false;
+        }
         ++edge;
     }
     const double loop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

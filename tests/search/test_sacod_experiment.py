@@ -66,8 +66,9 @@ def test_bad_lams_are_refused() -> None:
     from logcam.errors import ConfigError
 
     for data, needle in (({"lams": (0.0, -1.0)}, "lams"), ({"lams": (0.0,), "ablation_lam": 0.1}, "ablation_lam")):
-        with pytest.raises(ConfigError, match=needle):
+        with pytest.raises(ConfigError, match=needle) as exc:
             sacod_config(data)
+        assert len(str(exc.value).splitlines()) == 1
 
 
 @pytest.mark.slow

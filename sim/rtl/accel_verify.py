@@ -213,12 +213,14 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
                    inputs: dict[str, np.ndarray], frames: int, *, p_valid: float, p_ready: float, seed: int,
                    max_cycles: int, bench: str, workdir: Path | None, expect: dict[str, int],
                    mode: str = "memory", waves: Path | None = None, design: tuple[Any, ...] = (),
-                   meanwhile: Callable[[], Any] | None = None) -> tuple[Capture, float]:
+                   meanwhile: Callable[[], Any] | None = None, verilog: str | None = None
+                   ) -> tuple[Capture, float]:
     """Build (cached) and run a bench; returns the capture and the build time (s).
 
     ``design``: the configuration ``component`` was generated from (specs, bundle); its Verilog is then
     emitted once per design key (:func:`logcam.sim.rtl.emit.cached_verilog`), else on every call.
     ``meanwhile``: work (the golden model) done on the other core while the memory bench's simulator runs.
+    ``verilog``: simulate this Verilog instead of the component's (a mutant of it: ``logcam verify mutate``).
 
     ``mode`` "memory": the generated shell (:mod:`logcam.sim.rtl.shell`) streams the input from a file,
     randomises valid/ready in the simulator and records ``o`` and every tap; "cycle": the cocotb module
@@ -228,7 +230,8 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
     from logcam.sim.rtl.runner import run_cocotb, trace_kind, verilator_build
     from logcam.sim.rtl.shell import BUILD_ARGS, design_ports, shell_verilog, start_shell
 
-    verilog = cached_verilog(lambda: component, top, *design) if design else emit_verilog(component, top)
+    if verilog is None:
+        verilog = cached_verilog(lambda: component, top, *design) if design else emit_verilog(component, top)
     quiet_unused(component)  # emitted now or earlier: its Verilog stands for it
     text, shell_top = shell_verilog(verilog, top)
     build = verilator_build(text, shell_top, build_args=BUILD_ARGS, waves=trace_kind(waves))
@@ -376,14 +379,15 @@ def _max_cycles(per_frame: int, frames: int, p_valid: float, p_ready: float) -> 
 
 def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "verilator", seed: int = 0,
                  p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None, bench: str = "memory",
-                 waves: Path | None = None, coverage: bool = False) -> VerifyResult:
+                 waves: Path | None = None, coverage: bool = False, verilog: str | None = None) -> VerifyResult:
     """Stream N×C×H×W integer frames through the accelerator RTL and compare every layer with the golden model.
 
     ``p_valid``/``p_ready``: per-cycle probability that the source offers a beat / the label sink takes one
     (1.0 = full speed, the only setting where cycles per frame mean throughput). ``bench`` (Verilator):
     "memory" (the generated shell streams and records in the simulator) or "cycle" (cocotb drivers per
     clock edge); ``waves``: an FST trace of the run (a separate, traced build); ``coverage``: functional
-    coverage (:mod:`logcam.sim.rtl.coverage`) in ``extra["coverage"]``.
+    coverage (:mod:`logcam.sim.rtl.coverage`) in ``extra["coverage"]``; ``verilog``: simulate this Verilog
+    instead of the design's own (a mutant of it, ``logcam verify mutate``; Verilator only).
     """
     from logcam.hw.accel.net import Accelerator
     from logcam.nn.golden.accel import as_input_batch, run
@@ -409,7 +413,7 @@ def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "veri
         cap, build_s = _verilator_run(dut, ACCEL_TOP, fields, beats, n, p_valid=p_valid, p_ready=p_ready,
                                       seed=seed, max_cycles=limit, bench="logcam.sim.rtl.accel_bench",
                                       workdir=workdir, expect=expected_beats(spec, n), mode=bench, waves=waves,
-                                      design=(spec, bundle), meanwhile=golden_of)
+                                      design=(spec, bundle), meanwhile=golden_of, verilog=verilog)
     wall = time.perf_counter() - t0 - build_s
     golden = golden_of()
     count, found = compare_all(spec, golden, cap)
@@ -457,10 +461,10 @@ def dn_beats(dn: np.ndarray, lanes: int) -> dict[str, np.ndarray]:
 
 def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "verilator", seed: int = 0,
                p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None, bench: str = "memory",
-               waves: Path | None = None, coverage: bool = False) -> VerifyResult:
+               waves: Path | None = None, coverage: bool = False, verilog: str | None = None) -> VerifyResult:
     """DN frames (N×H×W) through RDC → accelerator; codes, every layer, logits and labels vs the golden models.
 
-    ``bench``, ``waves``, ``coverage`` as for :func:`verify_accel` (coverage adds the RDC's bins).
+    ``bench``, ``waves``, ``coverage``, ``verilog`` as for :func:`verify_accel` (coverage adds the RDC's bins).
     """
     import torch
 
@@ -492,7 +496,7 @@ def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "
         cap, build_s = _verilator_run(dut, TOP_TOP, fields, beats, n, p_valid=p_valid, p_ready=p_ready, seed=seed,
                                       max_cycles=limit, bench="logcam.sim.rtl.top_bench", workdir=workdir,
                                       expect=expected_beats(spec, n, codes=True), mode=bench, waves=waves,
-                                      design=(rdc, spec, bundle), meanwhile=golden_of)
+                                      design=(rdc, spec, bundle), meanwhile=golden_of, verilog=verilog)
     wall = time.perf_counter() - t0 - build_s
     codes, golden = golden_of()
     _, _, h, w = codes.shape

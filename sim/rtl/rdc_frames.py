@@ -78,6 +78,17 @@ def scene_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
     return scene_dn_frames(spec.height, spec.width, spec.adc_bits, n, seed)
 
 
+def object_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
+    """The synthetic objects the bundled networks were trained on (:func:`logcam.nn.data.synthetic_dataset`:
+    disc, bar, cross on textured, shadowed backgrounds, through the sensor model), rendered square at the
+    larger side, cropped to the RDC's frame and clipped to its DN range. A classifier's regression needs
+    them: random and procedural frames reach one class of the bundled 2conv1fc only."""
+    from logcam.nn.data import SyntheticConfig, synthetic_dataset
+
+    ds = synthetic_dataset(SyntheticConfig(n=max(n, 3), size=max(spec.height, spec.width, 16), seed=seed))
+    return np.minimum(ds.frames[:n, :spec.height, :spec.width].numpy(), spec.max_dn).astype(np.uint16)
+
+
 SOURCES: dict[str, FrameSource] = {"random": random_frames, "corners": corner_frames, "scenes": scene_frames}
 
 

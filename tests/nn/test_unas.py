@@ -192,4 +192,4 @@ def test_exported_winner_runs_on_the_accelerator_rtl(tmp_path: Path, capsys) -> 
     main(["verify", "accel", "--net", str(ex["netspec"]), "--weights", str(ex["bundle"]), "--frames", "2",
           "--json"])
     doc = json.loads(capsys.readouterr().out)
-    assert doc["ok"] is True, doc
+    assert doc["passed"] is True and doc["mismatches"] == 0 and doc["frames"] == 2, doc

@@ -336,10 +336,12 @@ top.help = (top.help or "").replace("{rule}", WEIGHTS_RULE)
               help="Probability per cycle that the source offers a beat.")
 @click.option("--p-ready", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.8, show_default=True,
               help="Probability per cycle that the sink takes a beat.")
+@click.option("--coverage", is_flag=True,
+              help="Run no mutant: report the functional coverage of the regression on the unmutated design.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def mutate(target: str, config: Path | None, net: Path | None, weights: Path | None, random_weights: int | None,
            lanes: int | None, n_frames: int, count: int, seed: int, jobs: int | None, p_valid: float, p_ready: float,
-           as_json: bool) -> None:
+           coverage: bool, as_json: bool) -> None:
     """Mutation testing: single-point faults in the generated Verilog, each built and run against the regression.
 
     Every mutant (a flipped comparison, a constant off by one, & ↔ |, a dropped inversion, swapped ?: arms,
@@ -349,7 +351,7 @@ def mutate(target: str, config: Path | None, net: Path | None, weights: Path | N
     frames without `first`; accel, top: `verify accel|top` on --frames frames. A mutant that survives is
     handed to Yosys (equiv_make/equiv_simple/equiv_induct): proven equivalent, or survived. Reports killed /
     survived / equivalent / timed out per block, the mutation score and each survivor's diff. Exit 1 if a
-    mutant survives.
+    mutant survives. --coverage: the regression's functional coverage instead (no mutant runs).
 
     Example: logcam verify mutate accel --count 24 --jobs 2 --json
     """
@@ -358,6 +360,13 @@ def mutate(target: str, config: Path | None, net: Path | None, weights: Path | N
 
     options = DesignOptions(config=config, net=net, weights=weights, random_weights=random_weights, lanes=lanes)
     get_target(target).component(options)  # an option the target does not take: one error line
+    if coverage:
+        from logcam.sim.rtl.mutate import regression_coverage
+
+        with status(f"mutate {target}: coverage of the regression", as_json):
+            cov = regression_coverage(target, options, frames=n_frames, seed=seed, p_valid=p_valid, p_ready=p_ready)
+        click.echo(json.dumps(cov.to_json(), indent=2) if as_json else cov.summary())
+        return
     import contextlib
 
     from rich.console import Console

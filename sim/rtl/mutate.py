@@ -489,6 +489,14 @@ def stub_beats(geo: Any) -> int:
     return max(1, geo.height // 2) * geo.words + geo.words // 2
 
 
+def rdc_regression_frames(spec: Any, seed: int) -> np.ndarray:
+    """The RDC regression's DN frames: a random frame (the truncated stub) and
+    :func:`logcam.sim.rtl.rdc_frames.regression_frames`."""
+    from logcam.sim.rtl.rdc_frames import random_frames, regression_frames
+
+    return np.concatenate([random_frames(spec, 1, seed + 99), regression_frames(spec, seed)])
+
+
 def rdc_regression(spec: Any, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The RDC regression of a mutation run, as input payload fields and the expected output beats
     (``data`` (beats, channels, lanes), ``first``, ``last``).
@@ -500,11 +508,10 @@ def rdc_regression(spec: Any, seed: int) -> tuple[dict[str, np.ndarray], dict[st
     own wrap at the frame's end.
     """
     from logcam.nn.golden.rdc import rdc_codes
-    from logcam.sim.rtl.rdc_frames import random_frames, regression_frames
     from logcam.sim.rtl.rdc_io import RdcGeometry, beat_flags, input_fields
 
     geo = RdcGeometry.of(spec)
-    frames = np.concatenate([random_frames(spec, 1, seed + 99), regression_frames(spec, seed)])
+    frames = rdc_regression_frames(spec, seed)
     n = frames.shape[0]
     codes = rdc_codes(frames, spec).numpy().astype(np.int64)  # N×C×H×W
     data = codes.reshape(n, geo.channels, geo.height, geo.words, geo.lanes).transpose(0, 2, 3, 1, 4)
@@ -604,11 +611,12 @@ class NetJob:
 
         return ACCEL_TOP if self.target == "accel" else TOP_TOP
 
-    def run(self, verilog: str) -> dict[str, Any]:
+    def run(self, verilog: str, coverage: bool = False) -> dict[str, Any]:
         """The regression (:func:`net_regression`) on ``verilog``: ``verify accel|top`` (memory bench, every
         tap, logit and label, and the top's codes, compared with the golden models) on every frame at
-        ``p_valid``/``p_ready``, then on the first four with the label sink almost never ready
-        (:data:`STALL_P_READY`), which stalls every stage."""
+        ``p_valid``/``p_ready``, then again with the label sink almost never ready
+        (:data:`STALL_P_READY`), which stalls every stage. ``coverage``: the two runs' functional coverage
+        (:mod:`logcam.sim.rtl.coverage`), merged, in ``["coverage"]``."""
         import warnings
 
         from amaranth.hdl import UnusedElaboratable
@@ -620,14 +628,19 @@ class NetJob:
         warnings.filterwarnings("ignore", category=UnusedElaboratable)  # only the config is used: a worker process
         cfg, _ = get_target(self.target).component(self.options)
         x = net_regression(self.target, cfg, self.frames, self.seed)
-        out = {"status": "passed", "mismatches": 0, "build_s": 0.0, "sim_s": 0.0, "detail": ""}
-        for frames, p_valid, p_ready in ((x, self.p_valid, self.p_ready), (x[:4], 1.0, STALL_P_READY)):
+        from logcam.sim.rtl.coverage import Coverage
+
+        out: dict[str, Any] = {"status": "passed", "mismatches": 0, "build_s": 0.0, "sim_s": 0.0, "detail": ""}
+        cov = Coverage()
+        for frames, p_valid, p_ready in ((x, self.p_valid, self.p_ready), (x, 1.0, STALL_P_READY)):
             t0 = time.perf_counter()
             try:
                 if self.target == "accel":
-                    res = verify_accel(*cfg, frames, seed=self.seed, p_valid=p_valid, p_ready=p_ready, verilog=verilog)
+                    res = verify_accel(*cfg, frames, seed=self.seed, p_valid=p_valid, p_ready=p_ready,
+                                       verilog=verilog, coverage=coverage)
                 else:
-                    res = verify_top(*cfg, frames, seed=self.seed, p_valid=p_valid, p_ready=p_ready, verilog=verilog)
+                    res = verify_top(*cfg, frames, seed=self.seed, p_valid=p_valid, p_ready=p_ready,
+                                     verilog=verilog, coverage=coverage)
             except ToolchainError as err:
                 return {**out, "status": "build_error", "build_s": time.perf_counter() - t0,
                         "detail": str(err).splitlines()[0]}
@@ -636,6 +649,9 @@ class NetJob:
                         "detail": f"simulation failed: {str(err).splitlines()[0]}"}
             out["build_s"] += res.build_s
             out["sim_s"] += res.wall_s
+            if coverage:
+                cov.merge(Coverage(res.extra["coverage"]["groups"]))
+                out["coverage"] = cov
             run = "" if p_ready == self.p_ready else " (backpressure run)"
             if res.extra.get("timed_out"):
                 return {**out, "status": "timeout", "detail": f"no done within the cycle limit{run}"}
@@ -681,6 +697,31 @@ def _orderings(logits: np.ndarray, k: int) -> list[int]:
         (first if order not in seen else rest).append(i)
         seen.add(order)
     return sorted((first + rest)[:k])
+
+
+def regression_coverage(target: str, options: Any = None, *, frames: int = 6, seed: int = 0,
+                        p_valid: float = 0.8, p_ready: float = 0.8) -> Any:
+    """Functional coverage (:class:`logcam.sim.rtl.coverage.Coverage`) of the regression that judges the
+    mutants of ``target``, on the unmutated design: the RDC's from its frames (codes, threshold edges, frame
+    edges, lanes); the accelerator's and the top's from both runs (requantizer ties and saturation, labels,
+    every stall)."""
+    if target == "rdc":
+        from logcam.hw.rdc import load_rdc_spec
+        from logcam.nn.golden.rdc import rdc_codes
+        from logcam.sim.rtl.coverage import rdc_coverage
+
+        spec = load_rdc_spec(getattr(options, "config", None), lanes=getattr(options, "lanes", None))
+        dn = rdc_regression_frames(spec, seed)
+        return rdc_coverage(spec, dn, rdc_codes(dn, spec).numpy())
+    from logcam.sim.rtl.emit import emit_verilog
+    from logcam.sim.rtl.targets import DesignOptions, get_target
+
+    options = options or DesignOptions()
+    job = NetJob(target, options, frames, seed, p_valid, p_ready)
+    res = job.run(emit_verilog(get_target(target).component(options)[1], job.top), coverage=True)
+    if res["status"] != "passed":
+        raise RuntimeError(f"regression_coverage: the unmutated {target} fails its regression: {res['detail']}")
+    return res["coverage"]
 
 
 def mutate_net(target: str, options: Any = None, *, frames: int = 6, count: int | None = 40, seed: int = 0,

@@ -184,6 +184,11 @@ def _front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
+def _dominated(p: tuple[float, float], others: list[tuple[float, float]]) -> bool:
+    """Some other point is as cheap or cheaper and as accurate or more (and not the same point)."""
+    return any(q[0] <= p[0] and q[1] >= p[1] and q != p for q in others)
+
+
 def _gap(point: tuple[float, float], front: list[tuple[float, float]]) -> float | None:
     """Accuracy points by which ``point`` trails the best of ``front`` at equal or lower cost (negative: ahead);
     None when nothing on the front is as cheap."""
@@ -204,21 +209,22 @@ def summarise(cells: list[dict[str, object]], cfg: SacodConfig) -> dict[str, obj
     baselines = [f"{k}+search" for k in cfg.front_ends] + ["co-train"]
     out: dict[str, object] = {}
     for x in ("nj_per_pixel", "mflops"):
-        base_front = _front([p for m in baselines for p in pts(m, x=x)])
+        base_pts = [p for m in baselines for p in pts(m, x=x)]
+        base_front = _front(base_pts)
         sacod = pts("sacod", "energy" if x == "nj_per_pixel" else cfg.costs[-1], x)
         gaps = [g for p in sacod if (g := _gap(p, base_front)) is not None]
         out[f"baseline_front_{x}"] = base_front
         out[f"sacod_front_{x}"] = _front(sacod)
         out[f"sacod_trails_baselines_by_pp_{x}"] = None if not gaps else round(min(gaps), 2)
+        # SACoD points no baseline point dominates (as cheap or cheaper and as accurate or more, not equal)
+        out[f"sacod_on_combined_front_{x}"] = [p for p in sacod if not _dominated(p, base_pts)]
     if "energy" in cfg.costs and "flops" in cfg.costs:
         e, f = pts("sacod", "energy"), pts("sacod", "flops")
         fe, ff = _front(e), _front(f)
         out["energy_vs_flops"] = {
             "energy_front": fe, "flops_front": ff,
-            "flops_points_dominated_by_energy": sum(1 for p in f if any(q[0] <= p[0] and q[1] >= p[1] and q != p
-                                                                        for q in e)),
-            "energy_points_dominated_by_flops": sum(1 for p in e if any(q[0] <= p[0] and q[1] >= p[1] and q != p
-                                                                        for q in f)),
+            "flops_points_dominated_by_energy": sum(1 for p in f if _dominated(p, e)),
+            "energy_points_dominated_by_flops": sum(1 for p in e if _dominated(p, f)),
             "per_lam": [{"lam": c["lam"], "cost": c["cost"], "nj_per_pixel": c["nj_per_pixel"],
                          "int8_acc_pct": c["int8_acc_pct"]}
                         for c in cells if c["method"] == "sacod" and c["lam"] != 0]}

@@ -44,6 +44,7 @@ def test_summary_compares_with_the_baselines_and_the_other_cost() -> None:
     assert s["ours"]["vs_cotrain"] == {"flops_pct": -75.0, "energy_pct": -50.0, "acc_pp": -2.0}
     assert s["ours"]["mask_fixed_costs_pp"] == 3.0
     assert s["sacod_trails_baselines_by_pp_nj_per_pixel"] == -3.0  # 60 % at 4 nJ vs the front's 57 %
+    assert s["sacod_on_combined_front_nj_per_pixel"] == [(4.0, 60.0), (2.0, 55.0)]  # no baseline dominates either
     ef = s["energy_vs_flops"]
     assert ef["flops_points_dominated_by_energy"] == 1 and ef["energy_points_dominated_by_flops"] == 0
     assert s["paper"]["cifar10"]["vs_gabor"]["acc_pp"] == 1.58

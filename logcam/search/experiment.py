@@ -272,6 +272,7 @@ def _plot(cells: list[dict[str, object]], summary: dict[str, object], path: Path
             a.errorbar([c[x] for c in cs], [c["int8_acc_pct"] for c in cs], yerr=err, color=colour, marker=marker,
                        ls="-" if method in ("sacod", "co-train") else ":", label=name, capsize=2)
         a.set_xscale("log")
+        a.set_ylim(0, 100)  # a 95 % t-interval over 2–3 seeds can reach far past 0 … 100
         a.set_xlabel(label)
         a.set_ylabel("int8 test accuracy, %")
         a.grid(alpha=0.3)

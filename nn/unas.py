@@ -119,7 +119,6 @@ class UnasConfig(DataScale):
     fixed_error: float | None = Field(None, gt=0, le=1, description="test error of the comparison; default: the "
                                                                     "largest of the formats' best errors")
     export_format: str | None = Field("loggrad_q3", description="format whose winner is exported (None: none)")
-    export_epochs: int | None = Field(None, ge=1, le=1000, description="QAT epochs of the export (default epochs)")
     seed: int = Field(0, ge=0, le=MAX_SEED - MAX_SEEDS)
     seeds: int = Field(1, ge=1, le=MAX_SEEDS)
     threads: int = Field(1, ge=1, le=256)
@@ -494,7 +493,7 @@ def search_format(cfg: UnasConfig, data: RawDataset, fmt_name: str, seed: int, t
 
     def evaluate(arch: Arch, sparsity: float) -> Evaluated:
         spec = net_spec(arch, fmt, cfg.size, classes)
-        trained = train_point(cfg, spec, x, y, tr, sparsity, seed * 100_003 + len(history))
+        trained = train_point(cfg, spec, x, y, tr, sparsity, point_seed(seed, len(history)))
         pruned = net_spec(arch, fmt, cfg.size, classes, trained.keep)
         net = extract_pruned(trained, pruned)  # the errors are the pruned network's own
         val_e, test_e = 1 - accuracy(net, x[va], y[va]), 1 - accuracy(net, x[te], y[te])
@@ -639,38 +638,59 @@ def _plot(cfg: UnasConfig, histories: dict[str, list[Evaluated]], rows: list[dic
 
 # --- export of one winner ------------------------------------------------------------------------------
 
+def point_seed(seed: int, born: int) -> int:
+    """Torch seed of the ``born``-th point of a format's search on ``seed`` (training is deterministic in it)."""
+    return seed * 100_003 + born
+
+
+@torch.no_grad()
+def _fold_standardize(net: QuantNet) -> None:
+    """Fold the float input standardisation (x − μ)/σ into the first layer: w/σ, b − (μ/σ)·Σw. Exact away from
+    the zero padding, where the input mean enters (≈ 0 for RDC codes)."""
+    if net.in_mean is None:
+        return
+    op, mean, std = net.layers[0].op, float(net.in_mean), float(net.in_std)
+    op.bias -= mean / std * op.weight.flatten(1).sum(1)
+    op.weight /= std
+    net.in_mean, net.in_std = None, None
+
+
 def export_winner(cfg: UnasConfig, win: Evaluated, data: RawDataset, fmt_name: str, seed: int, out: Path
                   ) -> dict[str, object]:
-    """Retrain the winner's pruned NetSpec quantization-aware (nn.train, Adam), export NetSpec + int8 bundle and
-    check it on the bit-exact golden model; the float and golden accuracies on the test split."""
-    from logcam.nn.export import export_bundle, golden_accuracy, netspec_yaml, write_export
+    """Export the search's own winner: retrain its point (deterministic: same seed, same masks), extract the pruned
+    network (batch norm folded), fold the input standardisation into its first layer, calibrate the int8 output
+    scales on the training split (post-training quantization), write NetSpec + bundle and run the bit-exact golden
+    model; the float and golden accuracies on the test split."""
+    from logcam.nn.export import calibrate, export_bundle, golden_accuracy, write_export
     from logcam.nn.netspec import check_buildable
-    from logcam.nn.train import TrainConfig, train_on
 
-    make_folder(out)
-    stem = out / f"winner_{fmt_name}"
-    spec_path = stem.with_suffix(".yaml")
-    spec = win.spec.model_copy(update={"name": f"unas_{fmt_name}"})
-    atomic_write(spec_path, lambda p: p.write_text(netspec_yaml(spec, f"µNAS winner ({fmt_name}, seed {seed}): "
-                                                                      f"{win.arch.describe()}"), encoding="utf-8"))
-    tc = TrainConfig(format=fmt_name, netspec=str(spec_path), name=spec.name, epochs=cfg.export_epochs or cfg.epochs,
-                     seed=seed, threads=cfg.threads, qat=True)
-    res = train_on(tc, data)
-    for layer in res.model.layers:  # a layer that never fired (all outputs 0 after ReLU) is exact at any scale
+    fmt = get_format(fmt_name, data.adc_bits)
+    x, y = data.formatted(fmt).tensors[0], data.labels
+    tr, _, te = split_indices(y, seed)
+    spec = net_spec(win.arch, fmt, cfg.size, tuple(data.class_names))
+    trained = train_point(cfg, spec, x, y, tr, win.sparsity, point_seed(seed, win.born))
+    if trained.keep != win.keep:
+        raise InputError(f"export: retraining point {win.born} kept channels {trained.keep}, the search {win.keep} "
+                         f"(training is deterministic only at a fixed thread count)")
+    net = extract_pruned(trained, win.spec)
+    _fold_standardize(net)
+    calibrate(net, x[tr])
+    for layer in net.layers:  # a layer that never fired (all outputs 0 after ReLU) is exact at any scale
         if float(layer.out_max) == 0.0:
             layer.out_max.fill_(1.0)
-    spec, bundle = export_bundle(res.model, res.fmt, spec.name)
-    te = res.splits[2]
-    acc, _ = golden_accuracy(spec, bundle, res.fmt.integer(data.frames[te]), data.labels[te])
-    ypath, npath = write_export(spec, bundle, stem, header=f"µNAS winner ({fmt_name}, seed {seed}): "
-                                                             f"{win.arch.describe()}; QAT retrain, exported")
+    out_spec, bundle = export_bundle(net, fmt, f"unas_{fmt_name}")
+    acc, _ = golden_accuracy(out_spec, bundle, fmt.integer(data.frames[te]), y[te])
+    make_folder(out)
+    ypath, npath = write_export(out_spec, bundle, out / f"winner_{fmt_name}",
+                                header=f"µNAS winner ({fmt_name}, seed {seed}, point {win.born}): "
+                                       f"{win.arch.describe()}, sparsity {win.sparsity:.3f}; post-training int8")
     try:
-        check_buildable(spec)
+        check_buildable(out_spec)
         buildable = True
     except ConfigError:
         buildable = False
     return {"format": fmt_name, "seed": seed, "arch": win.arch.describe(), "netspec": str(ypath),
-            "bundle": str(npath), "qat_test_accuracy": res.test_acc, "golden_test_accuracy": acc,
+            "bundle": str(npath), "float_test_accuracy": accuracy(net, x[te], y[te]), "golden_test_accuracy": acc,
             "search_test_error": win.test_error, "rtl_buildable": buildable, **win.metrics}
 
 

@@ -193,3 +193,25 @@ def test_exported_winner_runs_on_the_accelerator_rtl(tmp_path: Path, capsys) -> 
           "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert doc["passed"] is True and doc["mismatches"] == 0 and doc["frames"] == 2, doc
+
+
+def test_folding_the_input_standardisation_keeps_the_logits() -> None:
+    """Away from zero padding the folded first layer computes what standardise-then-conv did."""
+    from logcam.nn.models import QuantNet
+    from logcam.nn.unas import _fold_standardize
+
+    arch = Arch((("conv", 3, 4, 1, 2),), hidden=0)
+    spec = net_spec(arch, get_format("jpeg8"), 16, CLASSES)
+    spec = spec.model_copy(update={"layers": [spec.layers[0].model_copy(update={"pad": 0}), *spec.layers[1:]]})
+    spec = NetSpec.model_validate(spec.model_dump())
+    torch.manual_seed(0)
+    net = QuantNet(spec, 1.0, quant=False)
+    net.standardize(0.4, 0.2)
+    net.eval()
+    x = torch.rand(5, 1, 16, 16)
+    with torch.no_grad():
+        before = net(x)
+        _fold_standardize(net)
+        after = net(x)
+    assert net.in_mean is None
+    assert torch.allclose(after, before, rtol=1e-4, atol=1e-4 * float(before.abs().max()))

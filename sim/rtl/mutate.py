@@ -21,10 +21,12 @@ stuck    a 1-bit net stuck at 0 or 1 (valid, ready, first, last, masks, compare 
 cond     an ``if`` condition stuck true or false (register enables, the memory's write and read enables)
 ======== ==========================================================================
 
-Each mutant belongs to the block of the named signal its line computes (followed through Yosys's
+In the RDC a mutant belongs to the block of the named signal its line computes (followed through Yosys's
 ``$N`` temporaries): row counter, column counter, line memory, neighbours (a = P + 1, left, up),
 products, comparator ladder, edge masks (first row/column), first/last flags, handshake, output
-register. The ``stats`` counters are left out: the regression compares codes and flags, not activity
+register. In the accelerator and the top (every module of the hierarchy) to the role of its module
+(:func:`net_blocks`: conv/fc layer, requant, maxpool, window, inter-layer FIFO, argmax, glue, the top's
+RDC and lane serializer). The activity counters (``stats``, the pool's ``access``) are left out: the regression compares codes and flags, not activity
 (the counters are judged by tests/energy). Lines whose result reaches nothing (Amaranth's named
 debug wires) are left out too: they are equivalent by construction.
 
@@ -588,9 +590,11 @@ def run_rdc_verilog(verilog: str, job: RdcJob) -> dict[str, Any]:
 # --- the accelerator and top regressions --------------------------------------------------------------
 
 
-#: The regression's backpressure run: the label sink takes a beat with probability 2^-16 per cycle, so each
-#: label waits ≈ 65 000 cycles, longer than a frame: every layer, FIFO and tap between them fills and stalls.
-STALL_P_READY = 2.0**-16
+#: The regression's backpressure run: the label sink takes a beat with probability 2^-12 per cycle, so each
+#: label waits ≈ 4 000 cycles, far longer than the FIFOs between layers can absorb: every layer, FIFO and tap
+#: fills and stalls. (A lower probability stalls no more and makes the cycle limit of a run that deadlocks,
+#: ∝ 1/p_ready, hours long.)
+STALL_P_READY = 2.0**-12
 
 
 @dataclass(frozen=True)

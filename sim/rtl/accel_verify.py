@@ -379,7 +379,8 @@ def _max_cycles(per_frame: int, frames: int, p_valid: float, p_ready: float) -> 
 
 def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "verilator", seed: int = 0,
                  p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None, bench: str = "memory",
-                 waves: Path | None = None, coverage: bool = False, verilog: str | None = None) -> VerifyResult:
+                 waves: Path | None = None, coverage: bool = False, verilog: str | None = None,
+                 max_cycles: int | None = None) -> VerifyResult:
     """Stream N×C×H×W integer frames through the accelerator RTL and compare every layer with the golden model.
 
     ``p_valid``/``p_ready``: per-cycle probability that the source offers a beat / the label sink takes one
@@ -387,7 +388,8 @@ def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "veri
     "memory" (the generated shell streams and records in the simulator) or "cycle" (cocotb drivers per
     clock edge); ``waves``: an FST trace of the run (a separate, traced build); ``coverage``: functional
     coverage (:mod:`logcam.sim.rtl.coverage`) in ``extra["coverage"]``; ``verilog``: simulate this Verilog
-    instead of the design's own (a mutant of it, ``logcam verify mutate``; Verilator only).
+    instead of the design's own (a mutant of it, ``logcam verify mutate``; Verilator only); ``max_cycles``:
+    the run's cycle limit (default: 2× the frames' cycles at these handshake probabilities, ∝ 1/(p_valid·p_ready)).
     """
     from logcam.hw.accel.net import Accelerator
     from logcam.nn.golden.accel import as_input_batch, run
@@ -403,7 +405,7 @@ def verify_accel(spec: Any, bundle: Any, frames: np.ndarray, *, sim: str = "veri
     fields = port_fields(dut)
     beats = input_beats(x)
     per_frame = max(dut.expected_cycles())
-    limit = _max_cycles(per_frame, n, p_valid, p_ready)
+    limit = max_cycles or _max_cycles(per_frame, n, p_valid, p_ready)
     t0 = time.perf_counter()
     build_s = 0.0
     if sim == "amaranth":
@@ -461,10 +463,12 @@ def dn_beats(dn: np.ndarray, lanes: int) -> dict[str, np.ndarray]:
 
 def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "verilator", seed: int = 0,
                p_valid: float = 1.0, p_ready: float = 1.0, workdir: Path | None = None, bench: str = "memory",
-               waves: Path | None = None, coverage: bool = False, verilog: str | None = None) -> VerifyResult:
+               waves: Path | None = None, coverage: bool = False, verilog: str | None = None,
+               max_cycles: int | None = None) -> VerifyResult:
     """DN frames (N×H×W) through RDC → accelerator; codes, every layer, logits and labels vs the golden models.
 
-    ``bench``, ``waves``, ``coverage``, ``verilog`` as for :func:`verify_accel` (coverage adds the RDC's bins).
+    ``bench``, ``waves``, ``coverage``, ``verilog``, ``max_cycles`` as for :func:`verify_accel` (coverage adds the
+    RDC's bins).
     """
     import torch
 
@@ -486,7 +490,7 @@ def verify_top(rdc: Any, spec: Any, bundle: Any, dn: np.ndarray, *, sim: str = "
     fields = port_fields(dut)
     beats = dn_beats(frames, rdc.lanes)
     per_frame = max(dut.accel.expected_cycles())
-    limit = _max_cycles(per_frame, n, p_valid, p_ready)
+    limit = max_cycles or _max_cycles(per_frame, n, p_valid, p_ready)
     t0 = time.perf_counter()
     build_s = 0.0
     if sim == "amaranth":

@@ -590,11 +590,19 @@ def run_rdc_verilog(verilog: str, job: RdcJob) -> dict[str, Any]:
 # --- the accelerator and top regressions --------------------------------------------------------------
 
 
-#: The regression's backpressure run: the label sink takes a beat with probability 2^-12 per cycle, so each
-#: label waits ≈ 4 000 cycles, far longer than the FIFOs between layers can absorb: every layer, FIFO and tap
-#: fills and stalls. (A lower probability stalls no more and makes the cycle limit of a run that deadlocks,
-#: ∝ 1/p_ready, hours long.)
-STALL_P_READY = 2.0**-12
+#: The regression's backpressure run: the label sink takes a beat with probability 2^-16 per cycle, so each
+#: label waits ≈ 65 000 cycles, longer than a frame plus the hold bank and FIFOs behind it: every layer,
+#: FIFO and tap fills and stalls (at 2^-12 the fc layer drains each label before the next frame and tap1
+#: never stalls). Its cycle limit is 2× the first run's cycles + 4 mean waits per frame
+#: (:func:`stall_limit`), not the default ∝ 1/p_ready, which would let a deadlocked mutant run for hours.
+STALL_P_READY = 2.0**-16
+
+
+def stall_limit(first_run_cycles: int, frames: int) -> int:
+    """Cycle limit of the backpressure run: 2× the cycles of the first run (at p_valid = p_ready = 0.8, longer
+    than the work itself) + 4 mean label waits per frame (a correct design exceeds it with probability
+    ≈ 3·10^-6 for 6 frames: a sum of 6 geometric waits above 4× its mean)."""
+    return 2 * first_run_cycles + int(4 * frames / STALL_P_READY)
 
 
 @dataclass(frozen=True)
@@ -636,15 +644,13 @@ class NetJob:
 
         out: dict[str, Any] = {"status": "passed", "mismatches": 0, "build_s": 0.0, "sim_s": 0.0, "detail": ""}
         cov = Coverage()
-        for frames, p_valid, p_ready in ((x, self.p_valid, self.p_ready), (x, 1.0, STALL_P_READY)):
+        limit = None
+        for p_valid, p_ready in ((self.p_valid, self.p_ready), (1.0, STALL_P_READY)):
             t0 = time.perf_counter()
             try:
-                if self.target == "accel":
-                    res = verify_accel(*cfg, frames, seed=self.seed, p_valid=p_valid, p_ready=p_ready,
-                                       verilog=verilog, coverage=coverage)
-                else:
-                    res = verify_top(*cfg, frames, seed=self.seed, p_valid=p_valid, p_ready=p_ready,
-                                     verilog=verilog, coverage=coverage)
+                verify = verify_accel if self.target == "accel" else verify_top
+                res = verify(*cfg, x, seed=self.seed, p_valid=p_valid, p_ready=p_ready, verilog=verilog,
+                             coverage=coverage, max_cycles=limit)
             except ToolchainError as err:
                 return {**out, "status": "build_error", "build_s": time.perf_counter() - t0,
                         "detail": str(err).splitlines()[0]}
@@ -653,6 +659,7 @@ class NetJob:
                         "detail": f"simulation failed: {str(err).splitlines()[0]}"}
             out["build_s"] += res.build_s
             out["sim_s"] += res.wall_s
+            limit = stall_limit(res.cycles, len(x))
             if coverage:
                 cov.merge(Coverage(res.extra["coverage"]["groups"]))
                 out["coverage"] = cov

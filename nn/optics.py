@@ -61,6 +61,9 @@ class OpticalConfig(StrictModel):
     noise_sigma_um: float = Field(0.0, ge=0.0, le=10.0, allow_inf_nan=False,
                                   description="fabrication error: heights + N(0,1)·σ, µm (0: none)")
     seed: int = Field(0, ge=0, description="seed of the initial heights/PSFs and of the noise draw")
+    init: Literal["lens", "gabor"] = Field(
+        "lens", description="phase_mask start: lens (Fresnel lens + seeded smooth relief) or gabor (the "
+                            "gabor_mask kind's fitted heights, then trained)")
 
     @model_validator(mode="after")
     def _pairs(self) -> OpticalConfig:
@@ -215,7 +218,8 @@ class OpticalLayer(nn.Module):
         self.heights_um: nn.Parameter | None = None
         self.psf_logits: nn.Parameter | None = None
         if cfg.kind == "phase_mask":
-            self.heights_um = nn.Parameter(initial_heights(cfg.mask, cfg.seed))
+            self.heights_um = nn.Parameter(gabor_mask_heights(cfg.mask, cfg.seed)[0] if cfg.init == "gabor"
+                                           else initial_heights(cfg.mask, cfg.seed))
         elif cfg.kind == "psf":
             self.psf_logits = nn.Parameter(0.1 * torch.randn((m, c, k, k), generator=g, dtype=torch.float64))
         elif cfg.kind == "gabor":

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -69,6 +70,8 @@ class SacodConfig(StrictModel):
     seed: int = Field(0, ge=0, le=MAX_SEED)
     threads: int = Field(1, ge=1, le=256, description="torch CPU threads")
     cifar: str | None = Field(None, description="CIFAR-10 python batches here instead of the synthetic set")
+    mask_init: Literal["lens", "gabor"] | None = Field(
+        None, description="start of the learned masks (SACoD, co-train): lens or gabor (None: the config's)")
 
     @model_validator(mode="after")
     def _check(self) -> SacodConfig:
@@ -100,6 +103,8 @@ def search_config(cfg: SacodConfig, seed: int, **over: object) -> SearchConfig:
         data["limit"] = cfg.n
     scale = {k: v for k, v in (("epochs", cfg.epochs), ("retrain_epochs", cfg.retrain_epochs),
                                ("alpha_lr", cfg.alpha_lr)) if v is not None}
+    if cfg.mask_init is not None and "optics" not in over:
+        over = {**over, "optics": {**base.optics.model_dump(), "init": cfg.mask_init}}
     return load_search_config(path, {"dataset": data, **scale, "seed": seed, "threads": cfg.threads, **over})
 
 

@@ -211,3 +211,15 @@ def test_cotrain_baseline_is_mobilenetv2_at_a_width_and_noise_restores() -> None
     assert 0.0 <= noisy <= 1.0 and 0.0 <= tuned <= 1.0
     after = res.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.slow  # the phase-retrieval fit: ~10 s on an idle core
+def test_learned_mask_can_start_from_the_gabor_fit() -> None:
+    """optics.init gabor: the phase masks start at the gabor_mask kind's fitted heights and stay trainable."""
+    from logcam.nn.optics import gabor_mask_heights, optical_config
+
+    cfg = optical_config({"init": "gabor"})
+    layer = OpticalLayer(cfg)
+    assert layer.heights_um.requires_grad
+    assert torch.equal(layer.heights_um.detach(), gabor_mask_heights(cfg.mask, cfg.seed)[0])
+    assert not torch.equal(layer.heights_um.detach(), OpticalLayer(optical_config({})).heights_um.detach())

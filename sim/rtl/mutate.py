@@ -386,7 +386,7 @@ def _prepare(src: str, top: str, name: str) -> str:
 
 
 def prove_equivalent(verilog: str, mutated: str, top: str, *, module: str | None = None, seq: int = EQUIV_SEQ,
-                     timeout_s: float = 120.0) -> tuple[bool, str]:
+                     timeout_s: float = 300.0) -> tuple[bool, str]:
     """Prove with Yosys that ``mutated`` behaves as ``verilog`` (module ``top``): ``(True, how)`` if proven,
     ``(False, why not)`` otherwise (a difference, a proof that does not close, no tool, a timeout).
 

@@ -13,8 +13,13 @@ from logcam.errors import InputError
 from logcam.rdcspec import RdcSpec
 
 
-def check_frames(frames: torch.Tensor | np.ndarray, spec: RdcSpec, name: str = "frames") -> torch.Tensor:
-    """Validate DN frames (H×W or N×H×W, unsigned integers ≤ 2^adc_bits − 1) → int64 N×H×W tensor."""
+def check_frames(frames: torch.Tensor | np.ndarray, spec: RdcSpec, name: str = "frames",
+                 dtype: torch.dtype = torch.int64) -> torch.Tensor:
+    """Validate DN frames (H×W or N×H×W, unsigned integers ≤ 2^adc_bits − 1) → N×H×W tensor of ``dtype``.
+
+    The range is checked in a dtype that holds every input value (``dtype`` itself when the input's
+    type fits in it, else int64), so no value wraps into range on the way.
+    """
     if not isinstance(frames, torch.Tensor):
         a = np.asarray(frames)
         if a.dtype.names is not None or a.dtype.kind not in "biufc":
@@ -31,13 +36,14 @@ def check_frames(frames: torch.Tensor | np.ndarray, spec: RdcSpec, name: str = "
         raise InputError(f"{name}: expected H×W or N×H×W, got shape {tuple(t.shape)}")
     if t.shape[1] < 2 or t.shape[2] < 2:
         raise InputError(f"{name}: frames must be at least 2×2, got {tuple(t.shape[1:])}")
-    t = t.to(torch.int64)
+    src, dst = torch.iinfo(t.dtype), torch.iinfo(dtype)
+    t = t.to(dtype if dst.min <= src.min and src.max <= dst.max else torch.int64)
     if t.numel():
         lo, hi = int(t.min()), int(t.max())
         if lo < 0 or hi > spec.max_dn:
             raise InputError(
                 f"{name}: DN must lie in 0..{spec.max_dn} for adc_bits={spec.adc_bits}, got {lo}..{hi}")
-    return t
+    return t.to(dtype)
 
 
 def gradient_pairs(
@@ -70,23 +76,31 @@ def gradient_pairs(
 
 
 def quantize_ratio(num: torch.Tensor, den: torch.Tensor, terms: list[tuple[int, int]]) -> torch.Tensor:
-    """Signed code of num/den against ratios n_k/d_k (ascending): the comparator ladder.
+    """Signed code of num/den against ratios n_k/d_k (ascending, all > 1): the comparator ladder.
 
     +k for the largest k with num·d_k ≥ den·n_k; else −k for the largest k with den·d_k ≥ num·n_k;
-    else 0. Exact in int64 (num, den < 2^33, terms ≤ 255).
+    else 0. Because the ratios are > 1 and strictly increasing (RdcSpec checks both), each side's
+    tests are monotone in k and the two sides exclude each other, so the code is the count of passed
+    upward tests minus the count of passed downward ones. Exact in the inputs' integer dtype (the
+    caller picks one wide enough for num·d_k and den·n_k: :func:`work_dtype`).
     """
     code = torch.zeros(num.shape, dtype=torch.int8)
-    for k, (nk, dk) in enumerate(terms, start=1):
-        code = torch.where(den * dk >= num * nk, torch.tensor(-k, dtype=torch.int8), code)
-    for k, (nk, dk) in enumerate(terms, start=1):
-        code = torch.where(num * dk >= den * nk, torch.tensor(k, dtype=torch.int8), code)
+    for nk, dk in terms:
+        code += (num * dk >= den * nk).to(torch.int8)
+        code -= (den * dk >= num * nk).to(torch.int8)
     return code
+
+
+def work_dtype(spec: RdcSpec) -> torch.dtype:
+    """The narrowest of int32/int64 that holds every product num·d_k, den·n_k of ``spec`` exactly."""
+    a_max = spec.max_dn + 1
+    largest = (a_max * a_max if spec.mode == "sum" else a_max) * max(max(t) for t in spec.ratio_terms)
+    return torch.int32 if largest < 2**31 else torch.int64
 
 
 def rdc_codes(frames: torch.Tensor | np.ndarray, spec: RdcSpec) -> torch.Tensor:
     """DN frames (H×W or N×H×W) → int8 codes N×C×H×W in −m..m (C = 2 for ``hv``, else 1)."""
-    p = check_frames(frames, spec)
-    a = p + 1
+    a = check_frames(frames, spec, dtype=work_dtype(spec)) + 1
     out = []
     for num, den, valid in gradient_pairs(a, spec.mode):
         code = quantize_ratio(num, den, spec.ratio_terms)

@@ -11,7 +11,7 @@ import torch
 
 from logcam.config import validate
 from logcam.errors import ConfigError, InputError
-from logcam.nn.golden.rdc import fp_loggrad, rdc_codes
+from logcam.nn.golden.rdc import fp_loggrad, rdc_codes, work_dtype
 from logcam.rdcspec import RdcSpec
 
 
@@ -93,6 +93,28 @@ def test_sixteen_bit_sum_mode_does_not_overflow() -> None:
     spec = RdcSpec(width=2, height=2, adc_bits=16, levels=7, mode="sum", lanes=1)
     p = np.array([[65535, 0], [0, 65535]], dtype=np.uint16)  # a² = 2^32 vs 1·1
     assert rdc_codes(p, spec)[0, 0, 1, 1] == 3
+
+
+@pytest.mark.parametrize("adc_bits", [11, 12])
+def test_largest_products_stay_exact_in_the_working_dtype(adc_bits: int) -> None:
+    """At 11 bits sum-mode products with a 255 term fit int32, at 12 they do not: both must stay exact."""
+    spec = RdcSpec(width=3, height=2, adc_bits=adc_bits, levels=5, thresholds=["254/253", "255/1"], mode="sum",
+                   lanes=1)
+    top = spec.max_dn
+    p = np.array([[top, top, 0], [top, top, top]], dtype=np.int64)
+    assert work_dtype(spec) == (torch.int32 if adc_bits == 11 else torch.int64)
+    codes = rdc_codes(p, spec)
+    a = (p + 1).tolist()
+    ratios = list(spec.thresholds)
+    for x in (1, 2):
+        want = _reference_code(a[1][x] ** 2, a[1][x - 1] * a[0][x], ratios)
+        assert codes[0, 0, 1, x] == want, x
+
+
+def test_values_beyond_int32_do_not_wrap_into_range() -> None:
+    p = np.full((2, 2), 2**32 + 5, dtype=np.int64)  # ≡ 5 modulo 2^32
+    with pytest.raises(InputError, match=r"0\.\.1023"):
+        rdc_codes(p, RdcSpec(width=2, height=2, adc_bits=10, lanes=1))
 
 
 @pytest.mark.parametrize("bad,field", [

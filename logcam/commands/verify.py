@@ -324,8 +324,9 @@ top.help = (top.help or "").replace("{rule}", WEIGHTS_RULE)
 @net_options
 @click.option("--lanes", type=click.IntRange(1, 64), default=None,
               help="rdc, top: RDC columns per clock (overrides the config; must divide the width).")
-@click.option("--frames", "n_frames", type=click.IntRange(2, 1000), default=6, show_default=True,
-              help="accel, top: frames of the regression (half synthetic objects, half random inputs or scenes).")
+@click.option("--frames", "n_frames", type=click.IntRange(2, 1000), default=None,
+              help="accel, top: frames of the regression (half synthetic objects, half random inputs or scenes). "
+                   "Default: 6.")
 @click.option("--count", type=click.IntRange(0), default=48, show_default=True,
               help="Mutants to run, spread over the design's blocks (0: every candidate).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
@@ -340,8 +341,8 @@ top.help = (top.help or "").replace("{rule}", WEIGHTS_RULE)
               help="Run no mutant: report the functional coverage of the regression on the unmutated design.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def mutate(target: str, config: Path | None, net: Path | None, weights: Path | None, random_weights: int | None,
-           lanes: int | None, n_frames: int, count: int, seed: int, jobs: int | None, p_valid: float, p_ready: float,
-           coverage: bool, as_json: bool) -> None:
+           lanes: int | None, n_frames: int | None, count: int, seed: int, jobs: int | None, p_valid: float,
+           p_ready: float, coverage: bool, as_json: bool) -> None:
     """Mutation testing: single-point faults in the generated Verilog, each built and run against the regression.
 
     Every mutant (a flipped comparison, a constant off by one, & ↔ |, a dropped inversion, swapped ?: arms,
@@ -359,7 +360,13 @@ def mutate(target: str, config: Path | None, net: Path | None, weights: Path | N
     from logcam.sim.rtl.targets import DesignOptions, get_target
 
     options = DesignOptions(config=config, net=net, weights=weights, random_weights=random_weights, lanes=lanes)
-    get_target(target).component(options)  # an option the target does not take: one error line
+    from logcam.sim.rtl.emit import quiet_unused
+
+    quiet_unused(get_target(target).component(options)[1])  # an option the target does not take: one error line
+    if target == "rdc" and n_frames is not None:
+        raise ConfigError("--frames: does not apply to rdc (its regression's frames are fixed: every corner case, "
+                          "2 scenes, 2 random frames)")
+    n_frames = n_frames or 6
     if coverage:
         from logcam.sim.rtl.mutate import regression_coverage
 

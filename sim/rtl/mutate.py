@@ -629,16 +629,13 @@ class NetJob:
         ``p_valid``/``p_ready``, then again with the label sink almost never ready
         (:data:`STALL_P_READY`), which stalls every stage. ``coverage``: the two runs' functional coverage
         (:mod:`logcam.sim.rtl.coverage`), merged, in ``["coverage"]``."""
-        import warnings
-
-        from amaranth.hdl import UnusedElaboratable
-
         from logcam.errors import ToolchainError
         from logcam.sim.rtl.accel_verify import verify_accel, verify_top
+        from logcam.sim.rtl.emit import quiet_unused
         from logcam.sim.rtl.targets import get_target
 
-        warnings.filterwarnings("ignore", category=UnusedElaboratable)  # only the config is used: a worker process
-        cfg, _ = get_target(self.target).component(self.options)
+        cfg, comp = get_target(self.target).component(self.options)
+        quiet_unused(comp)  # only its configuration is used here
         x = net_regression(self.target, cfg, self.frames, self.seed)
         from logcam.sim.rtl.coverage import Coverage
 

@@ -115,13 +115,16 @@ def test_regression_kills_faults_and_reports_a_survivor_with_its_diff() -> None:
     assert killed["mismatches"] > 0 and killed["detail"].startswith("beat ")
 
 
-def test_cli_mutate_refuses_an_option_the_target_does_not_take(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("args,msg", [(["accel", "--config", "rdc.yaml"], "--config: does not apply to accel"),
+                                      (["rdc", "--frames", "3"], "--frames: does not apply to rdc")])
+def test_cli_mutate_refuses_an_option_the_target_does_not_take(args: list[str], msg: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
     from logcam.cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["verify", "mutate", "accel", "--config", "rdc.yaml"])
+        main(["verify", "mutate", *args])
     err = capsys.readouterr().err
-    assert exc.value.code == 2 and "--config: does not apply to accel" in err and len(err.strip().splitlines()) == 1
+    assert exc.value.code == 2 and msg in err and len(err.strip().splitlines()) == 1
 
 
 def _net_mutants(target: str) -> tuple[str, list[Mutant]]:
@@ -185,10 +188,12 @@ def test_net_regression_reaches_every_class_and_rank_order() -> None:
     logits' rank order, reach all three and both sides of every argmax comparison."""
     from logcam.nn.golden.accel import run
     from logcam.sim.rtl.accel_verify import random_inputs
+    from logcam.sim.rtl.emit import quiet_unused
     from logcam.sim.rtl.mutate import net_regression
     from logcam.sim.rtl.targets import get_target
 
-    (spec, bundle), _ = get_target("accel").component()
+    (spec, bundle), comp = get_target("accel").component()
+    quiet_unused(comp)
     x = net_regression("accel", (spec, bundle), 6, seed=0)
     assert x.shape == (6, 1, 96, 96)
     assert np.array_equal(x[3:], random_inputs(spec, 3, 0))  # the rest is what `verify accel` streams

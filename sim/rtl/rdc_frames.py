@@ -6,6 +6,7 @@ in :data:`SOURCES`; :func:`frames_for` mixes them. Vectorised numpy, seeded.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -22,8 +23,9 @@ def random_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
     return rng.integers(0, spec.max_dn + 1, size=(n, spec.height, spec.width), dtype=np.int64).astype(np.uint16)
 
 
-def _threshold_stripes(spec: RdcSpec, rng: np.random.Generator) -> list[np.ndarray]:
-    """Stripes whose neighbour ratios sit exactly on a threshold n/d (and its inverse), and ±1 DN off it.
+def _threshold_stripes(spec: RdcSpec, rng: np.random.Generator) -> list[tuple[int, np.ndarray]]:
+    """(δ, frame): stripes whose neighbour ratios sit exactly on a threshold n/d (and its inverse, δ = 0), and
+    ±1 DN off it.
 
     Columns alternate a = d·c and a = n·c + δ (a = P + 1), constant down each column: the
     horizontal ratio is n/d (or d/n) exactly for δ = 0, and so is the ``sum`` ratio
@@ -42,14 +44,16 @@ def _threshold_stripes(spec: RdcSpec, rng: np.random.Generator) -> list[np.ndarr
                 continue
             cols = np.where(np.arange(w) % 2 == 0, lo, hi)
             rows = np.where(np.arange(h) % 2 == 0, lo, hi)
-            out.append(np.broadcast_to(cols[None, :], (h, w)) - 1)
-            out.append(np.broadcast_to(rows[:, None], (h, w)) - 1)
+            out.append((delta, np.broadcast_to(cols[None, :], (h, w)) - 1))
+            out.append((delta, np.broadcast_to(rows[:, None], (h, w)) - 1))
     return out
 
 
-def corner_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
+def corner_frames(spec: RdcSpec, n: int, seed: int, edges_first: bool = False) -> np.ndarray:
     """Corner cases, cycled to ``n`` frames: zero, full scale, saturated areas, equal neighbours,
-    ratios exactly on each threshold (and 1 DN either side), 1-pixel-wide features, checkerboards."""
+    ratios exactly on each threshold (and 1 DN either side), 1-pixel-wide features, checkerboards.
+    ``edges_first``: the stripes exactly on a threshold come first (what a run of few frames needs most:
+    every comparator at its edge, both signs), then the rest in the same order."""
     rng = np.random.default_rng(seed)
     h, w, top = spec.height, spec.width, spec.max_dn
     yy, xx = np.mgrid[0:h, 0:w]
@@ -66,11 +70,13 @@ def corner_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
         np.where((xx + yy) % 2 == 0, top, 0),                               # checkerboard
         np.where((xx + yy) % 2 == 0, top // 2, top // 2 + 1),               # fine checkerboard, ±1 DN
         np.where(xx % spec.lanes == 0, top, 1),                              # lane-boundary stripes
-        *_threshold_stripes(spec, rng),
     ]
+    stripes = _threshold_stripes(spec, rng)
+    exact = [len(cases) + i for i, (delta, _) in enumerate(stripes) if delta == 0] if edges_first else []
+    cases += [f for _, f in stripes]
     stack = np.stack([np.asarray(c, dtype=np.int64) for c in cases])
-    idx = np.arange(n) % len(stack)
-    return np.clip(stack[idx], 0, top).astype(np.uint16)
+    order = np.asarray(exact + [i for i in range(len(stack)) if i not in exact])
+    return np.clip(stack[order[np.arange(n) % len(stack)]], 0, top).astype(np.uint16)
 
 
 def scene_frames(spec: RdcSpec, n: int, seed: int) -> np.ndarray:
@@ -93,15 +99,15 @@ SOURCES: dict[str, FrameSource] = {"random": random_frames, "corners": corner_fr
 
 
 def frames_for(spec: RdcSpec, n: int, seed: int, source: str = "mixed") -> np.ndarray:
-    """``n`` frames from ``source`` (a name in :data:`SOURCES`, or ``mixed``: corners, scenes and random,
-    in equal shares)."""
+    """``n`` frames from ``source`` (a name in :data:`SOURCES`, or ``mixed``: corners — the stripes exactly on
+    each threshold first —, scenes and random, in equal shares)."""
     if n < 1:
         raise ValueError(f"frames must be ≥ 1, got {n}")
     if source != "mixed":
         if source not in SOURCES:
             raise ValueError(f"unknown frame source {source!r}; choose from {[*SOURCES, 'mixed']}")
         return SOURCES[source](spec, n, seed)
-    parts = [corner_frames, scene_frames, random_frames]
+    parts = [functools.partial(corner_frames, edges_first=True), scene_frames, random_frames]
     shares = [n // len(parts) + (1 if i < n % len(parts) else 0) for i in range(len(parts))]
     # The last part (random) takes the remainder first so that one frame is random DN.
     shares = shares[::-1]

@@ -20,6 +20,7 @@ the defaults keep its network widths and shrink images, images per set and epoch
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import time
@@ -40,6 +41,7 @@ from logcam.nn.data import (
     MAX_SEED,
     RawDataset,
     SyntheticConfig,
+    pascalraw_dataset,
     pascalraw_ratio,
     split_indices,
     synthetic_dataset,
@@ -69,6 +71,18 @@ class DataScale(StrictModel):
         "keep", description="named variant 'subtract': the sensor's black level (16 DN) taken off every frame "
                             "(clamped at 0) before any format, so the RDC sees pedestal-free DN; the RTL path and "
                             "the default keep it")
+    pascalraw: str | None = Field(
+        None, description="folder of PASCAL RAW 2014 (annotations/*.xml + RAW files): its first n objects of "
+                          "bicycle, car, person instead of the synthetic set (classes and imbalance are the "
+                          "data's own); brightness b scales the recorded 16-bit DN (an exposure change, clipped at "
+                          "65 535, no noise re-simulated)")
+
+    @model_validator(mode="after")
+    def _real_data(self) -> DataScale:
+        if self.pascalraw is not None and self.black == "subtract":
+            raise ValueError("black: 'subtract' takes the synthetic sensor's black level; PASCAL RAW's camera "
+                             "black level is not known here (use black: keep with pascalraw)")
+        return self
 
 
 class ExperimentConfig(DataScale):
@@ -262,7 +276,18 @@ def _synthetic(cfg: DataScale, seed: int, brightness: float = 1.0, size: int | N
                            class_ratio=ratio)
 
 
+@functools.lru_cache(maxsize=2)
+def _pascalraw(root: str, size: int, n: int) -> RawDataset:
+    """The first ``n`` objects of PASCAL RAW under ``root`` (read once per run; callers copy before changing)."""
+    return pascalraw_dataset(root, size, limit=n)
+
+
 def _data(cfg: DataScale, seed: int, brightness: float = 1.0, size: int | None = None) -> RawDataset:
+    if cfg.pascalraw is not None:  # real RAW: the split (seeded by the caller) varies per seed, the images do not
+        real = _pascalraw(cfg.pascalraw, size or cfg.size, cfg.n)
+        top = (1 << real.adc_bits) - 1
+        frames = (real.frames.to(torch.float64) * brightness).round().clamp(0, top).to(real.frames.dtype)
+        return RawDataset(frames, real.labels.clone(), real.adc_bits, real.class_names)
     syn = _synthetic(cfg, seed, brightness, size)
     data = synthetic_dataset(syn)
     black = _black_dn(cfg, syn.sensor)
@@ -349,7 +374,8 @@ def _brightness_seed(cfg: ExperimentConfig, seed: int, tick: Tick | None) -> tup
     _, _, te = split_indices(base.labels, seed)
     levels = sorted(set(cfg.brightness) | {1.0})
     lit = {b: (base if b == 1.0 else _data(cfg, seed, b)) for b in levels}
-    sat_dn, dark_dn = (v - _black_dn(cfg) for v in _sensor_levels())
+    sat_dn, dark_dn = ((v - _black_dn(cfg) for v in _sensor_levels()) if cfg.pascalraw is None
+                       else ((1 << base.adc_bits) - 1, 0))  # real RAW: clipped at full scale, or exactly 0
     codes = get_format("loggrad_q3", base.adc_bits)
     nonzero = {b: float((codes(d.frames[te]) != 0).double().mean()) for b, d in lit.items()}
     rows: list[dict[str, object]] = []

@@ -45,6 +45,10 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
 @click.option("--seeds", type=int, default=None,
               help="Seeds per cell (seed, seed+1, …): mean ± 95 %% t-interval per cell [default 1].")
 @click.option("--classes", type=int, default=None, help="Synthetic shape classes, 2..8 [default 3].")
+@click.option("--pascalraw", "pascalraw_root", default=None,
+              help="brightness|channels|similarity|reconstruction|unas: PASCAL RAW 2014 in this folder "
+                   "(annotations/*.xml + RAW files) instead of the synthetic set, its first --n objects; "
+                   "brightness scales the recorded DN.")
 @click.option("--imbalance", type=click.Choice(["none", "pascalraw"]), default=None,
               help="Class frequencies: balanced, or PASCAL RAW's 708 : 1765 : 4077 [default none].")
 @click.option("--black-level", "black", type=click.Choice(["keep", "subtract"]), default=None,
@@ -77,7 +81,7 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
         n_images: int | None, epochs: int | None,
         formats: str | None, brightness_text: str | None, c1_text: str | None, seed: int | None,
         threads: int | None, population: int | None, cycles: int | None, cifar_root: str | None,
-        as_json: bool) -> None:
+        pascalraw_root: str | None, as_json: bool) -> None:
     """Run one of the paper's experiments on the synthetic RAW set (float networks, CPU).
 
     \b
@@ -114,7 +118,7 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
                       unused={"--formats": formats, "--brightness": brightness_text, "--c1": c1_text,
                               "--large": large or None, "--classes": classes, "--imbalance": imbalance,
                               "--qat": qat or None, "--population": population, "--cycles": cycles,
-                              "--black-level": black})
+                              "--black-level": black, "--pascalraw": pascalraw_root})
         return
     if name in OPTICS_NAMES:
         from logcam.nn.optics_experiments import OPTICS_QUICK, OpticsExperimentConfig, optics_steps, run_optics
@@ -122,7 +126,7 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
         for opt, given in (("--formats", formats), ("--brightness", brightness_text), ("--c1", c1_text),
                            ("--paper", paper or None), ("--large", large or None), ("--seeds", seeds),
                            ("--classes", classes), ("--imbalance", imbalance), ("--qat", qat or None),
-                           ("--black-level", black)):
+                           ("--black-level", black), ("--pascalraw", pascalraw_root)):
             if given is not None:
                 raise ConfigError(f"{opt}: not an option of {name} (it takes --quick/--size/--n/--epochs/--seed)")
         quick_set, model, run_fn, steps_fn = OPTICS_QUICK, OpticsExperimentConfig, run_optics, optics_steps
@@ -151,6 +155,8 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
             data[key] = val
     if cifar_root is not None:
         data["cifar"] = cifar_root
+    if pascalraw_root is not None:
+        data["pascalraw"] = pascalraw_root
     for key, val in (("size", size), ("n", n_images), ("epochs", epochs), ("seed", seed), ("threads", threads),
                      ("population", population), ("cycles", cycles)):
         if val is not None:

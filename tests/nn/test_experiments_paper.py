@@ -169,3 +169,54 @@ def test_black_level_subtraction_variant_takes_the_pedestal_off_before_the_rdc()
     nonzero_sub = float((codes(dark_sub.frames) != 0).double().mean())
     assert nonzero_sub > 2 * nonzero_keep, (nonzero_keep, nonzero_sub)
     assert validate(ExperimentConfig, {}).black == "keep"  # the default keeps the pedestal, as the RTL path does
+
+
+def _pascalraw_folder(root: Path, per_class: int = 14) -> None:
+    """A miniature PASCAL RAW 2014: developed 16-bit TIFFs and VOC boxes, one object per image, the three
+    classes told apart by their texture (bicycle: stripes, car: flat bright, person: flat dark)."""
+    import numpy as np
+    import tifffile
+
+    (root / "annotations").mkdir(parents=True)
+    (root / "original").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3 * per_class):
+        cls = ("bicycle", "car", "person")[i % 3]
+        img = rng.integers(900, 1100, size=(40, 40)).astype(np.uint16)
+        if cls == "bicycle":
+            img[:, ::4] = 30000
+        elif cls == "car":
+            img += 20000
+        stem = f"2014_{i:06d}"
+        tifffile.imwrite(root / "original" / f"{stem}.tiff", img)
+        (root / "annotations" / f"{stem}.xml").write_text(
+            f"<annotation><filename>{stem}.nef</filename><object><name>{cls}</name><bndbox><xmin>1</xmin>"
+            f"<ymin>1</ymin><xmax>32</xmax><ymax>32</ymax></bndbox></object></annotation>")
+
+
+def test_pascalraw_runs_the_same_experiment_and_brightness_scales_its_dn(tmp_path: Path) -> None:
+    from logcam.nn.experiments import _data
+
+    root = tmp_path / "pascalraw"
+    _pascalraw_folder(root)
+    cfg = validate(ExperimentConfig, {**TINY, "n": 42, "pascalraw": str(root), "c1": (2,),
+                                      "formats": ("loggrad_q3", "raw16")}, "experiment")
+    base, bright = _data(cfg, 0), _data(cfg, 0, 4.0)
+    assert base.class_names == ("bicycle", "car", "person") and base.labels.bincount().tolist() == [14, 14, 14]
+    assert base.adc_bits == 16 and int(bright.frames.max()) == 65535  # 4 × 30 000 clips at full scale
+    small = base.frames < 16000
+    assert torch.equal(bright.frames[small], base.frames[small] * 4)
+    res = run("channels", cfg, tmp_path / "out")
+    rows = _rows(res.csv)
+    assert [(r["format"], r["c1"]) for r in rows] == [("loggrad_q3", "2"), ("raw16", "2")]
+    assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 for r in rows)
+
+
+def test_pascalraw_bad_folder_and_black_level_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(ConfigError, match="black"):
+        validate(ExperimentConfig, {**TINY, "pascalraw": str(tmp_path), "black": "subtract"}, "experiment")
+    with pytest.raises(SystemExit) as ex:
+        main(["experiment", "channels", "--quick", "--pascalraw", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert ex.value.code == 2 and "no PASCAL VOC annotations" in err and "\n" not in err
+    assert not (tmp_path / "o").exists()

@@ -50,7 +50,7 @@ def beat_flags(n: int, geo: RdcGeometry) -> dict[str, np.ndarray]:
 def input_fields(frames: np.ndarray, geo: RdcGeometry) -> dict[str, np.ndarray]:
     """Payload fields of the input beats for N×H×W DN frames: data (beats, lanes), first, last."""
     n = frames.shape[0]
-    data = frames.reshape(n * geo.height * geo.words, geo.lanes).astype(np.int64, copy=False)
+    data = frames.reshape(n * geo.height * geo.words, geo.lanes)  # any integer dtype: the codec packs it as is
     return {"data": data, **beat_flags(n, geo)}
 
 

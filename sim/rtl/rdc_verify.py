@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from logcam.errors import InputError
 from logcam.hw.rdc import LATENCY, Rdc
@@ -74,7 +75,7 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
     check_bench(bench, sim, waves)
     if frames is None:
         frames = frames_for(spec, n_frames, seed, source)
-    p = check_frames(frames, spec).numpy()
+    p = check_frames(frames, spec, dtype=torch.int32).numpy()  # DN ≤ 2^16 − 1: half the bytes of int64 to pack
     if p.shape[1:] != (spec.height, spec.width):
         raise InputError(f"frames: shape {p.shape[1:]} does not match the RDC's height×width "
                          f"({spec.height}, {spec.width})")
@@ -101,10 +102,16 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
         from logcam.sim.rtl.streams import default_timeout
 
         n_beats = n * geo.beats_per_frame
-        pending = start_shell(build, in_codec.pack_bytes(**input_fields(p, geo)), in_codec.width,
-                              {"o": out_codec.width}, {"o": n_beats}, p_valid=p_valid, p_ready=p_ready, seed=seed,
+        # the simulator starts first and waits for its input, so its start-up overlaps the packing
+        pending = start_shell(build, None, in_codec.width, {"o": out_codec.width}, {"o": n_beats},
+                              p_valid=p_valid, p_ready=p_ready, seed=seed,
                               max_cycles=default_timeout(n_beats, n_beats, p_valid, p_ready), stats=["stats"],
-                              workdir=workdir, waves=waves)
+                              workdir=workdir, waves=waves, n_in=n_beats)
+        try:
+            pending.feed(in_codec.pack_bytes(**input_fields(p, geo)))
+        except BaseException:
+            pending.abort()
+            raise
         expected = _golden(p, spec, expected)  # on the other core, while the simulator runs
         try:
             want = out_codec.pack_bytes(**output_fields(expected, geo))

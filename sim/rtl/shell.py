@@ -28,7 +28,10 @@ Cycle numbers count rising edges since reset fell.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -345,11 +348,14 @@ def beats_equal(recorded: np.ndarray, expected: np.ndarray) -> bool:
 class PendingShell:
     """A memory-bench run under way in a background thread (:func:`start_shell`). The simulator is its own
     process and the thread only waits for it, so the caller computes the golden model on the other core in
-    the meantime; :meth:`result` joins and returns the :class:`ShellRun` (or raises what the run raised)."""
+    the meantime; :meth:`result` joins and returns the :class:`ShellRun` (or raises what the run raised).
+    Started without its input, the simulator waits for :meth:`feed` (or :meth:`abort`) while it starts up."""
 
-    def __init__(self, run: Callable[[], ShellRun]) -> None:
+    def __init__(self, run: Callable[[], ShellRun], in_path: Path | None = None, in_width: int = 0,
+                 cleanup: Callable[[], None] | None = None) -> None:
         self._out: list[ShellRun] = []
         self._err: list[BaseException] = []
+        self._in_path, self._in_width, self._cleanup = in_path, in_width, cleanup
 
         def body() -> None:
             try:
@@ -360,38 +366,85 @@ class PendingShell:
         self._thread = threading.Thread(target=body, name="logcam-shell", daemon=True)
         self._thread.start()
 
+    def feed(self, in_bytes: np.ndarray) -> None:
+        """The deferred input: (beats, bytes) little-endian payloads, written beside and renamed into place so
+        the waiting simulator reads it whole."""
+        if self._in_path is None:
+            raise ValueError("feed: this run was started with its input")
+        part = self._in_path.with_name(self._in_path.name + ".part")
+        part.write_bytes(to_shell_bytes(in_bytes, self._in_width))
+        os.replace(part, self._in_path)
+
+    def abort(self) -> None:
+        """The input will not come: the waiting simulator exits, and this waits for it and cleans up (the
+        caller raises its own error; the run's failure is dropped)."""
+        if self._in_path is not None:
+            self._in_path.with_name(self._in_path.name + ".abort").write_bytes(b"")
+        with contextlib.suppress(Exception):
+            self.result()
+
     def result(self) -> ShellRun:
         """Wait for the run; its :class:`ShellRun`."""
         self._thread.join()
+        if self._cleanup is not None:
+            self._cleanup()
         if self._err:
             raise self._err[0]
         return self._out[0]
 
 
-def start_shell(build: VerilatorBuild, in_bytes: np.ndarray, in_width: int, widths: dict[str, int],
+#: Seconds a simulator started without its input waits for it (:meth:`PendingShell.feed`), and its file name.
+IN_WAIT_S = 600
+DEFERRED_IN = "in.dat"
+
+
+def start_shell(build: VerilatorBuild, in_bytes: np.ndarray | None, in_width: int, widths: dict[str, int],
                 expect: dict[str, int], *, p_valid: float, p_ready: float, seed: int, max_cycles: int,
-                stats: list[str], workdir: Path | None = None, waves: Path | None = None) -> PendingShell:
-    """:func:`run_shell` started in the background: returns at once with a :class:`PendingShell`."""
-    return PendingShell(lambda: run_shell(build, in_bytes, in_width, widths, expect, p_valid=p_valid,
-                                          p_ready=p_ready, seed=seed, max_cycles=max_cycles, stats=stats,
-                                          workdir=workdir, waves=waves))
+                stats: list[str], workdir: Path | None = None, waves: Path | None = None,
+                n_in: int | None = None) -> PendingShell:
+    """:func:`run_shell` started in the background: returns at once with a :class:`PendingShell`. With
+    ``in_bytes`` None the simulator starts before its input exists (``n_in`` beats, given by
+    :meth:`PendingShell.feed`), so its start-up overlaps the packing of the input."""
+    if in_bytes is not None:
+        return PendingShell(lambda: run_shell(build, in_bytes, in_width, widths, expect, p_valid=p_valid,
+                                              p_ready=p_ready, seed=seed, max_cycles=max_cycles, stats=stats,
+                                              workdir=workdir, waves=waves))
+    if n_in is None:
+        raise ValueError("start_shell: a deferred input needs n_in (its number of beats)")
+    cleanup = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="logcam-sim-")
+        workdir, cleanup = Path(tmp.name), tmp.cleanup
+    workdir.mkdir(parents=True, exist_ok=True)
+    in_path = workdir / DEFERRED_IN  # not *.bin: the run's *.bin files come back as its outputs
+    for stale in (in_path, in_path.with_name(DEFERRED_IN + ".abort")):
+        stale.unlink(missing_ok=True)
+    return PendingShell(lambda: run_shell(build, None, in_width, widths, expect, p_valid=p_valid, p_ready=p_ready,
+                                          seed=seed, max_cycles=max_cycles, stats=stats, workdir=workdir,
+                                          waves=waves, n_in=n_in),
+                        in_path, in_width, cleanup)
 
 
-def run_shell(build: VerilatorBuild, in_bytes: np.ndarray, in_width: int, widths: dict[str, int],
+def run_shell(build: VerilatorBuild, in_bytes: np.ndarray | None, in_width: int, widths: dict[str, int],
               expect: dict[str, int], *, p_valid: float, p_ready: float, seed: int, max_cycles: int,
-              stats: list[str], workdir: Path | None = None, waves: Path | None = None) -> ShellRun:
+              stats: list[str], workdir: Path | None = None, waves: Path | None = None,
+              n_in: int | None = None) -> ShellRun:
     """Run the memory bench on a shell build: ``in_bytes`` (beats, bytes) little-endian input payloads of
     ``in_width`` bits; ``widths`` the payload width (bits) of every watched stream (``o``, ``tap*``),
-    ``expect`` the beats each must carry before ``done``. Counters in ``stats`` are read after ``done``."""
+    ``expect`` the beats each must carry before ``done``. Counters in ``stats`` are read after ``done``.
+    ``in_bytes`` None: the input is deferred (``n_in`` beats, :meth:`PendingShell.feed` of :func:`start_shell`)."""
     from logcam.sim.rtl.runner import run_cocotb
 
-    n_in = int(in_bytes.shape[0])
-    plus = ["+in_file={dir}/in.bin", "+out_dir={dir}", f"+n_in={n_in}", f"+pv={threshold(p_valid)}",
+    deferred = in_bytes is None  # the input comes later, into {dir}/in.dat (PendingShell.feed)
+    n_in = int(n_in if deferred else in_bytes.shape[0])  # type: ignore[union-attr]
+    in_name = DEFERRED_IN if deferred else "in.bin"
+    plus = [f"+in_file={{dir}}/{in_name}", "+out_dir={dir}", f"+n_in={n_in}", f"+pv={threshold(p_valid)}",
             f"+pr={threshold(p_ready)}", f"+seed={seed & 0xffffffff}", f"+max_cycles={min(max_cycles, 2**32 - 1)}"]
     plus += [f"+n_{name}={expect.get(name, 0)}" for name in widths]
     res = run_cocotb(build, "logcam.sim.rtl.mem_bench", arrays={}, params={"stats": stats},
-                     files={"in.bin": to_shell_bytes(in_bytes, in_width)}, plusargs=plus, read_bins=True,
-                     workdir=workdir, seed=seed, waves=waves, env=FAST_START_ENV)
+                     files={} if deferred else {"in.bin": to_shell_bytes(in_bytes, in_width)},  # type: ignore[arg-type]
+                     plusargs=plus, read_bins=True, workdir=workdir, seed=seed, waves=waves,
+                     env={**FAST_START_ENV, "LOGCAM_IN_WAIT_S": str(IN_WAIT_S)} if deferred else FAST_START_ENV)
     bins = res["_bin"]
     streams = {name: from_shell_words(bins.get(f"{name}.bin", b""), w) for name, w in widths.items()}
     o_cycles = np.frombuffer(bins.get("o_cycles.bin", b""), dtype="<u4").astype(np.int64)

@@ -10,8 +10,11 @@
 #include <libgen.h>  // basename
 #include <stdio.h>   // stderr, fprintf
 
+#include <chrono>   // logcam: the deferred input's wait
+#include <cstdlib>  // logcam: getenv, atof, exit
 #include <memory>  // std::unique_ptr
 #include <string>  // std::string
+#include <thread>   // logcam: sleep_for
 
 #include "Vtop.h"
 #include "verilated.h"
@@ -60,6 +63,26 @@ int logcam_load(const char *path, int words) {
     logcam_in_per_beat = words > 0 ? words : 1;
     logcam_in_words.clear();
     FILE *f = std::fopen(path, "rb");
+    // LOGCAM_IN_WAIT_S (logcam.sim.rtl.shell's deferred input): the simulator starts while Python still packs
+    // the input; it waits for the file, which appears whole (written beside, then renamed), or for PATH.abort
+    const char *wait = std::getenv("LOGCAM_IN_WAIT_S");
+    if (!f && wait) {
+        const double limit = std::atof(wait);
+        const std::string abort_path = std::string(path) + ".abort";
+        const auto t0 = std::chrono::steady_clock::now();
+        while (!(f = std::fopen(path, "rb"))) {
+            if (FILE *a = std::fopen(abort_path.c_str(), "rb")) {
+                std::fclose(a);
+                std::fprintf(stderr, "logcam shell: the input %s was not produced\n", path);
+                std::exit(3);
+            }
+            if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > limit) {
+                std::fprintf(stderr, "logcam shell: waited %g s for the input %s\n", limit, path);
+                std::exit(3);
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+    }
     if (!f) {
         std::fprintf(stderr, "logcam shell: cannot read %s\n", path);
         return 0;

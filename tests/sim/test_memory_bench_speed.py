@@ -181,3 +181,41 @@ def test_memory_verify_reports_codes_no_output_field_can_carry() -> None:
     (m,) = r.first_mismatches
     assert (m.frame, m.channel, m.row, m.col, m.expected) == (1, 0, 2, 3, 99)
     assert json.dumps(r.to_json())  # still the --json format
+
+
+@pytest.mark.rtl
+def test_deferred_input_waits_for_its_file_and_an_aborted_one_ends_the_run(tmp_path: Path) -> None:
+    """The simulator started before its input exists (verify's overlap of start-up and packing) reads the
+    input fed later exactly as one given up front; an input that never comes ends the run without a hang."""
+    import time
+
+    from logcam.hw.rdc import Rdc
+    from logcam.sim.rtl.emit import cached_verilog
+    from logcam.sim.rtl.runner import verilator_build
+    from logcam.sim.rtl.shell import BUILD_ARGS, run_shell, shell_verilog, start_shell
+    from logcam.sim.rtl.streams import default_timeout
+
+    spec = RdcSpec(width=8, height=4, lanes=2, mode="sum", levels=3)  # the build of test_verify_ci's runs
+    shell, top = shell_verilog(cached_verilog(lambda: Rdc(spec), "rdc", spec), "rdc")
+    build = verilator_build(shell, top, build_args=BUILD_ARGS)
+    geo = RdcGeometry.of(spec)
+    frames = random_frames(spec, 3, seed=11)
+    cin = PayloadCodec(describe_layout(pixel_layout(spec.lanes, spec.adc_bits)))
+    cout = PayloadCodec(describe_layout(code_layout(spec.lanes, spec.code_bits, spec.channels)))
+    n = frames.shape[0] * geo.beats_per_frame
+    kw = {"p_valid": 0.7, "p_ready": 0.7, "seed": 3, "max_cycles": default_timeout(n, n, 0.7, 0.7),
+          "stats": ["stats"]}
+    packed = cin.pack_bytes(**input_fields(frames, geo))
+    upfront = run_shell(build, packed, cin.width, {"o": cout.width}, {"o": n}, **kw)
+    pending = start_shell(build, None, cin.width, {"o": cout.width}, {"o": n}, n_in=n, workdir=tmp_path / "late",
+                          **kw)
+    time.sleep(0.5)  # the simulator is up and waiting before the input appears
+    pending.feed(packed)
+    late = pending.result()
+    assert np.array_equal(late.streams["o"], upfront.streams["o"]) and late.handshake == upfront.handshake
+    assert check_output(cout.unpack_bytes(late.streams["o"]), rdc_codes(frames, spec).numpy(), geo)[0] == 0
+    gone = start_shell(build, None, cin.width, {"o": cout.width}, {"o": n}, n_in=n, workdir=tmp_path / "gone", **kw)
+    gone.abort()  # returns once the simulator has exited
+    assert not gone._thread.is_alive()
+    with pytest.raises(RuntimeError, match=r"return code: 3|simulation"):  # the simulator's exit 3: no input
+        gone.result()

@@ -38,6 +38,7 @@ network at it.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -311,15 +312,12 @@ def metrics(spec: NetSpec, fmt_name: str) -> dict[str, float]:
     return {"macs": spec.macs(), "model_size_bytes": size, "peak_memory_bytes": peak, "energy_pj": energy}
 
 
-_TECH: list = []
-
-
+@functools.lru_cache(maxsize=1)
 def _tech():
+    """The technology table, read once per process (every evaluated point costs its network with it)."""
     from logcam.energy.tech import TechTable
 
-    if not _TECH:
-        _TECH.append(TechTable.load())
-    return _TECH[0]
+    return TechTable.load()
 
 
 # --- training with structured pruning ------------------------------------------------------------------

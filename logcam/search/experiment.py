@@ -181,12 +181,16 @@ def _cells(runs: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def _front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Non-dominated (cost, accuracy) points: cheaper or more accurate than every other, by cost."""
-    out: list[tuple[float, float]] = []
-    for c, a in sorted(points, key=lambda p: (p[0], -p[1])):
-        if not out or a > out[-1][1]:
-            out.append((c, a))
-    return out
+    """Non-dominated (cost, accuracy) points: cheaper or more accurate than every other, by cost
+    (:func:`logcam.energy.sweep.pareto_mask`, the project's one Pareto rule)."""
+    import numpy as np
+
+    from logcam.energy.sweep import pareto_mask
+
+    if not points:
+        return []
+    cost, acc = np.array(points, dtype=np.float64).T
+    return sorted(p for p, keep in zip(points, pareto_mask(cost, acc, maximize_other=True)) if keep)
 
 
 def _dominated(p: tuple[float, float], others: list[tuple[float, float]]) -> bool:

@@ -510,14 +510,12 @@ def rdc_regression(spec: Any, seed: int) -> tuple[dict[str, np.ndarray], dict[st
     own wrap at the frame's end.
     """
     from logcam.nn.golden.rdc import rdc_codes
-    from logcam.sim.rtl.rdc_io import RdcGeometry, beat_flags, input_fields
+    from logcam.sim.rtl.rdc_io import RdcGeometry, input_fields, output_fields
 
     geo = RdcGeometry.of(spec)
     frames = rdc_regression_frames(spec, seed)
     n = frames.shape[0]
-    codes = rdc_codes(frames, spec).numpy().astype(np.int64)  # N×C×H×W
-    data = codes.reshape(n, geo.channels, geo.height, geo.words, geo.lanes).transpose(0, 2, 3, 1, 4)
-    expected = {"data": data.reshape(n * geo.beats_per_frame, geo.channels, geo.lanes), **beat_flags(n, geo)}
+    expected = output_fields(rdc_codes(frames, spec).numpy().astype(np.int64), geo)
     fields = input_fields(frames, geo)
     frame_of_beat = np.arange(n * geo.beats_per_frame) // geo.beats_per_frame
     fields["first"] = fields["first"] * (frame_of_beat % 2 == 1)  # the stub (0) starts at reset; then 1, 3, …
@@ -534,10 +532,9 @@ def compare_beats(got: dict[str, np.ndarray], want: dict[str, np.ndarray], geo: 
     k = min(n_want, n_got)
     per_beat = geo.channels * geo.lanes + 2
     bad_code = got["data"][:k].reshape(k, per_beat - 2) != want["data"][:k].reshape(k, per_beat - 2)
-    bad_flag = (got["first"][:k] != want["first"][:k]) | (got["last"][:k] != want["last"][:k])
-    count = int(bad_code.sum() + (got["first"][:k] != want["first"][:k]).sum()
-                + (got["last"][:k] != want["last"][:k]).sum()) + abs(n_want - n_got) * per_beat
-    bad = np.flatnonzero(bad_code.any(axis=1) | bad_flag)
+    bad_first, bad_last = got["first"][:k] != want["first"][:k], got["last"][:k] != want["last"][:k]
+    count = int(bad_code.sum() + bad_first.sum() + bad_last.sum()) + abs(n_want - n_got) * per_beat
+    bad = np.flatnonzero(bad_code.any(axis=1) | bad_first | bad_last)
     if bad.size:
         b = int(bad[0])
         return count, (f"beat {b}: codes {got['data'][b].ravel().tolist()} first {int(got['first'][b])} last "

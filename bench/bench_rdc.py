@@ -12,31 +12,26 @@ Run:  .venv/bin/python bench/bench_rdc.py [--frames 4] [--lanes 4] [--mode sum] 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from bench_verify import build_harness  # the one harness build (bench/ is this script's folder on sys.path)
 
 from logcam.energy.rtl_activity import from_verify, write_activity
 from logcam.hw.rdc import LATENCY, Rdc
 from logcam.hw.stream import describe_layout
 from logcam.nn.golden.rdc import rdc_codes
 from logcam.rdcspec import RdcSpec
-from logcam.sim.rtl.emit import emit_verilog, waiver_flags
+from logcam.sim.rtl.emit import emit_verilog
 from logcam.sim.rtl.rdc_frames import frames_for
 from logcam.sim.rtl.rdc_io import RdcGeometry, check_output, input_fields
 from logcam.sim.rtl.rdc_verify import verify_rdc
-from logcam.sim.rtl.runner import cache_root, file_lock
 from logcam.sim.rtl.streams import PayloadCodec
-from logcam.toolchain import setup_verilator
-
-HARNESS = Path(__file__).with_name("rtl_harness.cpp")
 
 
 def to_words(ints: list[int], width: int) -> np.ndarray:
@@ -48,27 +43,6 @@ def to_words(ints: list[int], width: int) -> np.ndarray:
 
 def from_words(words: np.ndarray) -> list[int]:
     return [int.from_bytes(row.tobytes(), "little") for row in words]
-
-
-def build_harness(verilog: str) -> Path:
-    """`verilator --cc --exe --build` of the harness and the design, cached by content."""
-    root = setup_verilator()
-    key = hashlib.sha256((verilog + HARNESS.read_text() + str(root)).encode()).hexdigest()[:16]
-    d = cache_root() / "rtl" / f"harness-{key}"
-    exe = d / "harness"
-    with file_lock(d.with_suffix(".lock")):
-        if exe.is_file():
-            return exe
-        d.mkdir(parents=True, exist_ok=True)
-        (d / "rdc.v").write_text(verilog)
-        cmd = [str(root / "bin" / "verilator"), "--cc", "--exe", "--build", "-j", "2", "--top-module", "rdc",
-               "--prefix", "Vtop", "-Mdir", str(d / "obj"), "-o", str(exe), *waiver_flags(),
-               str(HARNESS), str(d / "rdc.v")]
-        env = dict(os.environ, OBJCACHE=f"{sys.executable} -m logcam.sim.rtl.objcache")
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if out.returncode != 0:
-            sys.exit(f"harness build failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
-    return exe
 
 
 def bench(spec: RdcSpec, n_frames: int, seed: int, workdir: Path,
@@ -92,7 +66,7 @@ def bench(spec: RdcSpec, n_frames: int, seed: int, workdir: Path,
     dut = Rdc(spec)
     verilog = emit_verilog(dut, "rdc")
     t_build = time.perf_counter()
-    exe = build_harness(verilog)
+    exe = build_harness(verilog, "rdc")
     t_build = time.perf_counter() - t_build
     in_codec = PayloadCodec(describe_layout(dut.i.payload.shape()))
     out_codec = PayloadCodec(describe_layout(dut.o.payload.shape()))

@@ -244,7 +244,7 @@ def angular_spectrum(field: torch.Tensor, pitch_um: float, wavelength_nm: float,
     if field.shape[-2] != m:
         raise ConfigError(f"angular_spectrum: field must be square (got {tuple(field.shape[-2:])})")
     h = _transfer(int(m), float(pitch_um), float(wavelength_nm), float(distance_mm), bool(band_limit))
-    return torch.fft.ifft2(torch.fft.fft2(field.to(torch.complex128)) * h)
+    return torch.fft.ifft2(torch.fft.fft2(field.to(torch.complex128)) * h.to(field.device))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def mask_field(height_um: torch.Tensor, spec: OpticsSpec, wavelength_nm: float) 
     """Field just behind the mask: A·exp(i2π(n−1)h/λ), zero-padded to the M×M window (complex128)."""
     h = _check_heights(height_um, spec)
     phase = (2.0 * math.pi * (spec.refractive_index - 1.0) / (wavelength_nm * 1e-3)) * h
-    u0 = aperture(spec) * torch.exp(1j * phase)
+    u0 = aperture(spec).to(h.device) * torch.exp(1j * phase)
     n, m = spec.mask_pixels, spec.grid
     lo = m // 2 - n // 2
     return torch.nn.functional.pad(u0, (lo, m - n - lo, lo, m - n - lo))
@@ -281,7 +281,7 @@ def intensity(height_um: torch.Tensor, spec: OpticsSpec) -> torch.Tensor:
     """|U_d|² per sample of the M×M window for every wavelength (float64, …×L×M×M), divided by the energy
     through the aperture Σ|U₀|²: non-negative and Σ ≤ 1 (= 1 minus the energy outside the band limit)."""
     h = _check_heights(height_um, spec)
-    e0 = aperture(spec).square().sum()
+    e0 = aperture(spec).to(h.device).square().sum()
     out = []
     for lam in spec.wavelengths_nm:
         u = angular_spectrum(mask_field(h, spec, lam), spec.mask_pitch_um, lam, spec.distance_mm)
@@ -307,7 +307,7 @@ def _weights(m: int, pitch_um: float, pixel_pitch_um: float, pixels: int) -> tor
 
 def pixelate(inten: torch.Tensor, spec: OpticsSpec, pixels: int | None = None) -> torch.Tensor:
     """Integrate an M×M intensity over a ``pixels``×``pixels`` window of sensor pixels (default: the kernel)."""
-    w = _weights(spec.grid, spec.mask_pitch_um, spec.pixel_pitch_um, int(pixels or spec.kernel))
+    w = _weights(spec.grid, spec.mask_pitch_um, spec.pixel_pitch_um, int(pixels or spec.kernel)).to(inten.device)
     return w @ inten @ w.T
 
 

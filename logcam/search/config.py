@@ -62,6 +62,9 @@ class SearchConfig(StrictModel):
     calib: int = Field(256, ge=1, description="training scenes that calibrate the int8 scales")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     threads: int = Field(1, ge=1, le=256, description="torch CPU threads")
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:[0-9]+)?)$",
+                        description="torch device of the training steps: cpu, or cuda / cuda:N on a GPU node "
+                                    "(export, golden model and RTL always run on the CPU)")
 
     @model_validator(mode="after")
     def _check(self) -> SearchConfig:

@@ -25,9 +25,9 @@ from logcam.errors import ConfigError
 from logcam.files import atomic_write, check_folder, make_folder
 from logcam.nn.data import MAX_SEED
 from logcam.nn.experiments import aggregate
-from logcam.nn.optics_train import scenes_for
+from logcam.nn.optics_train import SceneData, scenes_for
 from logcam.search.config import SearchConfig, load_search_config
-from logcam.search.run import SearchResult, cotrain, noise_finetune, run_search
+from logcam.search.run import SearchResult, cotrain, noise_finetune, run_search, torch_device
 
 #: What the issue quotes from SACoD: its winner against co-train / Gabor masks + search (relative %, points).
 PAPER = {
@@ -68,7 +68,10 @@ class SacodConfig(StrictModel):
     finetune_epochs: int = Field(2, ge=0, le=1000, description="back-end epochs after the noise")
     seeds: int = Field(1, ge=1, le=32, description="seeds (seed, seed + 1, …): mean ± 95 % t-interval")
     seed: int = Field(0, ge=0, le=MAX_SEED)
-    threads: int = Field(1, ge=1, le=256, description="torch CPU threads")
+    threads: int = Field(1, ge=1, le=256, description="torch CPU threads per run")
+    jobs: int = Field(1, ge=1, le=256, description="runs at once, each in its own process (results unchanged)")
+    device: str = Field("cpu", pattern=r"^(cpu|cuda(:[0-9]+)?)$",
+                        description="torch device of the training steps: cpu, or cuda / cuda:N on a GPU node")
     cifar: str | None = Field(None, description="CIFAR-10 python batches here instead of the synthetic set")
     mask_init: Literal["lens", "gabor"] | None = Field(
         None, description="start of the learned masks (SACoD, co-train): lens or gabor (None: the config's)")
@@ -105,14 +108,13 @@ def search_config(cfg: SacodConfig, seed: int, **over: object) -> SearchConfig:
                                ("alpha_lr", cfg.alpha_lr)) if v is not None}
     if cfg.mask_init is not None and "optics" not in over:
         over = {**over, "optics": {**base.optics.model_dump(), "init": cfg.mask_init}}
-    return load_search_config(path, {"dataset": data, **scale, "seed": seed, "threads": cfg.threads, **over})
+    return load_search_config(path, {"dataset": data, **scale, "seed": seed, "threads": cfg.threads,
+                                     "device": cfg.device, **over})
 
 
 def steps(cfg: SacodConfig) -> int:
     """Training runs (progress steps) of the experiment."""
-    nonzero = sum(1 for v in cfg.lams if v > 0)
-    sacod = (1 if 0 in cfg.lams else 0) + nonzero * len(cfg.costs)
-    return cfg.seeds * (sacod + len(cfg.front_ends) * len(cfg.lams) + len(cfg.widths) + 3)
+    return sum(len(tasks(cfg, cfg.seed + k)) for k in range(cfg.seeds))
 
 
 def _row(method: str, res: SearchResult, seed: int, *, cost: str = "-", lam: float | None = None,
@@ -125,50 +127,129 @@ def _row(method: str, res: SearchResult, seed: int, *, cost: str = "-", lam: flo
             "seconds": seconds}
 
 
-def run_seed(cfg: SacodConfig, seed: int, tick: Tick | None = None) -> list[dict[str, object]]:
-    """Every run of one seed: rows of the per-seed table."""
-    rows: list[dict[str, object]] = []
-    base = search_config(cfg, seed)
-    data = scenes_for(base.optics, base.dataset)
+@dataclass(frozen=True)
+class Task:
+    """One training run of a seed: ``what`` names it in the progress bar; ``kind`` and ``arg`` say which."""
 
-    def timed(fn: Callable[[], SearchResult], what: str) -> tuple[SearchResult, float]:
-        t0 = time.perf_counter()
-        res = fn()
-        if tick:
-            tick(what)
-        return res, time.perf_counter() - t0
+    seed: int
+    what: str
+    kind: Literal["sacod", "front", "cotrain", "ablation"]
+    arg: tuple
 
-    headline: SearchResult | None = None
+
+ABLATIONS: dict[str, dict[str, bool]] = {
+    "fixed in search": {"mask_in_search": False}, "fixed in retrain": {"mask_in_retrain": False},
+    "fixed in both": {"mask_in_search": False, "mask_in_retrain": False}}
+
+
+def tasks(cfg: SacodConfig, seed: int) -> list[Task]:
+    """Every run of one seed, in the order of its rows (:func:`run_seed`)."""
+    out: list[Task] = []
     for lam in cfg.lams:
         for cost in (cfg.costs[:1] if lam == 0 else cfg.costs):  # at λ = 0 the cost does not enter: one run
-            sc = search_config(cfg, seed, cost=cost, lam=lam)
-            res, s = timed(lambda sc=sc: run_search(sc, data=data), f"sacod {cost} λ {lam:g}")
-            for c in (cfg.costs if lam == 0 else (cost,)):
-                rows.append(_row("sacod", res, seed, cost=c, lam=lam, seconds=s))
-            if cost == "energy" and lam == cfg.ablation_lam:
-                headline = res
-    for kind in cfg.front_ends:
-        for lam in cfg.lams:
-            sc = search_config(cfg, seed, cost="energy", lam=lam,
-                               optics={**base.optics.model_dump(), "kind": kind})
-            res, s = timed(lambda sc=sc: run_search(sc, data=data), f"{kind} λ {lam:g}")
-            rows.append(_row(f"{kind}+search", res, seed, cost="energy", lam=lam, seconds=s))
-    for w in cfg.widths:
-        res, s = timed(lambda w=w: cotrain(base, w, data), f"co-train ×{w:g}")
-        rows.append(_row("co-train", res, seed, width=w, seconds=s))
-    for name, over in (("fixed in search", {"mask_in_search": False}), ("fixed in retrain", {"mask_in_retrain": False}),
-                       ("fixed in both", {"mask_in_search": False, "mask_in_retrain": False})):
-        sc = search_config(cfg, seed, cost="energy", lam=cfg.ablation_lam, **over)
-        res, s = timed(lambda sc=sc: run_search(sc, data=data), f"ablation: mask {name}")
-        rows.append(_row("ablation", res, seed, cost="energy", lam=cfg.ablation_lam, mask=name, seconds=s))
-    if headline is not None and base.optics.kind != "lens":
-        for sigma in cfg.sigmas:
-            noisy, tuned = noise_finetune(base, headline, data, sigma, cfg.finetune_epochs)
-            row = _row("noise", headline, seed, cost="energy", lam=cfg.ablation_lam, mask="trained")
-            row.update(sigma_um=sigma, float_acc_pct=100 * noisy, int8_acc_pct=float("nan"),
-                       finetuned_acc_pct=100 * tuned)
-            rows.append(row)
-    return rows
+            out.append(Task(seed, f"sacod {cost} λ {lam:g}", "sacod", (cost, lam)))
+    out += [Task(seed, f"{kind} λ {lam:g}", "front", (kind, lam)) for kind in cfg.front_ends for lam in cfg.lams]
+    out += [Task(seed, f"co-train ×{w:g}", "cotrain", (w,)) for w in cfg.widths]
+    out += [Task(seed, f"ablation: mask {name}", "ablation", (name,)) for name in ABLATIONS]
+    return out
+
+
+def run_task(cfg: SacodConfig, task: Task) -> tuple[list[dict[str, object]], list[dict[str, object]], float]:
+    """One run: (its rows, rows that go after every run of the seed — the noise sweep of the headline run,
+    SACoD under the energy cost at ``ablation_lam`` —, seconds). A top-level function of picklable arguments,
+    so that ``jobs`` > 1 can run it in another process."""
+    seed = task.seed
+    base = search_config(cfg, seed)
+    data = _scenes(cfg, seed)
+    t0 = time.perf_counter()
+    rows: list[dict[str, object]] = []
+    tail: list[dict[str, object]] = []
+    if task.kind == "sacod":
+        cost, lam = task.arg
+        res = run_search(search_config(cfg, seed, cost=cost, lam=lam), data=data)
+        s = time.perf_counter() - t0
+        rows += [_row("sacod", res, seed, cost=c, lam=lam, seconds=s) for c in (cfg.costs if lam == 0 else (cost,))]
+        if cost == "energy" and lam == cfg.ablation_lam and base.optics.kind != "lens":
+            for sigma in cfg.sigmas:
+                noisy, tuned = noise_finetune(base, res, data, sigma, cfg.finetune_epochs)
+                row = _row("noise", res, seed, cost="energy", lam=cfg.ablation_lam, mask="trained")
+                row.update(sigma_um=sigma, float_acc_pct=100 * noisy, int8_acc_pct=float("nan"),
+                           finetuned_acc_pct=100 * tuned)
+                tail.append(row)
+    elif task.kind == "front":
+        kind, lam = task.arg
+        sc = search_config(cfg, seed, cost="energy", lam=lam, optics={**base.optics.model_dump(), "kind": kind})
+        res = run_search(sc, data=data)
+        rows.append(_row(f"{kind}+search", res, seed, cost="energy", lam=lam, seconds=time.perf_counter() - t0))
+    elif task.kind == "cotrain":
+        (w,) = task.arg
+        res = cotrain(base, w, data)
+        rows.append(_row("co-train", res, seed, width=w, seconds=time.perf_counter() - t0))
+    else:
+        (name,) = task.arg
+        sc = search_config(cfg, seed, cost="energy", lam=cfg.ablation_lam, **ABLATIONS[name])
+        res = run_search(sc, data=data)
+        rows.append(_row("ablation", res, seed, cost="energy", lam=cfg.ablation_lam, mask=name,
+                         seconds=time.perf_counter() - t0))
+    return rows, tail, time.perf_counter() - t0
+
+
+_SCENES: dict[tuple[str, int], SceneData] = {}
+
+
+def _scenes(cfg: SacodConfig, seed: int) -> SceneData:
+    """The seed's scenes, made once per process (every run of a seed trains on the same data)."""
+    key = (cfg.model_dump_json(), seed)
+    if key not in _SCENES:
+        base = search_config(cfg, seed)
+        _SCENES.clear()
+        _SCENES[key] = scenes_for(base.optics, base.dataset)
+    return _SCENES[key]
+
+
+def run_seed(cfg: SacodConfig, seed: int, tick: Tick | None = None) -> list[dict[str, object]]:
+    """Every run of one seed, one after another in this process: rows of the per-seed table."""
+    rows: list[dict[str, object]] = []
+    tail: list[dict[str, object]] = []
+    for task in tasks(cfg, seed):
+        r, t, _ = run_task(cfg, task)
+        rows += r
+        tail += t
+        if tick:
+            tick(task.what)
+    return rows + tail
+
+
+def run_parallel(cfg: SacodConfig, tick: Tick | None = None,
+                 done: Callable[[int, list[dict[str, object]]], None] | None = None) -> list[dict[str, object]]:
+    """Every run of every seed in ``cfg.jobs`` worker processes (spawned: CUDA needs it); rows in the order
+    :func:`run_seed` gives them, seed after seed, so the outcome equals the serial one value for value.
+    ``done(seed, rows)`` is called as each seed completes, in seed order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    seeds = [cfg.seed + k for k in range(cfg.seeds)]
+    plan = [task for seed in seeds for task in tasks(cfg, seed)]
+    results: dict[int, tuple[list[dict[str, object]], list[dict[str, object]], float]] = {}
+    flushed = 0
+    out: list[dict[str, object]] = []
+    with ProcessPoolExecutor(max_workers=cfg.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(run_task, cfg, task): i for i, task in enumerate(plan)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            results[i] = fut.result()
+            if tick:
+                tick(f"seed {plan[i].seed}: {plan[i].what}")
+            while flushed < len(seeds):  # seeds whose every run is back, in order
+                idx = [j for j, t in enumerate(plan) if t.seed == seeds[flushed]]
+                if any(j not in results for j in idx):
+                    break
+                rows = [r for j in idx for r in results[j][0]] + [r for j in idx for r in results[j][1]]
+                out += rows
+                if done:
+                    done(seeds[flushed], out)
+                flushed += 1
+    return out
 
 
 def _cells(runs: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -330,14 +411,21 @@ def run_sacod(cfg: SacodConfig, out: Path, tick: Tick | None = None) -> SacodOut
     import io
 
     check_folder(out)
-    search_config(cfg, cfg.seed)  # a bad search config or scale is one line before anything runs
+    torch_device(search_config(cfg, cfg.seed).device)  # a bad config, scale or device: one line before any run
     t0 = time.perf_counter()
     make_folder(out)
     runs: list[dict[str, object]] = []
-    for k in range(cfg.seeds):
-        runs += run_seed(cfg, cfg.seed + k, tick)
-        text = json.dumps(runs, indent=1, default=str)  # a killed experiment keeps its finished seeds
-        atomic_write(out / "sacod_runs.json", lambda p, text=text: p.write_text(text, encoding="utf-8"))
+
+    def keep(rows: list[dict[str, object]]) -> None:  # a killed experiment keeps its finished seeds
+        text = json.dumps(rows, indent=1, default=str)
+        atomic_write(out / "sacod_runs.json", lambda p: p.write_text(text, encoding="utf-8"))
+
+    if cfg.jobs > 1:
+        runs = run_parallel(cfg, tick, lambda _seed, rows: keep(rows))
+    else:
+        for k in range(cfg.seeds):
+            runs += run_seed(cfg, cfg.seed + k, tick)
+            keep(runs)
     cells = _cells(runs)
     summary = summarise(cells, cfg)
     buf = io.StringIO()
@@ -373,7 +461,7 @@ def command(*, quick: bool, paper: bool, out_dir: Path | None, as_json: bool, se
     for opt, given in unused.items():
         if given is not None:
             raise ConfigError(f"{opt}: not an option of sacod (it takes --quick/--paper/--seeds/--n/--size/--epochs/"
-                              f"--seed/--threads/--cifar/--out/--json)")
+                              f"--seed/--threads/--jobs/--device/--cifar/--out/--json)")
     data: dict[str, object] = dict(QUICK) if quick else dict(PAPER_PRESET) if paper else {}
     data.update({k: v for k, v in settings.items() if v is not None})
     if paper and data.get("cifar") is None:

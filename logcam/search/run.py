@@ -45,6 +45,21 @@ class SearchResult:
     splits: tuple | None = None  # train / val / test indices
 
 
+def torch_device(name: str) -> torch.device:
+    """The training device ``name`` (``cpu``, ``cuda``, ``cuda:N``), checked: one line when this torch has no
+    such device (a CPU build, no GPU, or N past the last GPU)."""
+    dev = torch.device(name)
+    if dev.type == "cuda":
+        have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if have == 0:
+            raise ConfigError(f"device: {name} asked for, but this torch ({torch.__version__}) sees no CUDA GPU; "
+                              f"use device: cpu")
+        if dev.index is not None and dev.index >= have:
+            raise ConfigError(f"device: {name} asked for, but this machine has {have} CUDA GPU(s): cuda:0 … "
+                              f"cuda:{have - 1}")
+    return dev
+
+
 def _seed_epoch(seed: int, epoch: int) -> None:
     torch.manual_seed(seed * 1_000_003 + epoch)  # every epoch reseeded: a resumed run draws the same noise
 
@@ -53,9 +68,9 @@ def _cost(net: SuperNet, table: CostTable, kind: str) -> torch.Tensor:
     """Expected cost under the last forward's mixture weights, normalised by the dearest architecture."""
     per = table.pj if kind == "energy" else table.flops
     fixed = table.fixed_pj if kind == "energy" else table.fixed_flops
-    total = torch.tensor(float(fixed))
+    total = torch.tensor(float(fixed), device=net.last_weights[0].device)
     for w, slot, costs in zip(net.last_weights, net.slots, per):
-        total = total + (w * torch.tensor([float(costs[n]) for n in slot.candidates])).sum()
+        total = total + (w * torch.tensor([float(costs[n]) for n in slot.candidates], device=w.device)).sum()
     top = table.extreme(kind, max)
     return total / (top * (table.pixels * 1000.0 if kind == "energy" else 1e6))
 
@@ -101,9 +116,10 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
     check_budget(cfg, table)
     tr, va, te = _splits(cfg, data)
     half_a, half_b = tr[: len(tr) // 2], tr[len(tr) // 2:]
-    model = _front(cfg, lambda: SuperNet(cfg, size, classes), data, tr)
+    dev = torch_device(cfg.device)
+    model = _front(cfg, lambda: SuperNet(cfg, size, classes), data, tr).to(dev)
     net, optics = model.backend, model.optics
-    x, y = data.images, data.labels
+    x, y = data.images.to(dev), data.labels.to(dev)
     groups = [{"params": net.weights(), "lr": cfg.w_lr}]
     groups += _mask_group(cfg, optics, cfg.mask_in_search)
     w_opt = torch.optim.SGD(groups, momentum=0.9)
@@ -118,7 +134,7 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
     if resume:
         if ckpt is None or not ckpt.is_file():
             raise InputError(f"--resume: no checkpoint at {ckpt}")
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=dev)
         if state["config"] != cfg.model_dump(mode="json"):
             raise InputError(f"--resume: {ckpt} was written by a different config")
         model.load_state_dict(state["model"])
@@ -167,6 +183,7 @@ def search(cfg: SearchConfig, out_dir: Path | None = None, *, resume: bool = Fal
                           "a_opt": a_opt.state_dict(), "sched": sched.state_dict(), "history": history}, ckpt)
         if progress is not None:
             progress(epoch + 1, cfg.epochs, rec)
+    model.to("cpu")  # derive, export, golden model and RTL work on the CPU
     return model, net, history, (tr, va, te, table), data
 
 
@@ -191,10 +208,13 @@ def _mask_adam(cfg: SearchConfig, optics: nn.Module, train: bool) -> list[torch.
 def _sgd_epochs(cfg: SearchConfig, model: nn.Module, groups: list[dict], data: SceneData, tr: torch.Tensor,
                 epochs: int, seed: int, extra: list[torch.optim.Optimizer] | None = None) -> None:
     """``epochs`` of SGD (momentum 0.9, cosine) on the training split ``tr`` (and a step of every ``extra``
-    optimiser per batch); each epoch reseeded from ``seed``."""
+    optimiser per batch); each epoch reseeded from ``seed``. Trains on ``cfg.device``; ``model`` ends on the
+    CPU (its parameters keep their identity, so the optimisers' groups stay valid)."""
+    dev = torch_device(cfg.device)
+    model.to(dev)
     opts = [torch.optim.SGD(groups, momentum=0.9), *(extra or [])]
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opts[0], T_max=max(epochs, 1))
-    x, y = data.images, data.labels
+    x, y = data.images.to(dev), data.labels.to(dev)
     for epoch in range(epochs):
         _seed_epoch(seed, epoch)
         model.train()
@@ -205,6 +225,7 @@ def _sgd_epochs(cfg: SearchConfig, model: nn.Module, groups: list[dict], data: S
             for o in opts:
                 o.step()
         sched.step()
+    model.to("cpu")
     model.eval()
 
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from logcam.cli import main
@@ -54,6 +55,9 @@ def test_summary_compares_with_the_baselines_and_the_other_cost() -> None:
     (["--formats", "raw16"], "--formats"),
     (["--paper"], "--cifar"),
     (["--seeds", "0"], "seeds"),
+    (["--jobs", "0"], "jobs"),
+    (["--device", "gpu"], "device"),
+    (["--device", "cuda:7"] if torch.cuda.device_count() < 8 else ["--device", "cuda:99"], "device: cuda"),
 ])
 def test_bad_sacod_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                                             needle: str) -> None:
@@ -61,6 +65,14 @@ def test_bad_sacod_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Captu
         main(["experiment", "sacod", "--out", str(tmp_path / "o"), *args])
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 2 and len(err.splitlines()) == 1 and needle in err
+
+
+def test_jobs_and_device_belong_to_sacod_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "brightness", "--quick", "--jobs", "2", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "--jobs/--device" in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_bad_lams_are_refused() -> None:
@@ -87,3 +99,10 @@ def test_tiny_experiment_writes_csv_json_and_plot(tmp_path: Path) -> None:
     assert res.plot.stat().st_size > 0
     body = json.loads((tmp_path / "o" / "sacod.json").read_text(encoding="utf-8"))
     assert body["summary"]["paper"]["cifar10"]["vs_cotrain"]["flops_pct"] == -44.1 and len(body["runs"]) == len(rows)
+
+    # the same experiment with its runs in 2 worker processes: the same runs, value for value, in the same order
+    par = run_sacod(cfg.model_copy(update={"jobs": 2}), tmp_path / "p")
+    def values(runs: list[dict[str, object]]) -> list[str]:  # JSON text: NaN equals NaN
+        return [json.dumps({k: v for k, v in r.items() if k != "seconds"}, sort_keys=True) for r in runs]
+
+    assert values(par.runs) == values(res.runs)

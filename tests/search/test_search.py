@@ -71,6 +71,8 @@ def test_cost_is_differentiable_through_alpha() -> None:
     ({"lam": -0.5}, "lam"),
     ({"kernels": [3, 4]}, "kernels"),
     ({"budget": 1e-6}, "budget"),
+    ({"device": "gpu"}, "device"),
+    ({"device": f"cuda:{torch.cuda.device_count() + 1}"}, "device: cuda"),  # past the last GPU, or no CUDA at all
 ])
 def test_bad_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], over: dict,
                                        needle: str) -> None:

@@ -141,6 +141,18 @@ def clock_pj(t: TechTable, ff_bit_cycles: float) -> dict[str, float]:
     return {"clock_ff": ff_bit_cycles * t["ff_clock_bit"]}
 
 
+def ff_leak_pj(t: TechTable, ff_bits: float, fps: float) -> dict[str, float]:
+    """Leakage of ``ff_bits`` flip-flop bits over one frame at ``fps`` (pJ/frame): bits × the table's
+    ``ff_leak_bit`` (µW per bit) for 1/fps seconds; every flip-flop powered for the whole frame (no power gating
+    assumed). Node-independent: leakage does not follow the C·V² scaling of the digital components."""
+    if not ff_bits:
+        return {}
+    if "ff_leak_bit" not in t.entries:
+        raise ConfigError("tech.entries.ff_leak_bit: required when flip-flop counts are given (leakage per "
+                          "flip-flop bit, nW or uW, with its source)")
+    return {"leak_ff": leakage_pj(ff_bits * t["ff_leak_bit"], fps)}
+
+
 def stage_pj(act: Activity, t: TechTable, *, link: str = "mipi", sram: str = SRAM_KINDS[0],
              dram: str = "lpddr4", ff_bit_cycles: float = 0, sram_bit_pj: float | None = None) -> StageEnergy:
     """The one stage model: a stage's activity → its components in pJ/frame (digital ones at ``t``'s node).

@@ -11,13 +11,26 @@ takes each layer's ``num_ff_bits`` from :func:`logcam.sim.rtl.emit.layer_stats` 
 ``proc; flatten; opt; wreduce``) and multiplies it by that layer's ideal cycles per frame
 (``NetSpec.ideal_cycles()``): a layer's registers are charged while it computes (ASSUMED clock-gated when idle;
 an ungated clock would charge every layer for the frame's longest layer). The result feeds
-``stage_pj(…, ff_bit_cycles=…)`` (the ``clock_ff`` component, tech entry ``ff_clock_bit``).
+``stage_pj(…, ff_bit_cycles=…)`` (the ``clock_ff`` component, tech entry ``ff_clock_bit``). The same
+flip-flops leak for the whole frame: their bit counts feed ``pipeline.energy(…, ff_bits=…)`` (the ``leak_ff``
+component, tech entry ``ff_leak_bit``, Aladdin's 40 nm register leakage).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class RtlOverheads(NamedTuple):
+    """What the RTL of a pipeline's own stages says, per stage: flip-flop bits × clocked cycles per frame
+    (``clock_ff``), flip-flop bits (their leakage over the frame, ``leak_ff``), SRAM pJ per bit by the RTL's
+    memory sizes; and which CNN weights were used."""
+
+    ff_bit_cycles: dict[str, int]
+    sram_bit_pj: dict[str, float]
+    weights: str
+    ff_bits: dict[str, int]
 
 
 def cnn_ff_bit_cycles(spec: Any, stats: list[dict]) -> int:
@@ -110,17 +123,19 @@ def cnn_sram_pj_per_bit(spec: Any, stats: list[dict], tech: Any) -> float:
     return sum(b * sram_pj_per_bit(tech, size) for b, size in parts) / total if total else 0.0
 
 
-def pipeline_rtl_overheads(cfg: Any, base: Path | None, tech: Any) -> tuple[dict[str, int], dict[str, float], str]:
-    """What the RTL of the stages that are logcam's own (an RDC readout, the CNN) says about a pipeline:
-    (stage → flip-flop bit-cycles per frame, stage → SRAM pJ per bit by the RTL's memory sizes, CNN weights used)."""
+def pipeline_rtl_overheads(cfg: Any, base: Path | None, tech: Any) -> RtlOverheads:
+    """What the RTL of the stages that are logcam's own (an RDC readout, the CNN) says about a pipeline
+    (:class:`RtlOverheads`: flip-flop bit-cycles and bits per stage, the CNN's SRAM pJ per bit, weights used)."""
     from logcam.config import embedded_config
     from logcam.energy.pipeline import readout_rdc, resolve_net
 
     ff: dict[str, int] = {}
+    bits: dict[str, int] = {}
     if cfg.readout.kind == "rdc":
-        ff["readout"] = rdc_ff_bit_cycles(readout_rdc(cfg))[0]
+        ff["readout"], st = rdc_ff_bit_cycles(readout_rdc(cfg))
+        bits["readout"] = int(st["num_ff_bits"])
     if cfg.cnn is None:
-        return ff, {}, ""
+        return RtlOverheads(ff, {}, "", bits)
     spec = resolve_net(cfg, base)
     if cfg.cnn.net is None:
         weights: Path | None = Path(embedded_config("nets/2conv1fc.npz"))
@@ -130,12 +145,13 @@ def pipeline_rtl_overheads(cfg: Any, base: Path | None, tech: Any) -> tuple[dict
         weights = p.with_suffix(".npz")
     stats, used = rtl_layer_stats(spec, weights)
     ff["cnn"] = cnn_ff_bit_cycles(spec, stats)
-    return ff, {"cnn": cnn_sram_pj_per_bit(spec, stats, tech)}, used
+    bits["cnn"] = sum(int(s["num_ff_bits"]) for s in stats)
+    return RtlOverheads(ff, {"cnn": cnn_sram_pj_per_bit(spec, stats, tech)}, used, bits)
 
 
 def pipeline_ff_bit_cycles(cfg: Any, base: Path | None) -> tuple[dict[str, int], str]:
     """stage → flip-flop bit-cycles per frame of the stages whose RTL is logcam's own, and the CNN weights used."""
     from logcam.energy.tech import TechTable
 
-    ff, _, used = pipeline_rtl_overheads(cfg, base, TechTable.load())
-    return ff, used
+    o = pipeline_rtl_overheads(cfg, base, TechTable.load())
+    return o.ff_bit_cycles, o.weights

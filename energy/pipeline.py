@@ -20,7 +20,16 @@ from logcam.energy.activity import (
     rdc_activity,
     sensor_activity,
 )
-from logcam.energy.components import DRAM_KINDS, LINK_KINDS, SRAM_KINDS, StageEnergy, leakage_pj, node_scale, stage_pj
+from logcam.energy.components import (
+    DRAM_KINDS,
+    LINK_KINDS,
+    SRAM_KINDS,
+    StageEnergy,
+    ff_leak_pj,
+    leakage_pj,
+    node_scale,
+    stage_pj,
+)
 from logcam.energy.tech import Scaling, TechTable
 from logcam.errors import ConfigError, InputError
 
@@ -39,6 +48,11 @@ class ReadoutCfg(StrictModel):
     bits: int | None = Field(None, ge=1, le=16, description="ADC bits (kind adc; default sensor.adc_bits)")
     levels: Literal[3, 5, 7] = Field(3, description="RDC levels (kind rdc)")
     mode: Literal["h", "v", "hv", "sum"] = Field("sum", description="RDC mode (kind rdc)")
+    pair_difference: bool = Field(
+        False, description="kind adc: the frame is PhlatCam mask regions in pairs R⁺, R⁻ (side by side), "
+                           "subtracted on the way in — ⌊(R⁺ − R⁻)/2⌋, one (bits+1)-bit addition per map pixel — so "
+                           "the link carries the signed maps (half the pixels) and the CNN reads them (cnn.input "
+                           "int8)")
 
 
 class LinkCfg(StrictModel):
@@ -62,7 +76,8 @@ class IspCfg(StrictModel):
 
 class CnnCfg(StrictModel):
     net: str | None = Field(None, description="NetSpec YAML path (relative to the pipeline file); default 2conv1fc")
-    input: Literal["codes", "uint8"] = "uint8"
+    input: Literal["codes", "uint8", "int8"] = Field(
+        "uint8", description="codes (RDC), uint8 (an 8-bit image), int8 (signed maps: readout.pair_difference)")
     sram: Literal[SRAM_KINDS] = SRAM_KINDS[0]  # type: ignore[valid-type]
 
 
@@ -115,6 +130,15 @@ class PipelineCfg(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> PipelineCfg:
+        pairs = self.readout.pair_difference
+        if pairs and self.readout.kind != "adc":
+            raise ValueError("readout.pair_difference: needs readout.kind adc (the RDC has no mask pairs)")
+        if pairs and self.sensor.width % 2:
+            raise ValueError(f"readout.pair_difference: sensor.width must be even, the mask pairs' regions side by "
+                             f"side (got {self.sensor.width})")
+        if self.cnn is not None and (self.cnn.input == "int8") != pairs:
+            raise ValueError("cnn.input: int8 (signed maps) goes with readout.pair_difference: true, and only "
+                             f"with it (got input {self.cnn.input}, pair_difference {str(pairs).lower()})")
         for s, v in self.leakage_uw.items():
             if s not in STAGES:
                 raise ValueError(f"leakage_uw.{s}: unknown stage (allowed: {', '.join(STAGES)})")
@@ -181,9 +205,10 @@ def resolve_net(cfg: PipelineCfg, base: Path | None):
     """The NetSpec of the pipeline's CNN with its input replaced by what the pipeline feeds it.
 
     The network reads a window of the sensor frame (its own size is kept); the kind of input comes from the
-    front-end through the one contract (:mod:`logcam.frontend`): the RDC's codes, or an 8-bit image.
+    front-end through the one contract (:mod:`logcam.frontend`): the RDC's codes, an 8-bit image, or the
+    optics' signed maps (int8, one per pair of regions).
     """
-    from logcam.frontend import image_input, rdc_input, retarget
+    from logcam.frontend import image_input, optical_input, rdc_input, retarget
     from logcam.nn.netspec import NetSpec
 
     assert cfg.cnn is not None
@@ -201,25 +226,37 @@ def resolve_net(cfg: PipelineCfg, base: Path | None):
         if cfg.readout.kind != "rdc":
             raise ConfigError("cnn.input: codes need readout.kind rdc")
         produced = rdc_input(readout_rdc(cfg), window=(i.height, i.width))
+    elif cfg.cnn.input == "int8":
+        produced = optical_input(2 * i.channels, i.channels, i.height, i.width, signed=True)
     else:
         produced = image_input(i.height, i.width, channels=i.channels)
     return retarget(spec, produced, keep_size=True, where="cnn.net")
+
+
+def pair_difference_activity(map_pixels: int, bits: int) -> Activity:
+    """Subtracting PhlatCam region pairs on the way in (:func:`logcam.nn.optics.signed_maps_int8`): one
+    (bits+1)-bit addition per map pixel, R⁺ − R⁻ of two ``bits``-bit read-outs; the halving drops a wire."""
+    return Activity(adds={bits + 1: map_pixels})
 
 
 def analytic_activity(cfg: PipelineCfg, base: Path | None = None, net=None) -> dict[str, Activity]:
     """Per-stage analytic activity of a pipeline."""
     w, h = cfg.sensor.width, cfg.sensor.height
     acts: dict[str, Activity] = {"sensor": sensor_activity(w, h)}
+    link_w = w
     if cfg.readout.kind == "adc":
         bits = cfg.readout.bits or cfg.sensor.adc_bits
         acts["readout"] = adc_activity(w, h, bits)
         out_bits = bits
+        if cfg.readout.pair_difference:
+            link_w = w // 2                                 # the signed maps: one per pair of regions
+            acts["readout"].adds.update(pair_difference_activity(link_w * h, bits).adds)
     else:
         rdc = readout_rdc(cfg)
         acts["readout"] = rdc_activity(w, h, rdc.levels, rdc.channels)
         out_bits = rdc.code_bits * rdc.channels
     if cfg.link.kind != "none":
-        acts["link"] = link_activity(w, h, cfg.link.bits_per_pixel or out_bits)
+        acts["link"] = link_activity(link_w, h, cfg.link.bits_per_pixel or out_bits)
     if cfg.isp is not None:
         acts["isp"] = isp_activity(w, h, cfg.isp.steps, 16)
     if cfg.cnn is not None:
@@ -281,11 +318,13 @@ def stage_energy(cfg: PipelineCfg, act: Activity, tech: TechTable, ff_bit_cycles
 
 def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, Activity],
            node_nm: int | None = None, ff_bit_cycles: dict[str, float] | None = None,
-           sram_bit_pj: dict[str, float] | None = None) -> Breakdown:
+           sram_bit_pj: dict[str, float] | None = None, ff_bits: dict[str, float] | None = None) -> Breakdown:
     """Energy per frame of each stage from its activity (``node_nm`` overrides ``digital.node_nm``);
     ``ff_bit_cycles``: stage → flip-flop bits × clocked cycles per frame, ``sram_bit_pj``: stage → SRAM pJ per
-    bit by the RTL's memory sizes (both from :mod:`logcam.energy.overheads`)."""
+    bit by the RTL's memory sizes, ``ff_bits``: stage → flip-flop bits, whose leakage over the frame is
+    ``leak_ff`` (all from :mod:`logcam.energy.overheads`)."""
     ff = ff_bit_cycles or {}
+    bits = ff_bits or {}
     sram_pb = sram_bit_pj or {}
     node = node_nm if node_nm is not None else cfg.digital.node_nm
     vdd = cfg.digital.vdd if node_nm is None else None
@@ -295,6 +334,7 @@ def energy(cfg: PipelineCfg, tech: TechTable, scaling: Scaling, acts: dict[str, 
         if s not in STAGES:
             raise ConfigError(f"activity stage {s!r}: unknown (allowed: {', '.join(STAGES)})")
         comp = stage_energy(cfg, act, tech, ff.get(s, 0), stage=s, sram_bit_pj=sram_pb.get(s)).at(scale)
+        comp.update(ff_leak_pj(tech, bits.get(s, 0), cfg.sensor.fps))
         leak = cfg.leakage_uw.get(s, 0.0)
         if leak:
             comp["leakage"] = leakage_pj(leak, cfg.sensor.fps)

@@ -11,10 +11,11 @@ from pathlib import Path
 from logcam.config import read_yaml
 from logcam.errors import ConfigError
 
-#: Units an entry may carry, with the factor to the model's base unit (pJ, pJ/byte, pJ/bit, pJ/step, A, s, V).
+#: Units an entry may carry, with the factor to the model's base unit (pJ, pJ/byte, pJ/bit, pJ/step, A, s, V,
+#: and µW for a static power such as a flip-flop's leakage).
 UNITS: dict[str, float] = {
     "pJ": 1.0, "fJ": 1e-3, "nJ": 1e3, "pJ/byte": 1.0, "pJ/bit": 1.0, "fJ/step": 1e-3, "pJ/step": 1.0,
-    "uA": 1e-6, "us": 1e-6, "V": 1.0,
+    "uA": 1e-6, "us": 1e-6, "V": 1.0, "nW": 1e-3, "uW": 1.0,
 }
 REQUIRED = ("add8", "add32", "mult8", "mult32", "sram8k_read64", "sram32k_read64", "sram1m_read64",
             "dram_read64", "lpddr4_bit", "adc_walden_fom", "comparator_decision", "mipi_byte", "utsv_byte",

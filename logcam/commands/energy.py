@@ -120,13 +120,13 @@ def _breakdown(pipeline: str, tech, scaling, node: int | None, activity: str, ac
     cfg, base = load_pipeline(pipeline)
     cfg = _with_sets(cfg, sets or {})
     acts, measured = _activities(cfg, base, activity, activity_file)
-    ff: dict[str, int] = {}
-    sram: dict[str, float] = {}
-    if rtl_overheads:
-        from logcam.energy.overheads import pipeline_rtl_overheads
+    if not rtl_overheads:
+        return energy(cfg, tech, scaling, acts, node_nm=node), measured
+    from logcam.energy.overheads import pipeline_rtl_overheads
 
-        ff, sram, _ = pipeline_rtl_overheads(cfg, base, tech)
-    return energy(cfg, tech, scaling, acts, node_nm=node, ff_bit_cycles=ff, sram_bit_pj=sram), measured
+    o = pipeline_rtl_overheads(cfg, base, tech)
+    return energy(cfg, tech, scaling, acts, node_nm=node, ff_bit_cycles=o.ff_bit_cycles, sram_bit_pj=o.sram_bit_pj,
+                  ff_bits=o.ff_bits), measured
 
 
 def _activities(cfg, base, activity: str, activity_file: str | None):
@@ -188,8 +188,8 @@ def cli():
               help="override a table entry in its own unit, e.g. --set adc_walden_fom=10 (fJ/step), or a "
                    "pipeline field, e.g. --set sensor.width=96 --set cnn.net=my_net.yaml")
 @click.option("--rtl-overheads", is_flag=True,
-              help="add the RDC's and CNN's flip-flops and clock pins, counted by Yosys from their RTL, and cost the "
-                   "CNN's memories by their RTL sizes (seconds)")
+              help="add the RDC's and CNN's flip-flops (clock pins and leakage), counted by Yosys from their RTL, "
+                   "and cost the CNN's memories by their RTL sizes (seconds)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def show(pipeline, tech, scaling, node, activity, activity_file, sets, rtl_overheads, as_json):
     """Per-stage nJ/pixel of PIPELINE (YAML path or conventional/conventional_soc/loggrad/optical/lens), µJ/frame, mW.

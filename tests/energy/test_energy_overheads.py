@@ -8,7 +8,7 @@ import pytest
 
 import logcam.configs as _configs
 from logcam.energy.activity import Activity
-from logcam.energy.components import node_scale, stage_pj
+from logcam.energy.components import ff_leak_pj, node_scale, stage_pj
 from logcam.energy.overheads import cnn_ff_bit_cycles, rtl_layer_stats
 from logcam.energy.pipeline import energy, load_pipeline
 from logcam.energy.tech import Scaling, TechTable, data_path
@@ -60,6 +60,38 @@ def test_pipeline_energy_takes_the_stage_overheads():
     assert extra > 0 and sum(with_ff.stages["cnn"].values()) == pytest.approx(
         sum(plain.stages["cnn"].values()) + extra, rel=1e-12)
     assert with_ff.stages["sensor"] == plain.stages["sensor"]
+
+
+def test_ff_leakage_is_bits_times_the_entry_for_one_frame_and_ignores_the_node():
+    """Aladdin's 40 nm register leakage (7.395e-5 mW per bit, its header: 'power numbers are in mW') per
+    flip-flop bit for 1/fps seconds: halving the frame rate doubles it; the node factor leaves it alone."""
+    t = TechTable.load()
+    assert t["ff_leak_bit"] == pytest.approx(0.07395, rel=1e-12)  # µW
+    assert "power_func.h" in t.entries["ff_leak_bit"].source and not t.entries["ff_leak_bit"].scales
+    e30 = ff_leak_pj(t, 1000, 30.0)["leak_ff"]
+    assert e30 == pytest.approx(1000 * 73.95e-9 / 30 * 1e12, rel=1e-12)
+    assert ff_leak_pj(t, 1000, 15.0)["leak_ff"] == pytest.approx(2 * e30, rel=1e-12)
+    assert ff_leak_pj(t, 0, 30.0) == {}
+    cfg, base = load_pipeline("loggrad")
+    from logcam.energy.pipeline import analytic_activity
+
+    s, acts = Scaling.load(), analytic_activity(cfg, base)
+    b45 = energy(cfg, t, s, acts, ff_bits={"cnn": 1000})
+    b32 = energy(cfg, t, s, acts, ff_bits={"cnn": 1000}, node_nm=32)
+    assert b45.stages["cnn"]["leak_ff"] == pytest.approx(1000 * 73.95e-9 / cfg.sensor.fps * 1e12, rel=1e-12)
+    assert b32.stages["cnn"]["leak_ff"] == b45.stages["cnn"]["leak_ff"]
+    assert b32.stages["cnn"]["macs"] < b45.stages["cnn"]["macs"]
+    assert "leak_ff" not in energy(cfg, t, s, acts).stages["cnn"]
+
+
+def test_missing_leakage_entry_is_one_line(tmp_path):
+    text = data_path("tech.yaml").read_text()
+    i = text.index("  ff_leak_bit:")
+    p = tmp_path / "t.yaml"
+    p.write_text(text[:i] + text[text.index("  ff_clock_bit:"):])
+    t = TechTable.load(p)
+    with pytest.raises(ConfigError, match=r"tech\.entries\.ff_leak_bit: required when flip-flop counts"):
+        ff_leak_pj(t, 1, 30.0)
 
 
 @pytest.mark.rtl

@@ -25,24 +25,26 @@ def _chip(name: str) -> dict:
 
 #: |error| per configured chip today; a change that makes any chip worse by more than 2 points fails.
 PINNED = {"young_loggrad_qvga": 0.017, "park_compressive_cis": 0.420, "choi_analog_cnn_cis": 0.853,
-          "eyeriss": 0.053, "bankman_bcnn": 0.719, "hsu_ivs_08v": 0.055, "senputing_bnn": 0.656}
+          "eyeriss": 0.053, "bankman_bcnn": 0.719, "hsu_ivs_08v": 0.055, "senputing_bnn": 0.656,
+          "hsu_c2is_05v": 1.969}
 
 
 def test_validation_errors_do_not_grow():
-    """Every configured chip's |error| at most its pinned value + 2 points, the mean below 42 %.
+    """Every configured chip's |error| at most its pinned value + 2 points, the mean below 61 % (59.3 % today:
+    the 0.5 V PWM sensor, added with the same 8-bit ADC rule as the 0.8 V one, is +197 %; 39.6 % over the other 7).
 
     Why not CamJ's 7.5 %: one shared, uncalibrated table where a chip states only a FoM, circuit parameters
     from CamJ's public configurations where it states none, and counts from stated facts only. At circuit level
     Young's sensor lands within 2 %; Hsu's within its unstated ADC's spread; Park's excess sits in its unstated
     ADC and link; the Sensors'20 chip is mostly static power that neither its abstract nor CamJ's configuration
     gives; Senputing is one lumped capacitor in CamJ; Bankman's missing 72 % is control, clocking, broadcast
-    and leakage (docs/energy.md)."""
+    and leakage; the 0.5 V sensor's excess is its unstated ADC at the generic FoM (docs/energy.md)."""
     res = validate_chips()
     got = {r.name: abs(r.error) for r in res if r.error is not None}
     assert set(got) == set(PINNED)
     for name, err in got.items():
         assert err <= PINNED[name] + 0.02, (name, err)
-    assert mean_abs_error(res) < 0.42
+    assert mean_abs_error(res) < 0.61
     young = next(r for r in res if r.name == "young_loggrad_qvga")
     assert young.circuits and abs(young.error) < 0.05
 
@@ -127,7 +129,7 @@ def test_cli_validate_prints_stages_factors_and_plots(tmp_path):
     r = CliRunner().invoke(cli, ["energy", "validate", "--plot", str(tmp_path / "v.png")])
     assert r.exit_code == 0, r.output
     assert "paper factor on neuron_array: ×0.07752" in r.output and "28 nm modelled at 32 nm" in r.output
-    assert "stages: neuron_array" in r.output and "mean absolute error over 7 chips" in r.output
+    assert "stages: neuron_array" in r.output and "mean absolute error over 8 chips" in r.output
     assert (tmp_path / "v.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = CliRunner().invoke(cli, ["energy", "validate", "--plot", str(tmp_path / "no" / "v.png")])
     assert isinstance(r.exception, InputError) and "--plot" in str(r.exception) and "does not exist" in str(r.exception)
@@ -141,3 +143,34 @@ def test_a_calibration_constant_scales_its_stage_and_is_reported(tmp_path):
     assert cal.stages["memory"] == pytest.approx(2 * base.stages["memory"])
     assert cal.stages["neuron_array"] == pytest.approx(base.stages["neuron_array"])
     assert cal.calibration == {"memory": 2.0} and cal.to_json()["calibration"] == {"memory": 2.0}
+
+
+def test_the_05v_sensor_counts_follow_from_its_geometry_and_its_adc_dominates():
+    """128 x 128 PWM pixels read once per 3x3 window they fall in (9), 126 x 126 outputs at stride 1, 9 weight
+    currents per row of windows; at the 8-bit rule the ADC is most of the model."""
+    st = _chip("hsu_c2is_05v")["stages"]
+    out = (128 - 3 + 1) ** 2
+    assert st["sensor"]["circuits"] == {"c2is_pwm_pixel": 128 * 128}
+    assert st["analog_conv"]["circuits"] == {"c2is_weight_dac": (128 - 2) * 9, "c2is_t2v_mac": out}
+    assert st["adc"] == {"conversions": {"8": out}}
+    r = next(x for x in validate_chips() if x.name == "hsu_c2is_05v")
+    assert r.stages["adc"] / r.model > 0.8
+    assert r.circuits["c2is_pwm_pixel"] == pytest.approx(
+        (100e-15 * 0.25 + 9 * (10e-15 + 3.333e-15 * 128 + 1e-12) * 0.25) * 1e12, rel=1e-9)
+
+
+def test_the_05v_sensor_at_4_bits_matches_its_missing_statement(tmp_path):
+    doc = read_yaml(data_path("chips.yaml"))
+    for c in doc["chips"]:
+        if c["name"] == "hsu_c2is_05v":
+            c["stages"]["adc"] = {"conversions": {"4": 126 * 126}}
+    p = tmp_path / "chips.yaml"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    r = next(x for x in validate_chips(p) if x.name == "hsu_c2is_05v")
+    assert -0.45 < r.error < -0.37 and "-41 %" in r.missing
+
+
+def test_unconfigured_sensors_say_where_their_facts_were_searched():
+    for c in _chips():
+        if not c.get("configured", True) and c["name"] != "darkroom_isp":
+            assert "Searched:" in c["why"], c["name"]

@@ -4,8 +4,9 @@ The lensless front-end is trained first, jointly with the network that follows i
 config the section names, e.g. configs/optics/quick.yaml, about a minute on 2 cores); the network
 after the optics is exported to a NetSpec + int8 bundle; then held-out RGB scenes go through the
 masks, the EMVA 1288 sensor (photon budget and noise after the optics, each mask region on its own
-part of the sensor) and the integer golden model, and — unless ``rtl.check`` is off — the same 8-bit
-region read-outs stream through the accelerator RTL, compared layer by layer with the golden model.
+part of the sensor), the pair subtraction on the way in (the training config's ``stem_input``: signed
+int8 maps by default) and the integer golden model, and — unless ``rtl.check`` is off — the same
+network inputs stream through the accelerator RTL, compared layer by layer with the golden model.
 Everything is written into the run folder: ``overview.png`` (PSFs, region read-outs, feature maps and
 label of the first scene), one such figure per scene, the exported network, and ``summary.json``.
 """
@@ -55,6 +56,7 @@ def run_optical(cfg: Any, tmp: Path, say: Any) -> dict[str, Any]:
     from logcam.nn.optics import sensor_area_mm2
     from logcam.nn.optics_train import (
         export_digital,
+        input_words,
         load_optics_train_config,
         overview_figure,
         sense_and_classify,
@@ -69,14 +71,14 @@ def run_optical(cfg: Any, tmp: Path, say: Any) -> dict[str, Any]:
     say("exporting the network after the optics to int8")
     net, bundle, acc = export_digital(res)
     write_export(net, bundle, tmp / net.name, header=f"{net.name}: the network after the optics, exported by "
-                                                        f"`logcam run` (input: the regions' 8-bit read-outs)")
+                                                        f"`logcam run` (input: {input_words(tcfg)})")
     size = int(res.data.images.shape[-1])
     sensor_spec = load_sensor(cfg.sensor)  # the whole preset frame: the mask regions lie side by side on it
     sensor = Sensor(sensor_spec, seed=cfg.seed)
     test = res.splits[2][: ocfg.frames]
     names = res.data.class_names
     frames: list[dict[str, Any]] = []
-    region_dn = []
+    region_dn, net_in = [], []
     for i, idx in enumerate(test.tolist()):
         truth = int(res.data.labels[idx])
         say(f"scene {i + 1}/{len(test)}: {names[truth]} through masks, sensor and network")
@@ -86,17 +88,20 @@ def run_optical(cfg: Any, tmp: Path, say: Any) -> dict[str, Any]:
         if i == 0:
             overview_figure(frame, names, truth, tmp / "overview.png")
         region_dn.append(frame.region_dn)
+        net_in.append(frame.net_input)
         in_kernel = [float(p.sum(axis=(-2, -1)).mean()) for p in frame.psfs]  # light inside the k×k kernel, per colour
         frames.append({"name": names[truth], "true_label": truth, "label": frame.label,
                        "label_name": names[frame.label], "region_dn_mean": float(frame.region_dn.mean()),
                        "psf_energy": in_kernel})
-    regions = np.stack(region_dn)
-    np.save(tmp / "region_dn.npy", regions)
+    np.save(tmp / "region_dn.npy", np.stack(region_dn))
+    inputs = np.stack(net_in)
+    np.save(tmp / "net_input.npy", inputs)
     oc = tcfg.optics
     summary: dict[str, Any] = {
         "optics": {"train": ocfg.train, "kind": oc.kind, "design": oc.design, "masks": oc.mask.masks,
                    "kernel": oc.mask.kernel, "distance_mm": oc.mask.distance_mm, "regions": oc.regions,
-                   "feature_maps": oc.feature_maps, "sensor_area_mm2": sensor_area_mm2(oc, size, size)},
+                   "feature_maps": oc.feature_maps, "stem_input": tcfg.stem_input,
+                   "sensor_area_mm2": sensor_area_mm2(oc, size, size)},
         "training": {**res.as_dict(), "int8_test_acc": acc["int8_test_acc"]},
         "cnn": {"net": net.name, "classes": list(names), "macs_per_frame": net.macs(),
                 "input": net.input.model_dump(mode="json")},
@@ -108,8 +113,8 @@ def run_optical(cfg: Any, tmp: Path, say: Any) -> dict[str, Any]:
     if cfg.rtl.check:
         from logcam.sim.rtl.accel_verify import verify_accel
 
-        say(f"accelerator RTL vs golden on {cfg.rtl.sim}, {len(regions)} frames of region read-outs "
+        say(f"accelerator RTL vs golden on {cfg.rtl.sim}, {len(inputs)} frames of {net.input.format} network input "
             "(the first build of a configuration takes a minute or two)")
-        summary["rtl"] = {"accel": verify_accel(net, bundle, regions.astype(np.int64), sim=cfg.rtl.sim,
+        summary["rtl"] = {"accel": verify_accel(net, bundle, inputs.astype(np.int64), sim=cfg.rtl.sim,
                                                 seed=cfg.seed).to_json()}
     return summary

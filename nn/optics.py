@@ -44,6 +44,8 @@ from logcam.sim.sensor import PHOTONS_PER_LUX_S_M2, Sensor, capture_planes
 
 DESIGNS = ("a", "b", "c")
 KINDS = ("phase_mask", "psf", "gabor", "gabor_mask", "lens")
+#: Region DN per integer step of a signed map as :func:`signed_maps_int8` sends it (the pair difference halved).
+SIGNED_MAP_STEP_DN = 2
 #: Phase-retrieval steps and target efficiency of the ``gabor_mask`` kind.
 GABOR_FIT_STEPS = 150
 GABOR_FIT_EFFICIENCY = 0.5
@@ -173,7 +175,7 @@ def signed_maps_int8(cfg: OpticalConfig, regions_dn: torch.Tensor) -> torch.Tens
     if cfg.kind == "lens":
         return regions_dn
     d = OpticalLayer.combine_static(cfg, regions_dn.to(torch.int16))
-    return torch.div(d, 2, rounding_mode="floor").to(torch.int8)
+    return torch.div(d, SIGNED_MAP_STEP_DN, rounding_mode="floor").to(torch.int8)
 
 
 def initial_heights(spec: op.OpticsSpec, seed: int) -> torch.Tensor:

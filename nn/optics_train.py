@@ -11,9 +11,12 @@ The full scale is an auto-exposure: a running maximum of the region light during
 eval. The lens camera (``kind: lens``) reads the scene's 3 colour planes and gets a digital first conv
 of the optics' kernel size in its place, so both cameras have the same function class.
 
-Export: the back end on the signed maps equals a back end on the regions' uint8 read-outs whose first
-conv holds [W, −W] (:func:`logcam.nn.optics.fold_pairs`), so the exported NetSpec takes what the
-sensor reads (:func:`logcam.frontend.optical_input`), and the existing golden model and accelerator run it.
+Export (``stem_input``): by default the pairs are subtracted on the way in and the exported NetSpec reads the
+signed maps as int8 (:func:`logcam.nn.optics.signed_maps_int8`, feature_maps channels), as the co-search
+does; ``stem_input: regions`` keeps the folded form for comparison — the NetSpec reads the regions' uint8
+read-outs and its first conv holds [W, −W] (:func:`logcam.nn.optics.fold_pairs`: twice the stem's input
+channels and MACs). Either way the input is stated by :func:`logcam.frontend.optical_input`, and the golden
+model and the accelerator run it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,14 @@ from logcam.nn.cifar import load_cifar
 from logcam.nn.data import MAX_SEED, split_indices
 from logcam.nn.models import QuantNet, make_family
 from logcam.nn.netspec import Bundle, NetSpec
-from logcam.nn.optics import OpticalConfig, OpticalLayer, fold_pairs, network_input
+from logcam.nn.optics import (
+    SIGNED_MAP_STEP_DN,
+    OpticalConfig,
+    OpticalLayer,
+    fold_pairs,
+    network_input,
+    signed_maps_int8,
+)
 from logcam.nn.rgb_data import RgbObjectsConfig, render_rgb_objects, srgb8_to_bands
 from logcam.nn.train import accuracy as train_accuracy
 
@@ -74,6 +84,15 @@ class OpticsTrainConfig(StrictModel):
                                  description="after adding optics.noise_sigma_um: back-end-only epochs")
     seed: int = Field(0, ge=0, le=MAX_SEED)
     threads: int = Field(1, ge=1, le=256, description="torch CPU threads")
+    stem_input: Literal["signed_maps", "regions"] = Field(
+        "signed_maps", description="what the exported network reads: signed_maps (the pairs subtracted on the "
+                                   "way in, int8 feature_maps channels) or regions (uint8 read-outs of every region, "
+                                   "the pair difference folded into the first conv: twice its MACs)")
+
+    @property
+    def signed(self) -> bool:
+        """True when the exported network reads the signed maps (never for the lens camera: it has no pairs)."""
+        return self.stem_input == "signed_maps" and self.optics.kind != "lens"
 
     @model_validator(mode="after")
     def _check(self) -> OpticsTrainConfig:
@@ -169,12 +188,14 @@ class OpticalClassifier(nn.Module):
         return self.backend(self.maps(x))
 
 
-def backend_spec(cfg: OpticsTrainConfig, size: int, classes: tuple[str, ...], channels: int | None = None) -> NetSpec:
+def backend_spec(cfg: OpticsTrainConfig, size: int, classes: tuple[str, ...], channels: int | None = None,
+                 input_format: str = "uint8") -> NetSpec:
     """The digital network after the optics: widths × (conv 5×5, ReLU, pool 2), then fc. The lens camera
     gets a first conv of the optics' kernel size (3 → 3 maps) in place of the optics."""
     o = cfg.optics
     ch = o.feature_maps if channels is None else channels
-    spec = make_family(size, list(cfg.widths), len(classes), "uint8", None, ch, name=cfg.name, class_names=classes)
+    spec = make_family(size, list(cfg.widths), len(classes), input_format, None, ch, name=cfg.name,
+                       class_names=classes)
     if o.kind != "lens":
         return spec
     d = spec.model_dump()
@@ -250,7 +271,8 @@ class OpticsTrainResult:
     def as_dict(self) -> dict[str, object]:
         c = self.cfg
         return {"optics": c.optics.kind, "design": c.optics.design, "masks": c.optics.mask.masks,
-                "feature_maps": c.optics.feature_maps, "regions": c.optics.regions, "images": len(self.data.labels),
+                "feature_maps": c.optics.feature_maps, "regions": c.optics.regions, "stem_input": c.stem_input,
+                "images": len(self.data.labels),
                 "classes": len(self.data.class_names), "split": [len(s) for s in self.splits], "epochs": c.epochs,
                 "val_acc": self.val_acc, "test_acc": self.test_acc, "noise_sigma_um": c.optics.noise_sigma_um,
                 "noisy_test_acc": self.noisy_test_acc, "finetuned_test_acc": self.finetuned_test_acc,
@@ -300,9 +322,19 @@ def train_optics(cfg: OpticsTrainConfig, data: SceneData | None = None) -> Optic
 # Export of the digital part
 # ------------------------------------------------------------------------------------------------
 
+def input_words(cfg: OpticsTrainConfig) -> str:
+    """What the exported network reads, in words (for the NetSpec's header)."""
+    if cfg.optics.kind == "lens":
+        return "the colour planes' 8-bit read-outs"
+    if cfg.signed:
+        return "the signed maps, each mask pair's 8-bit read-outs subtracted and halved, int8"
+    return "the regions' 8-bit read-outs; the pair differences folded into the first conv"
+
+
 @dataclass(frozen=True)
 class RegionFormat:
-    """The input format of the exported network: uint8 DN of each sensor region (duck-typed InputFormat)."""
+    """The input format of the exported network (duck-typed InputFormat): uint8 DN of each sensor region, or
+    (``netspec_format`` int8) the signed maps; ``input_scale``: the back end's input per integer step."""
 
     channels: int
     name: str = "optical_regions"
@@ -321,13 +353,26 @@ def region_inputs(model: OpticalClassifier, x: torch.Tensor, batch: int = 256) -
     return out.round().clamp(0, READOUT_LEVELS).to(torch.uint8)
 
 
+def stem_inputs(cfg: OpticsTrainConfig, regions_dn: torch.Tensor) -> torch.Tensor:
+    """What the exported network reads from the regions' uint8 read-outs (N×regions×H×W): the signed maps
+    (int8, :func:`logcam.nn.optics.signed_maps_int8`) or, with ``stem_input: regions``, the read-outs."""
+    return signed_maps_int8(cfg.optics, regions_dn) if cfg.signed else regions_dn
+
+
+def stem_scale(cfg: OpticsTrainConfig, model: OpticalClassifier) -> float:
+    """Real value at the back end's input of one integer step of :func:`stem_inputs`: gain/255 per region DN,
+    × :data:`~logcam.nn.optics.SIGNED_MAP_STEP_DN` for the halved pair differences."""
+    return float(model.gain) / READOUT_LEVELS * (SIGNED_MAP_STEP_DN if cfg.signed else 1)
+
+
 @torch.no_grad()
 def export_digital(res: OpticsTrainResult, calib: int = 512) -> tuple[NetSpec, Bundle, dict[str, float]]:
-    """NetSpec + int8 bundle of the network after the optics, on the regions' uint8 read-outs.
+    """NetSpec + int8 bundle of the network after the optics, on what :func:`stem_inputs` sends it.
 
-    The back end's first conv on the signed maps is folded onto the regions ([W, −W]); the requantizer
-    scales are calibrated on ``calib`` training scenes; the integer golden model then labels the test
-    split. Returns (spec, bundle, {"float_test_acc", "int8_test_acc"}).
+    Signed maps (default): the back end as trained, on feature_maps int8 channels. ``stem_input: regions``:
+    the back end's first conv on the signed maps is folded onto the regions' uint8 read-outs ([W, −W]).
+    The requantizer scales are calibrated on ``calib`` training scenes; the integer golden model then labels
+    the test split. Returns (spec, bundle, {"float_test_acc", "int8_test_acc"}).
     """
     from logcam.frontend import check_feeds
     from logcam.nn.export import calibrate, export_bundle
@@ -335,21 +380,24 @@ def export_digital(res: OpticsTrainResult, calib: int = 512) -> tuple[NetSpec, B
 
     cfg, model = res.cfg, res.model
     size = int(res.data.images.shape[-1])
-    regions = cfg.optics.regions
-    spec = backend_spec(cfg, size, res.data.class_names, channels=regions if cfg.optics.kind != "lens" else None)
-    scale = float(model.gain) / READOUT_LEVELS          # real value of one DN at the back end's input
+    fold = cfg.optics.kind != "lens" and not cfg.signed
+    produced = network_input(cfg.optics, size, size, signed=cfg.signed)
+    spec = backend_spec(cfg, size, res.data.class_names, channels=produced.channels if fold else None,
+                        input_format=produced.format)
+    scale = stem_scale(cfg, model)                      # real value of one integer input step
     folded = QuantNet(spec, scale, quant=False)
     state = {k: v.clone() for k, v in model.backend.state_dict().items()}
-    if cfg.optics.kind != "lens":
+    if fold:
         state["layers.0.op.weight"] = fold_pairs(cfg.optics, state["layers.0.op.weight"])
     folded.load_state_dict(state)
     tr, _, te = res.splits
-    x_cal = region_inputs(model, res.data.images[tr[:calib]]).to(torch.float32) * scale
+    x_cal = stem_inputs(cfg, region_inputs(model, res.data.images[tr[:calib]])).to(torch.float32) * scale
     calibrate(folded, x_cal)
-    net, bundle = export_bundle(folded, RegionFormat(regions, input_scale=scale), cfg.name)  # type: ignore[arg-type]
+    fmt = RegionFormat(produced.channels, netspec_format=produced.format, input_scale=scale)
+    net, bundle = export_bundle(folded, fmt, cfg.name)  # type: ignore[arg-type]
     if cfg.optics.kind != "lens":
-        check_feeds(network_input(cfg.optics, size, size), net, source="the optics")
-    x_te = region_inputs(model, res.data.images[te])
+        check_feeds(produced, net, source="the optics")
+    x_te = stem_inputs(cfg, region_inputs(model, res.data.images[te]))
     labels = golden_run(net, bundle, x_te).labels
     y = res.data.labels[te]
     int8 = float((torch.as_tensor(np.asarray(labels)).to(torch.int64) == y).double().mean()) if len(y) else float("nan")
@@ -379,7 +427,7 @@ def train_command(config: Path, export_stem: Path | None = None, out_dir: Path |
         net, bundle, acc = export_digital(res)
         ypath, npath = write_export(net, bundle, export_stem,
                                     header=f"{net.name}: the network after the optics, exported by "
-                                           f"`logcam train {config}` (input: the regions' 8-bit read-outs)")
+                                           f"`logcam train {config}` (input: {input_words(cfg)})")
         out.update(int8_test_acc=acc["int8_test_acc"], netspec=str(ypath), bundle=str(npath))
     if out_dir is not None:
         make_folder(out_dir)
@@ -396,7 +444,8 @@ def train_command(config: Path, export_stem: Path | None = None, out_dir: Path |
 class SensedFrame:
     """One scene through optics, the EMVA 1288 sensor and the exported integer network."""
 
-    region_dn: np.ndarray        #: uint8 regions×H×W: the 8-bit read-outs the network takes
+    region_dn: np.ndarray        #: uint8 regions×H×W: the sensor regions' 8-bit read-outs
+    net_input: np.ndarray        #: what the exported network reads (stem_inputs): int8 signed maps or region_dn
     maps: np.ndarray             #: float64 feature_maps×H×W: signed maps (lux) as the sensor saw them
     label: int                   #: the integer golden model's label
     psfs: np.ndarray             #: float64 masks×colours×k×k (empty for the lens camera)
@@ -405,7 +454,8 @@ class SensedFrame:
 def sense_and_classify(res: OpticsTrainResult, net: NetSpec, bundle: Bundle, scene_lux: np.ndarray,
                        sensor: object, rng: np.random.Generator | int | None = 0) -> SensedFrame:
     """Scene (colours×H×W lux) → optics → :func:`logcam.nn.optics.sense` (photon budget, shot and read noise,
-    ADC per region) → 8-bit read-out at the trained exposure → the exported network in the golden model."""
+    ADC per region) → 8-bit read-out at the trained exposure → :func:`stem_inputs` → the exported network in the
+    golden model."""
     from logcam.nn.golden.accel import run as golden_run
     from logcam.nn.optics import sense
 
@@ -414,9 +464,10 @@ def sense_and_classify(res: OpticsTrainResult, net: NetSpec, bundle: Bundle, sce
     full = float(model.readout.full_scale_lux)
     dn = np.clip(np.floor(np.clip(s.regions_lux, 0, None) * (READOUT_LEVELS / full) + 0.5), 0, READOUT_LEVELS)
     dn8 = dn.astype(np.uint8)
-    label = int(np.asarray(golden_run(net, bundle, dn8[None]).labels).reshape(-1)[0])
+    x = stem_inputs(res.cfg, torch.from_numpy(dn8)[None]).numpy()
+    label = int(np.asarray(golden_run(net, bundle, x).labels).reshape(-1)[0])
     psfs = model.optics.psfs().detach().numpy() if res.cfg.optics.kind != "lens" else np.zeros((0,))
-    return SensedFrame(dn8, s.maps, label, psfs)
+    return SensedFrame(dn8, x[0], s.maps, label, psfs)
 
 
 def overview_figure(frame: SensedFrame, class_names: tuple[str, ...], true_label: int | None, path: Path) -> Path:

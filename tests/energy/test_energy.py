@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from logcam.cli import cli
 from logcam.energy.activity import Activity, cnn_activity, load_activity, rdc_activity
-from logcam.energy.components import add_pj, mult_pj
+from logcam.energy.components import add_pj, mult_pj, node_scale
 from logcam.energy.pipeline import analytic_activity, energy, load_pipeline, pipeline_from_dict, resolve_net
 from logcam.energy.sweep import GridCfg, pareto_mask, run_sweep
 from logcam.energy.tech import Scaling, TechTable, data_path
@@ -120,18 +120,44 @@ def test_rdc_hv_mode_doubles_decisions():
 
 def test_optical_pipeline_reads_the_mask_regions_and_runs_the_network_after_the_optics():
     """optical.yaml vs lens.yaml (the same scenes and task): the masks' convolution costs nothing, the sensor
-    reads one region per mask (6 × 24×24 against 3 colour planes), and the CNN is the network after the optics
-    — one conv layer fewer than the lens camera's network, whose first (7×7) layer is digital."""
+    reads one region per mask (6 × 24×24 against 3 colour planes), each pair is subtracted on the way in (one
+    9-bit addition per map pixel), MIPI carries the 3 signed maps, and the CNN is the network after the optics
+    — on 3 int8 channels, one conv layer fewer than the lens camera's network, whose first (7×7) layer is digital."""
     (opt, obase), (lens, lbase) = load_pipeline("optical"), load_pipeline("lens")
     a_opt, a_lens = analytic_activity(opt, obase), analytic_activity(lens, lbase)
+    maps = 3 * 24 * 24
     assert a_opt["sensor"].pixel_reads == 6 * 24 * 24 and a_lens["sensor"].pixel_reads == 3 * 24 * 24
+    assert a_opt["readout"].conversions == {8: 6 * 24 * 24} and a_opt["readout"].adds == {9: maps}
+    assert a_opt["link"].link_bits == maps * 8 and not a_lens["readout"].adds
     net_opt, net_lens = resolve_net(opt, obase), resolve_net(lens, lbase)
-    assert net_opt.input.channels == 6 and len(net_opt.layers) == len(net_lens.layers) - 1
+    assert (net_opt.input.format, net_opt.input.channels) == ("int8", 3)
+    assert len(net_opt.layers) == len(net_lens.layers) - 1
+    assert net_opt.layer_shapes()[0].macs == 3 * 24 * 24 * 8 * 5 * 5   # the stem reads the maps, not the regions
     lens_first = net_lens.layer_shapes()[0]
     assert lens_first.kind == "conv" and lens_first.macs == 3 * 24 * 24 * 3 * 7 * 7  # what the masks do for free
     assert sum(a_opt["cnn"].macs.values()) == net_opt.macs()
     b = energy(opt, TECH, SCALING, a_opt)
     assert set(b.stages) == {"sensor", "readout", "link", "cnn"}  # no stage for the optics: it costs nothing
+    scale = node_scale(TECH, SCALING, opt.digital.node_nm, opt.digital.vdd)
+    assert b.stages["readout"]["adds"] == pytest.approx(maps * add_pj(TECH, 9) * scale, rel=1e-12)
+    # the folded form: every region over MIPI, no subtraction; the link costs twice the bits
+    d = opt.model_dump()
+    d["readout"]["pair_difference"], d["cnn"]["input"] = False, "uint8"
+    a_fold = analytic_activity(pipeline_from_dict(d), obase)
+    assert a_fold["link"].link_bits == 2 * a_opt["link"].link_bits and not a_fold["readout"].adds
+
+
+@pytest.mark.parametrize(("over", "needle"), [
+    ({"cnn": {"input": "int8"}}, "cnn.input"),
+    ({"readout": {"kind": "adc", "pair_difference": True}}, "cnn.input"),
+    ({"readout": {"kind": "rdc", "pair_difference": True}, "cnn": None}, "readout.pair_difference"),
+    ({"sensor": {"width": 143}, "readout": {"pair_difference": True}, "cnn": {"input": "int8"}},
+     "sensor.width must be even"),
+])
+def test_pair_difference_goes_with_int8_maps_only(over: dict, needle: str):
+    with pytest.raises(ConfigError) as e:
+        pipeline_from_dict({"name": "x", **over})
+    assert "\n" not in str(e.value) and needle in str(e.value)
 
 
 def test_loggrad_pipeline_is_cheaper_and_isp_free():

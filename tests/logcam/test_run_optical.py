@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import yaml
 
 from logcam.errors import LogcamError
+from logcam.nn.optics import optical_config, signed_maps_int8
 from logcam.run import load_run_config, run_pipeline
 
 TINY = {"optics": {"kind": "phase_mask", "design": "a",
@@ -18,9 +21,9 @@ TINY = {"optics": {"kind": "phase_mask", "design": "a",
         "widths": [4, 8], "name": "optical_tiny", "epochs": 1, "batch": 32, "seed": 0, "threads": 1}
 
 
-def _config(tmp_path: Path, **optics: object) -> Path:
+def _config(tmp_path: Path, train_over: dict | None = None, **optics: object) -> Path:
     train = tmp_path / "train.yaml"
-    train.write_text(yaml.safe_dump(TINY))
+    train.write_text(yaml.safe_dump({**TINY, **(train_over or {})}))
     run = tmp_path / "run.yaml"
     run.write_text(yaml.safe_dump({"seed": 0, "optics": {"train": str(train), "frames": 3, **optics},
                                    "rtl": {"check": False}}))
@@ -39,8 +42,20 @@ def test_optical_run_writes_psfs_maps_and_labels(tmp_path: Path) -> None:
         assert 0 <= f["label"] < 10 and 0 <= f["true_label"] < 10
         assert len(f["psf_energy"]) == 6 and all(0 < e <= 1 + 1e-9 for e in f["psf_energy"])  # a mask passes ≤ all
     assert summary["optics"]["regions"] == 6 and summary["optics"]["feature_maps"] == 3
-    assert summary["cnn"]["input"]["channels"] == 6 and summary["cnn"]["input"]["format"] == "uint8"
+    # the stem reads the 3 signed maps, subtracted on the way in — not the 6 regions
+    assert summary["optics"]["stem_input"] == "signed_maps"
+    assert summary["cnn"]["input"]["channels"] == 3 and summary["cnn"]["input"]["format"] == "int8"
     assert (out / "optical_tiny.yaml").is_file() and (out / "optical_tiny.npz").is_file()
+    regions, inputs = np.load(out / "region_dn.npy"), np.load(out / "net_input.npy")
+    assert regions.shape == (3, 6, 16, 16) and inputs.shape == (3, 3, 16, 16) and inputs.dtype == np.int8
+    want = signed_maps_int8(optical_config(TINY["optics"]), torch.from_numpy(regions)).numpy()
+    assert np.array_equal(inputs, want)
+
+
+def test_optical_run_folded_form_reads_the_regions(tmp_path: Path) -> None:
+    summary = run_pipeline(load_run_config(_config(tmp_path, {"stem_input": "regions"})), tmp_path / "r")
+    assert summary["cnn"]["input"]["channels"] == 6 and summary["cnn"]["input"]["format"] == "uint8"
+    assert np.array_equal(np.load(tmp_path / "r" / "net_input.npy"), np.load(tmp_path / "r" / "region_dn.npy"))
 
 
 def test_optical_run_bad_training_config_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ def test_train_with_optics_section_exports_the_digital_part(tmp_path: Path) -> N
     assert res.code == 0, res.describe()
     out = json.loads(res.out)
     assert out["optics"] == "gabor" and out["regions"] == 6 and 0 <= out["int8_test_acc"] <= 1
-    assert "input: {channels: 6, height: 16, width: 16, format: uint8" in (tmp_path / "net.yaml").read_text()
+    assert out["stem_input"] == "signed_maps" and out["feature_maps"] == 3
+    text = (tmp_path / "net.yaml").read_text()
+    assert "input: {channels: 3, height: 16, width: 16, format: int8" in text and "signed maps" in text
     assert (tmp_path / "net.npz").is_file()
 
 

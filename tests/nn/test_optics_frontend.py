@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import typing
-
 import pytest
 import torch
 
@@ -31,11 +29,14 @@ def test_regions_feed_a_uint8_netspec(design: str, regions: int) -> None:
     assert "\n" not in str(e.value) and "input.channels is 2, but the optics gives" in str(e.value)
 
 
-def test_signed_maps_as_int8_when_the_netspec_has_it() -> None:
-    if "int8" not in typing.get_args(InputSpec.model_fields["format"].annotation):
-        pytest.skip("InputSpec has no int8 format yet")
-    inp = no.network_input(no.optical_config({"design": "c"}), 16, 16, signed=True)
-    assert (inp.format, inp.channels) == ("int8", 9)
+@pytest.mark.parametrize(("design", "maps"), [("a", 3), ("b", 3), ("c", 9)])
+def test_signed_maps_feed_an_int8_netspec(design: str, maps: int) -> None:
+    cfg = no.optical_config({"design": design})
+    inp = no.network_input(cfg, 16, 16, signed=True)
+    assert (inp.format, inp.channels) == ("int8", maps) and 2 * maps == cfg.regions
+    check_feeds(inp, _net(inp), source="the optics")
+    with pytest.raises(ConfigError):                                   # not the folded network on the regions
+        check_feeds(inp, _net(no.network_input(cfg, 16, 16)), source="the optics")
 
 
 @pytest.mark.parametrize("design", ["a", "b", "c"])

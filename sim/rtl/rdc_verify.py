@@ -6,9 +6,11 @@ code of every frame is compared, as are the first/last flags of every output bea
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,14 @@ from logcam.rdcspec import RdcSpec
 from logcam.sim.rtl.check import MAX_REPORTED, VerifyResult, check_bench, check_sim, mismatch_from_json
 from logcam.sim.rtl.emit import cached_verilog
 from logcam.sim.rtl.rdc_frames import frames_for
-from logcam.sim.rtl.rdc_io import RdcGeometry, check_output, input_fields, output_fields
+from logcam.sim.rtl.rdc_io import (
+    RdcGeometry,
+    check_output,
+    frame_chunks,
+    input_fields,
+    output_fields,
+    pack_chunked,
+)
 from logcam.sim.rtl.streams import PayloadCodec
 
 TOPLEVEL = "rdc"
@@ -47,6 +56,60 @@ def _shell(spec_key: str) -> tuple[str, str]:
 def _golden(p: np.ndarray, spec: RdcSpec, expected: np.ndarray | None) -> np.ndarray:
     """The expected codes N×C×H×W (int8): ``expected`` if given, else the golden model's."""
     return np.asarray(rdc_codes(p, spec).numpy() if expected is None else expected, dtype=np.int8)
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """torch on one thread while the simulator runs on the other core (a second OpenMP thread would take
+    the simulator's core, and spin on it between operations)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def _frame_source(frames: np.ndarray | torch.Tensor, spec: RdcSpec) -> np.ndarray:
+    """N×H×W frames as given (no copy), their type, dimensions and size checked as :func:`check_frames` does
+    and their shape against the spec; their values are checked chunk by chunk where they are packed."""
+    a = frames.numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+    a = a[None] if a.ndim == 2 else a
+    check_frames(a[:1] if a.ndim == 3 else a, spec)  # one clear error for a wrong type or shape
+    if a.shape[1:] != (spec.height, spec.width):
+        raise InputError(f"frames: shape {a.shape[1:]} does not match the RDC's height×width "
+                         f"({spec.height}, {spec.width})")
+    return a
+
+
+def _in_range(block: np.ndarray, spec: RdcSpec) -> np.ndarray:
+    """``block`` of frames (any integer type) if every DN lies in 0..max_dn; else :func:`check_frames`'s
+    error (the range is checked in numpy, which needs no converted copy)."""
+    if block.size and (block.min() < 0 or block.max() > spec.max_dn):
+        check_frames(block, spec)
+        raise InputError(f"frames: DN must lie in 0..{spec.max_dn} for adc_bits={spec.adc_bits}")
+    return block
+
+
+def _golden_packed(raw: np.ndarray, spec: RdcSpec, given: np.ndarray | None, codec: PayloadCodec,
+                   geo: RdcGeometry, chunks: list[tuple[int, int]], nb: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The expected codes N×C×H×W (int8: ``given``, else the golden model's, chunk by chunk on one torch
+    thread) and their output beats packed as the shell records them ((beats, ``nb``) uint8), or None where an
+    expected code fits no output field (the run is then judged by decoding)."""
+    n = raw.shape[0]
+    expected = (np.empty((n, spec.channels, spec.height, spec.width), dtype=np.int8) if given is None
+                else np.asarray(given, dtype=np.int8))
+    want: np.ndarray | None = np.empty((n * geo.beats_per_frame, nb), dtype=np.uint8)
+    with _one_torch_thread():
+        for a, b in chunks:
+            if given is None:
+                expected[a:b] = rdc_codes(raw[a:b], spec).numpy()
+            if want is not None:
+                try:
+                    pack_chunked(codec, lambda i, j: output_fields(expected[i:j], geo), [(a, b)], geo, want)
+                except ValueError:
+                    want = None
+    return expected, want
 
 
 def spec_json(spec: RdcSpec) -> dict[str, object]:
@@ -75,18 +138,21 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
     check_bench(bench, sim, waves)
     if frames is None:
         frames = frames_for(spec, n_frames, seed, source)
-    p = check_frames(frames, spec, dtype=torch.int32).numpy()  # DN ≤ 2^16 − 1: half the bytes of int64 to pack
-    if p.shape[1:] != (spec.height, spec.width):
-        raise InputError(f"frames: shape {p.shape[1:]} does not match the RDC's height×width "
-                         f"({spec.height}, {spec.width})")
     memory = sim == "verilator" and bench == "memory"
-    if not memory:  # the memory bench computes the golden codes while its simulator runs
+    if memory:  # checked, packed and compared chunk by chunk, while the simulator runs
+        raw = _frame_source(frames, spec)
+        n = raw.shape[0]
+    else:
+        p = check_frames(frames, spec, dtype=torch.int32).numpy()  # DN ≤ 2^16 − 1: half the bytes of int64
+        if p.shape[1:] != (spec.height, spec.width):
+            raise InputError(f"frames: shape {p.shape[1:]} does not match the RDC's height×width "
+                             f"({spec.height}, {spec.width})")
+        n = p.shape[0]
         expected = _golden(p, spec, expected)
     geo = RdcGeometry.of(spec)
     in_codec = PayloadCodec(describe_layout(pixel_layout(spec.lanes, spec.adc_bits)))
     out_codec = PayloadCodec(describe_layout(code_layout(spec.lanes, spec.code_bits, spec.channels)))
     stats_codec = PayloadCodec(describe_layout(rdc_stats_layout()))
-    n = p.shape[0]
     build_s = 0.0
     t0 = time.perf_counter()
     if sim == "verilator":
@@ -102,21 +168,22 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
         from logcam.sim.rtl.streams import default_timeout
 
         n_beats = n * geo.beats_per_frame
+        chunks = frame_chunks(n, geo)
         # the simulator starts first and waits for its input, so its start-up overlaps the packing
         pending = start_shell(build, None, in_codec.width, {"o": out_codec.width}, {"o": n_beats},
                               p_valid=p_valid, p_ready=p_ready, seed=seed,
                               max_cycles=default_timeout(n_beats, n_beats, p_valid, p_ready), stats=["stats"],
-                              workdir=workdir, waves=waves, n_in=n_beats)
-        try:
-            pending.feed(in_codec.pack_bytes(**input_fields(p, geo)))
+                              workdir=workdir, waves=waves, n_in=n_beats, stamps=False)
+        try:  # every chunk's values checked (an InputError names the field), packed into the input file
+            with _one_torch_thread():
+                pending.feed_with(lambda out: pack_chunked(
+                    in_codec, lambda a, b: input_fields(_in_range(raw[a:b], spec), geo), chunks, geo, out))
         except BaseException:
             pending.abort()
             raise
-        expected = _golden(p, spec, expected)  # on the other core, while the simulator runs
-        try:
-            want = out_codec.pack_bytes(**output_fields(expected, geo))
-        except ValueError:  # an expected code no output field can carry: it cannot match, judge by decoding
-            want = None
+        # on the other core, while the simulator runs; want is None where a code fits no output field
+        nb = 4 * ((out_codec.width + 31) // 32)  # the bytes of a beat as the shell records it
+        expected, want = _golden_packed(raw, spec, expected, out_codec, geo, chunks, nb)
         run = pending.result()
         # every bit of every beat at once; only a differing run is decoded to name its mismatches
         count, found = 0, []
@@ -150,6 +217,8 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
     if coverage:
         from logcam.sim.rtl.coverage import rdc_coverage
 
+        if memory:
+            p = check_frames(raw, spec, dtype=torch.int32).numpy()
         extra["coverage"] = rdc_coverage(spec, p, expected, extra.get("handshake")).to_json()
     extra.update({"stats": stats,
                   "timed_out": timed_out, "latency_cycles": LATENCY,

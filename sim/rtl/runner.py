@@ -170,6 +170,14 @@ def verilator_build(verilog: str, toplevel: str, *, build_args: Sequence[str] = 
         return VerilatorBuild(build_dir, toplevel, time.perf_counter() - t0, kind is not None)
 
 
+def _read_back(path: Path) -> bytes | np.ndarray:
+    """A file a run wrote: a ``.bin`` as a read-only uint8 array mapped from the page cache (no copy into fresh
+    memory; the mapping outlives a temporary directory's removal), anything else or an empty file as bytes."""
+    if path.suffix == ".bin" and path.stat().st_size:
+        return np.memmap(path, dtype=np.uint8, mode="r")
+    return path.read_bytes()
+
+
 def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.ndarray],
                params: dict[str, Any], workdir: Path | None = None, seed: int = 0,
                plusargs: Sequence[str] = (), files: dict[str, bytes] | None = None,
@@ -182,8 +190,8 @@ def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.
     ``plusargs`` go to the simulator (``+name=value``; ``{dir}`` is replaced by the run directory),
     ``files`` are written into the run directory as raw bytes; ``waves`` (a build with ``waves``) dumps
     an FST trace to that path. ``read_bins``: the ``*.bin`` and ``*.txt`` files the run wrote come back in
-    the result under ``"_bin"`` (name → bytes), read before a temporary directory goes away. ``env``: more
-    environment variables for the simulator process.
+    the result under ``"_bin"`` (name → bytes; a ``.bin`` as a mapped uint8 array), read before a temporary
+    directory goes away. ``env``: more environment variables for the simulator process.
     """
     setup_verilator()
     with contextlib.ExitStack() as stack:
@@ -229,7 +237,7 @@ def run_cocotb(build: VerilatorBuild, test_module: str, *, arrays: dict[str, np.
         result = json.loads(result_file.read_text())
         result["sim_s"] = sim_s
         if read_bins:
-            result["_bin"] = {p.name: p.read_bytes() for pat in ("*.bin", "*.txt") for p in workdir.glob(pat)
+            result["_bin"] = {p.name: _read_back(p) for pat in ("*.bin", "*.txt") for p in workdir.glob(pat)
                               if p.name not in (files or {})}
         return result
 

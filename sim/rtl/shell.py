@@ -134,7 +134,8 @@ def shell_verilog(verilog: str, top: str) -> tuple[str, str]:
         f"    for (j = 0; j < {nw[s]}; j = j + 1) logcam_word(id_{s}, v[32 * j +: 32]);\n  endtask"
         for s in watched)
     plus = "\n".join(f"    if (!$value$plusargs(\"n_{s}=%d\", n_{s})) n_{s} = 0;" for s in watched)
-    opens = "\n".join(f"      id_{s} = logcam_open($sformatf(\"%0s/{s}.bin\", out_dir));" for s in watched)
+    opens = "\n".join(f"      id_{s} = logcam_open($sformatf(\"%0s/{s}.bin\", out_dir), n_{s} * {nw[s]});"
+                      for s in watched)
     reached = " && ".join(f"(c_{s} + {{31'd0, {s}_fire}} >= n_{s})" for s in watched)
     clear = "\n".join(f"      c_{s} <= 32'd0;\n      st_{s} <= 32'd0;" for s in watched)
     ready_of = {s: "d_o_ready" if s == "o" else f"{s}__ready" for s in watched}
@@ -144,7 +145,7 @@ def shell_verilog(verilog: str, top: str) -> tuple[str, str]:
                       for s in watched)
     records = []
     for s in watched:
-        stamp = "\n        logcam_word(id_o_cycles, cyc);" if s == "o" else ""
+        stamp = "\n        if (stamps) logcam_word(id_o_cycles, cyc);" if s == "o" else ""
         pad = 32 * nw[s] - by[f"{s}__payload"].width
         val = f"{{{{{pad}{{1'b0}}}}, {s}__payload}}" if pad else f"{s}__payload"
         records.append(f"      if ({s}_fire) begin\n        c_{s} <= c_{s} + 32'd1;\n"
@@ -167,13 +168,14 @@ module {name} (
   // ---- run parameters (plusargs; absent in the cycle bench) ----
   reg [16:0] thr_v, thr_r;
   reg [31:0] seed, max_cycles;
+  reg stamps;  // +stamps=0: no o_cycles.bin (a target that does not read the cycle of every output beat)
   reg [2047:0] in_file, out_dir;
   integer id_o_cycles, fd_hs;
   // per-beat I/O through DPI (logcam's Verilator main): the input file is loaded once, every output
   // word goes to a buffer, the buffers are written when the run ends
   import "DPI-C" function int logcam_load(input string path, input int words);
   import "DPI-C" function int logcam_in(input int beat, input int w);
-  import "DPI-C" function int logcam_open(input string path);
+  import "DPI-C" function int logcam_open(input string path, input int words);
   import "DPI-C" function void logcam_word(input int id, input int w);
   import "DPI-C" function void logcam_close();
 {counts}
@@ -187,10 +189,11 @@ module {name} (
     if (!$value$plusargs("pr=%d", thr_r)) thr_r = 17'd{P_ONE};
     if (!$value$plusargs("seed=%d", seed)) seed = 32'd0;
     if (!$value$plusargs("max_cycles=%d", max_cycles)) max_cycles = 32'hffffffff;
+    if (!$value$plusargs("stamps=%d", stamps)) stamps = 1'b1;
 {plus}
     if ($value$plusargs("in_file=%s", in_file) && $value$plusargs("out_dir=%s", out_dir)) begin
       void'(logcam_load($sformatf("%0s", in_file), {nwi}));
-      id_o_cycles = logcam_open($sformatf("%0s/o_cycles.bin", out_dir));
+      if (stamps) id_o_cycles = logcam_open($sformatf("%0s/o_cycles.bin", out_dir), n_o);
       fd_hs = $fopen({{out_dir, "/handshake.txt"}}, "w");
 {opens}
     end
@@ -300,7 +303,7 @@ def to_shell_bytes(le_bytes: np.ndarray, width: int) -> bytes:
     return out.tobytes()
 
 
-def from_shell_words(raw: bytes, width: int) -> np.ndarray:
+def from_shell_words(raw: bytes | np.ndarray, width: int) -> np.ndarray:
     """An output file of the shell (``ceil(W/32)`` little-endian 32-bit words per beat) → (beats, bytes)."""
     nb = 4 * ((width + 31) // 32)
     buf = np.frombuffer(raw, dtype=np.uint8)
@@ -352,10 +355,10 @@ class PendingShell:
     Started without its input, the simulator waits for :meth:`feed` (or :meth:`abort`) while it starts up."""
 
     def __init__(self, run: Callable[[], ShellRun], in_path: Path | None = None, in_width: int = 0,
-                 cleanup: Callable[[], None] | None = None) -> None:
+                 cleanup: Callable[[], None] | None = None, n_in: int = 0) -> None:
         self._out: list[ShellRun] = []
         self._err: list[BaseException] = []
-        self._in_path, self._in_width, self._cleanup = in_path, in_width, cleanup
+        self._in_path, self._in_width, self._cleanup, self._n_in = in_path, in_width, cleanup, n_in
 
         def body() -> None:
             try:
@@ -373,6 +376,27 @@ class PendingShell:
             raise ValueError("feed: this run was started with its input")
         part = self._in_path.with_name(self._in_path.name + ".part")
         part.write_bytes(to_shell_bytes(in_bytes, self._in_width))
+        os.replace(part, self._in_path)
+
+    def feed_with(self, fill: Callable[[np.ndarray], object]) -> None:
+        """The deferred input packed in place: ``fill`` writes the ``n_in`` beats, ``ceil(W/32)`` little-endian
+        32-bit words each, into the (n_in, 4·ceil(W/32)) uint8 array it is given — the input file itself,
+        mapped — which then appears whole by rename. One pass over fresh memory instead of an array, its shell
+        copy and a write (on this VM fresh pages are what packing costs most)."""
+        if self._in_path is None:
+            raise ValueError("feed_with: this run was started with its input")
+        part = self._in_path.with_name(self._in_path.name + ".part")
+        nb = 4 * ((self._in_width + 31) // 32)
+        try:
+            if self._n_in:
+                buf = np.memmap(part, dtype=np.uint8, mode="w+", shape=(self._n_in, nb))
+                fill(buf)
+                del buf  # unmapped: the pages stay in the page cache, where the simulator maps them
+            else:
+                part.write_bytes(b"")
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
         os.replace(part, self._in_path)
 
     def abort(self) -> None:
@@ -401,14 +425,14 @@ DEFERRED_IN = "in.dat"
 def start_shell(build: VerilatorBuild, in_bytes: np.ndarray | None, in_width: int, widths: dict[str, int],
                 expect: dict[str, int], *, p_valid: float, p_ready: float, seed: int, max_cycles: int,
                 stats: list[str], workdir: Path | None = None, waves: Path | None = None,
-                n_in: int | None = None) -> PendingShell:
+                n_in: int | None = None, stamps: bool = True) -> PendingShell:
     """:func:`run_shell` started in the background: returns at once with a :class:`PendingShell`. With
     ``in_bytes`` None the simulator starts before its input exists (``n_in`` beats, given by
     :meth:`PendingShell.feed`), so its start-up overlaps the packing of the input."""
     if in_bytes is not None:
         return PendingShell(lambda: run_shell(build, in_bytes, in_width, widths, expect, p_valid=p_valid,
                                               p_ready=p_ready, seed=seed, max_cycles=max_cycles, stats=stats,
-                                              workdir=workdir, waves=waves))
+                                              workdir=workdir, waves=waves, stamps=stamps))
     if n_in is None:
         raise ValueError("start_shell: a deferred input needs n_in (its number of beats)")
     cleanup = None
@@ -421,18 +445,19 @@ def start_shell(build: VerilatorBuild, in_bytes: np.ndarray | None, in_width: in
         stale.unlink(missing_ok=True)
     return PendingShell(lambda: run_shell(build, None, in_width, widths, expect, p_valid=p_valid, p_ready=p_ready,
                                           seed=seed, max_cycles=max_cycles, stats=stats, workdir=workdir,
-                                          waves=waves, n_in=n_in),
-                        in_path, in_width, cleanup)
+                                          waves=waves, n_in=n_in, stamps=stamps),
+                        in_path, in_width, cleanup, n_in)
 
 
 def run_shell(build: VerilatorBuild, in_bytes: np.ndarray | None, in_width: int, widths: dict[str, int],
               expect: dict[str, int], *, p_valid: float, p_ready: float, seed: int, max_cycles: int,
               stats: list[str], workdir: Path | None = None, waves: Path | None = None,
-              n_in: int | None = None) -> ShellRun:
+              n_in: int | None = None, stamps: bool = True) -> ShellRun:
     """Run the memory bench on a shell build: ``in_bytes`` (beats, bytes) little-endian input payloads of
     ``in_width`` bits; ``widths`` the payload width (bits) of every watched stream (``o``, ``tap*``),
     ``expect`` the beats each must carry before ``done``. Counters in ``stats`` are read after ``done``.
-    ``in_bytes`` None: the input is deferred (``n_in`` beats, :meth:`PendingShell.feed` of :func:`start_shell`)."""
+    ``in_bytes`` None: the input is deferred (``n_in`` beats, :meth:`PendingShell.feed` of :func:`start_shell`).
+    ``stamps`` False: no cycle stamp per ``o`` beat (:attr:`ShellRun.o_cycles` stays empty)."""
     from logcam.sim.rtl.runner import run_cocotb
 
     deferred = in_bytes is None  # the input comes later, into {dir}/in.dat (PendingShell.feed)
@@ -440,7 +465,7 @@ def run_shell(build: VerilatorBuild, in_bytes: np.ndarray | None, in_width: int,
     in_name = DEFERRED_IN if deferred else "in.bin"
     plus = [f"+in_file={{dir}}/{in_name}", "+out_dir={dir}", f"+n_in={n_in}", f"+pv={threshold(p_valid)}",
             f"+pr={threshold(p_ready)}", f"+seed={seed & 0xffffffff}", f"+max_cycles={min(max_cycles, 2**32 - 1)}"]
-    plus += [f"+n_{name}={expect.get(name, 0)}" for name in widths]
+    plus += [f"+n_{name}={expect.get(name, 0)}" for name in widths] + ([] if stamps else ["+stamps=0"])
     res = run_cocotb(build, "logcam.sim.rtl.mem_bench", arrays={}, params={"stats": stats},
                      files={} if deferred else {"in.bin": to_shell_bytes(in_bytes, in_width)},  # type: ignore[arg-type]
                      plusargs=plus, read_bins=True, workdir=workdir, seed=seed, waves=waves,

@@ -41,8 +41,16 @@ static verilated_trace_t *tfp;
 #endif
 
 #ifdef LOGCAM_SHELL
-// logcam: the shell's per-beat I/O (DPI imports of logcam.sim.rtl.shell). The input file is read once;
-// output words collect in memory and go to their files when the shell calls logcam_close.
+// logcam: the shell's per-beat I/O (DPI imports of logcam.sim.rtl.shell). The input file is mapped, not
+// copied (Python has just written it: its pages are in the page cache); every output file is created at the
+// size of the beats it should receive, mapped, written word by word and cut to the words it got when the shell
+// calls logcam_close — no buffer, no copy, no write call. (Fresh memory is what costs most on a VM whose
+// every new page faults on the host: this touches each input and output byte once.)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <vector>
@@ -50,29 +58,49 @@ static verilated_trace_t *tfp;
 #include "Vtop__Dpi.h"
 
 namespace {
-std::vector<uint32_t> logcam_in_words;
+const uint32_t *logcam_in_words = nullptr;
+size_t logcam_in_count = 0;  // words
 int logcam_in_per_beat = 1;
 struct LogcamOut {
     std::string path;
-    std::vector<uint32_t> words;
+    int fd;
+    uint32_t *words;
+    size_t cap, n;  // words mapped, words written
 };
 std::vector<LogcamOut> logcam_outs;
+
+// (re)size an output file to `cap` words and map it; false (and a message) if that fails
+bool logcam_map(LogcamOut &o, size_t cap) {
+    if (o.words) munmap(o.words, o.cap * 4);
+    o.words = nullptr;
+    o.cap = 0;
+    if (ftruncate(o.fd, static_cast<off_t>(cap * 4)) != 0) {
+        std::fprintf(stderr, "logcam shell: cannot size %s\n", o.path.c_str());
+        return false;
+    }
+    void *p = mmap(nullptr, cap * 4, PROT_READ | PROT_WRITE, MAP_SHARED, o.fd, 0);
+    if (p == MAP_FAILED) {
+        std::fprintf(stderr, "logcam shell: cannot map %s\n", o.path.c_str());
+        return false;
+    }
+    o.words = static_cast<uint32_t *>(p);
+    o.cap = cap;
+    return true;
+}
 }  // namespace
 
 int logcam_load(const char *path, int words) {
     logcam_in_per_beat = words > 0 ? words : 1;
-    logcam_in_words.clear();
-    FILE *f = std::fopen(path, "rb");
+    int fd = open(path, O_RDONLY);
     // LOGCAM_IN_WAIT_S (logcam.sim.rtl.shell's deferred input): the simulator starts while Python still packs
     // the input; it waits for the file, which appears whole (written beside, then renamed), or for PATH.abort
     const char *wait = std::getenv("LOGCAM_IN_WAIT_S");
-    if (!f && wait) {
+    if (fd < 0 && wait) {
         const double limit = std::atof(wait);
         const std::string abort_path = std::string(path) + ".abort";
         const auto t0 = std::chrono::steady_clock::now();
-        while (!(f = std::fopen(path, "rb"))) {
-            if (FILE *a = std::fopen(abort_path.c_str(), "rb")) {
-                std::fclose(a);
+        while ((fd = open(path, O_RDONLY)) < 0) {
+            if (access(abort_path.c_str(), F_OK) == 0) {
                 std::fprintf(stderr, "logcam shell: the input %s was not produced\n", path);
                 std::exit(3);
             }
@@ -83,36 +111,53 @@ int logcam_load(const char *path, int words) {
             std::this_thread::sleep_for(std::chrono::microseconds(200));
         }
     }
-    if (!f) {
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
         std::fprintf(stderr, "logcam shell: cannot read %s\n", path);
+        if (fd >= 0) close(fd);
         return 0;
     }
-    uint32_t buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 4, 4096, f)) > 0) logcam_in_words.insert(logcam_in_words.end(), buf, buf + n);
-    std::fclose(f);
-    return static_cast<int>(logcam_in_words.size() / logcam_in_per_beat);
+    const size_t bytes = static_cast<size_t>(st.st_size);
+    if (bytes >= 4) {
+        void *p = mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (p == MAP_FAILED) {
+            std::fprintf(stderr, "logcam shell: cannot map %s\n", path);
+        } else {
+            logcam_in_words = static_cast<const uint32_t *>(p);
+            logcam_in_count = bytes / 4;
+        }
+    }
+    close(fd);  // the mapping stays until the process ends
+    return static_cast<int>(logcam_in_count / static_cast<size_t>(logcam_in_per_beat));
 }
 
 int logcam_in(int beat, int w) {
     const size_t i = static_cast<size_t>(beat) * logcam_in_per_beat + static_cast<size_t>(w);
-    return i < logcam_in_words.size() ? static_cast<int>(logcam_in_words[i]) : 0;
+    return i < logcam_in_count ? static_cast<int>(logcam_in_words[i]) : 0;
 }
 
-int logcam_open(const char *path) {
-    logcam_outs.push_back(LogcamOut{path, {}});
-    logcam_outs.back().words.reserve(1 << 16);
+int logcam_open(const char *path, int words) {
+    LogcamOut o{path, open(path, O_RDWR | O_CREAT | O_TRUNC, 0644), nullptr, 0, 0};
+    if (o.fd < 0) std::fprintf(stderr, "logcam shell: cannot write %s\n", path);
+    else logcam_map(o, static_cast<size_t>(words > 0 ? words : 0) + 1024);
+    logcam_outs.push_back(o);
     return static_cast<int>(logcam_outs.size() - 1);
 }
 
-void logcam_word(int id, int w) { logcam_outs[static_cast<size_t>(id)].words.push_back(static_cast<uint32_t>(w)); }
+void logcam_word(int id, int w) {
+    LogcamOut &o = logcam_outs[static_cast<size_t>(id)];
+    // more words than announced (a design with extra beats): double the file, keep every word
+    if (o.n == o.cap && (o.fd < 0 || !logcam_map(o, 2 * o.n + 1024))) return;
+    o.words[o.n++] = static_cast<uint32_t>(w);
+}
 
 void logcam_close() {
     for (auto &o : logcam_outs) {
-        FILE *f = std::fopen(o.path.c_str(), "wb");
-        if (!f || std::fwrite(o.words.data(), 4, o.words.size(), f) != o.words.size())
+        if (o.fd < 0) continue;
+        if (o.words) munmap(o.words, o.cap * 4);
+        if (ftruncate(o.fd, static_cast<off_t>(o.n * 4)) != 0)
             std::fprintf(stderr, "logcam shell: cannot write %s\n", o.path.c_str());
-        if (f) std::fclose(f);
+        close(o.fd);
     }
     logcam_outs.clear();
 }

@@ -8,7 +8,8 @@ part of the sensor), the pair subtraction on the way in (the training config's `
 int8 maps by default) and the integer golden model, and — unless ``rtl.check`` is off — the same
 network inputs stream through the accelerator RTL, compared layer by layer with the golden model.
 Everything is written into the run folder: ``overview.png`` (PSFs, region read-outs, feature maps and
-label of the first scene), one such figure per scene, the exported network, and ``summary.json``.
+label of the first scene), one such figure per scene, the exported network, and ``summary.json`` (with the
+chip area: the sensor regions and the exported accelerator's cells, :mod:`logcam.energy.area`).
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def run_optical(cfg: Any, tmp: Path, say: Any) -> dict[str, Any]:
         "sensor": {"preset": cfg.sensor, "width": sensor_spec.width, "height": sensor_spec.height,
                    "region_px": [size, size]},
     }
+    summary["area"] = _area(net, bundle, sensor_area_mm2(oc, size, size)["total_mm2"])
     if cfg.rtl.check:
         from logcam.sim.rtl.accel_verify import verify_accel
 
@@ -118,3 +120,11 @@ def run_optical(cfg: Any, tmp: Path, say: Any) -> dict[str, Any]:
         summary["rtl"] = {"accel": verify_accel(net, bundle, inputs.astype(np.int64), sim=cfg.rtl.sim,
                                                 seed=cfg.seed).to_json()}
     return summary
+
+
+def _area(net: Any, bundle: Any, sensor_mm2: float) -> dict[str, Any]:
+    """Chip area (:mod:`logcam.energy.area`): the exported accelerator's cells counted by Yosys, plus the sensor."""
+    from logcam.energy.area import chip_area
+    from logcam.sim.rtl.emit import layer_stats
+
+    return chip_area(layer_stats(net, bundle), sensor_mm2).to_json()

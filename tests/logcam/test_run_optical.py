@@ -50,6 +50,10 @@ def test_optical_run_writes_psfs_maps_and_labels(tmp_path: Path) -> None:
     assert regions.shape == (3, 6, 16, 16) and inputs.shape == (3, 3, 16, 16) and inputs.dtype == np.int8
     want = signed_maps_int8(optical_config(TINY["optics"]), torch.from_numpy(regions)).numpy()
     assert np.array_equal(inputs, want)
+    area = summary["area"]                         # the sensor regions plus the exported accelerator's cells
+    assert area["sensor_mm2"] == pytest.approx(summary["optics"]["sensor_area_mm2"]["total_mm2"])
+    assert len(area["layers_mm2"]) == 3 and area["accelerator_mm2"] == pytest.approx(sum(area["layers_mm2"]))
+    assert area["total_mm2"] == pytest.approx(area["sensor_mm2"] + area["accelerator_mm2"])
 
 
 def test_optical_run_folded_form_reads_the_regions(tmp_path: Path) -> None:

@@ -73,3 +73,14 @@ def test_optical_run_bad_training_config_is_one_line_and_leaves_nothing(tmp_path
     with pytest.raises(LogcamError, match=r"optics\.mask\.masks"):
         run_pipeline(cfg, tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+def test_optical_run_streams_the_signed_maps_through_the_accelerator_rtl(tmp_path: Path) -> None:
+    """The exported stem reads int8 maps; the accelerator RTL under Verilator agrees with the golden model."""
+    cfg = load_run_config(_config(tmp_path))
+    cfg = cfg.model_copy(update={"rtl": cfg.rtl.model_copy(update={"check": True, "sim": "verilator"})})
+    summary = run_pipeline(cfg, tmp_path / "r")
+    accel = summary["rtl"]["accel"]
+    assert summary["cnn"]["input"]["format"] == "int8" and accel["frames"] == 3 and accel["mismatches"] == 0

@@ -56,6 +56,7 @@ def test_summary_compares_with_the_baselines_and_the_other_cost() -> None:
     (["--paper"], "--cifar"),
     (["--seeds", "0"], "seeds"),
     (["--jobs", "0"], "jobs"),
+    (["--mask-init", "gaussian"], "--mask-init"),
     (["--device", "gpu"], "device"),
     (["--device", "cuda:7"] if torch.cuda.device_count() < 8 else ["--device", "cuda:99"], "device: cuda"),
 ])
@@ -71,7 +72,7 @@ def test_jobs_and_device_belong_to_sacod_only(tmp_path: Path, capsys: pytest.Cap
     with pytest.raises(SystemExit) as exc:
         main(["experiment", "brightness", "--quick", "--jobs", "2", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
-    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "--jobs/--device" in err
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "--jobs/--device/--mask-init" in err
     assert not (tmp_path / "o").exists()
 
 

@@ -84,6 +84,9 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
 @click.option("--mask-init", "mask_init", type=click.Choice(["lens", "gabor"]), default=None,
               help="sacod: start of the learned masks (SACoD, co-train): a Fresnel lens, or the phase masks "
                    "fitted to the Gabor bank [default: the search config's, lens].")
+@click.option("--area", is_flag=True, default=None,
+              help="sacod: also each exported network's chip area from its own RTL (Yosys statistics, ~10-30 s "
+                   "per run; 40 nm units of energy/data/area.yaml) and the paper's area comparison.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, classes: int | None,
         imbalance: str | None, black: str | None, qat: bool, out_dir: Path | None, size: int | None,
@@ -91,7 +94,7 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
         formats: str | None, brightness_text: str | None, c1_text: str | None, seed: int | None,
         threads: int | None, population: int | None, cycles: int | None, cifar_root: str | None,
         pascalraw_root: str | None, jobs: int | None, device: str | None, mask_init: str | None,
-        as_json: bool) -> None:
+        area: bool | None, as_json: bool) -> None:
     """Run one of the paper's experiments on the synthetic RAW set (float networks, CPU).
 
     \b
@@ -125,7 +128,7 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
         sacod_command(quick=quick, paper=paper, out_dir=out_dir, as_json=as_json,
                       settings={"seeds": seeds, "n": n_images, "size": size, "epochs": epochs, "seed": seed,
                                 "threads": threads, "cifar": cifar_root, "jobs": jobs, "device": device,
-                                "mask_init": mask_init},
+                                "mask_init": mask_init, "area": area or None},
                       unused={"--formats": formats, "--brightness": brightness_text, "--c1": c1_text,
                               "--large": large or None, "--classes": classes, "--imbalance": imbalance,
                               "--qat": qat or None, "--population": population, "--cycles": cycles,
@@ -153,8 +156,8 @@ def cli(name: str, quick: bool, paper: bool, large: bool, seeds: int | None, cla
         if cifar_root is not None:
             raise ConfigError(f"--cifar: not an option of {name} (only of {', '.join(OPTICS_NAMES)})")
         quick_set, model, run_fn, steps_fn = QUICK, ExperimentConfig, run, steps
-    if (jobs, device, mask_init) != (None, None, None):
-        raise ConfigError(f"--jobs/--device/--mask-init: options of sacod only, not of {name}")
+    if (jobs, device, mask_init, area or None) != (None, None, None, None):
+        raise ConfigError(f"--jobs/--device/--mask-init/--area: options of sacod only, not of {name}")
     if name != "unas" and (population, cycles) != (None, None):
         raise ConfigError(f"--population/--cycles: options of unas only, not of {name}")
     paper_set = UNAS_PAPER if name == "unas" else PAPER

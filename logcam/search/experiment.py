@@ -74,6 +74,8 @@ class SacodConfig(StrictModel):
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:[0-9]+)?)$",
                         description="torch device of the training steps: cpu, or cuda / cuda:N on a GPU node")
     cifar: str | None = Field(None, description="CIFAR-10 python batches here instead of the synthetic set")
+    area: bool = Field(False, description="also each exported network's chip area from its RTL (Yosys, ~10-30 s "
+                                          "per run): accelerator cells (logcam.energy.area) + the sensor")
     mask_init: Literal["lens", "gabor"] | None = Field(
         None, description="start of the learned masks (SACoD, co-train): lens or gabor (None: the config's)")
 
@@ -155,6 +157,21 @@ def tasks(cfg: SacodConfig, seed: int) -> list[Task]:
     return out
 
 
+AREA_VALUES = ("accel_mm2", "area_mm2")
+
+
+def chip_area_mm2(sc: SearchConfig, res: SearchResult) -> dict[str, float]:
+    """A run's chip area: the exported accelerator's cells counted by Yosys (:func:`logcam.energy.area.chip_area`
+    of :func:`logcam.sim.rtl.emit.layer_stats`) and the sensor regions its front-end reads, mm² at 40 nm."""
+    from logcam.energy.area import chip_area
+    from logcam.nn.optics import sensor_area_mm2
+    from logcam.sim.rtl.emit import layer_stats
+
+    size = int(res.summary["size"])
+    area = chip_area(layer_stats(res.spec, res.bundle), sensor_area_mm2(sc.optics, size, size)["total_mm2"])
+    return {"accel_mm2": area.accelerator_mm2, "area_mm2": area.total_mm2}
+
+
 def run_task(cfg: SacodConfig, task: Task) -> tuple[list[dict[str, object]], list[dict[str, object]], float]:
     """One run: (its rows, rows that go after every run of the seed — the noise sweep of the headline run,
     SACoD under the energy cost at ``ablation_lam`` —, seconds). A top-level function of picklable arguments,
@@ -167,7 +184,8 @@ def run_task(cfg: SacodConfig, task: Task) -> tuple[list[dict[str, object]], lis
     tail: list[dict[str, object]] = []
     if task.kind == "sacod":
         cost, lam = task.arg
-        res = run_search(search_config(cfg, seed, cost=cost, lam=lam), data=data)
+        sc = search_config(cfg, seed, cost=cost, lam=lam)
+        res = run_search(sc, data=data)
         s = time.perf_counter() - t0
         rows += [_row("sacod", res, seed, cost=c, lam=lam, seconds=s) for c in (cfg.costs if lam == 0 else (cost,))]
         if cost == "energy" and lam == cfg.ablation_lam and base.optics.kind != "lens":
@@ -184,6 +202,7 @@ def run_task(cfg: SacodConfig, task: Task) -> tuple[list[dict[str, object]], lis
         rows.append(_row(f"{kind}+search", res, seed, cost="energy", lam=lam, seconds=time.perf_counter() - t0))
     elif task.kind == "cotrain":
         (w,) = task.arg
+        sc = base
         res = cotrain(base, w, data)
         rows.append(_row("co-train", res, seed, width=w, seconds=time.perf_counter() - t0))
     else:
@@ -192,6 +211,10 @@ def run_task(cfg: SacodConfig, task: Task) -> tuple[list[dict[str, object]], lis
         res = run_search(sc, data=data)
         rows.append(_row("ablation", res, seed, cost="energy", lam=cfg.ablation_lam, mask=name,
                          seconds=time.perf_counter() - t0))
+    if cfg.area:
+        area = chip_area_mm2(sc, res)
+        for row in rows:
+            row.update(area)
     return rows, tail, time.perf_counter() - t0
 
 
@@ -255,7 +278,8 @@ def run_parallel(cfg: SacodConfig, tick: Tick | None = None,
 
 def _cells(runs: list[dict[str, object]]) -> list[dict[str, object]]:
     values = VALUES + (("finetuned_acc_pct",) if any("finetuned_acc_pct" in r for r in runs) else ())
-    filled = [{"finetuned_acc_pct": float("nan"), **r} for r in runs]
+    values += AREA_VALUES if any("area_mm2" in r for r in runs) else ()
+    filled = [{"finetuned_acc_pct": float("nan"), **{k: float("nan") for k in AREA_VALUES}, **r} for r in runs]
     cells = aggregate(filled, KEYS, values)
     for c in cells:  # the architecture each seed derived
         c["choice"] = "; ".join(str(r["choice"]) for r in runs if all(r[k] == c[k] for k in KEYS))
@@ -332,6 +356,8 @@ def summarise(cells: list[dict[str, object]], cfg: SacodConfig) -> dict[str, obj
             ours[name] = {"flops_pct": _pct(head["mflops"], other["mflops"]),  # type: ignore[arg-type]
                           "energy_pct": _pct(head["nj_per_pixel"], other["nj_per_pixel"]),  # type: ignore[arg-type]
                           "acc_pp": round(head["int8_acc_pct"] - other["int8_acc_pct"], 2)}  # type: ignore[operator]
+            if "accel_mm2" in head and "accel_mm2" in other:  # the accelerator's: the sensor is the same for all
+                ours[name]["area_pct"] = _pct(head["accel_mm2"], other["accel_mm2"])  # type: ignore[index,arg-type]
     if head is not None and (both := one("ablation", mask="fixed in both")) is not None:
         ours["mask_fixed_costs_pp"] = round(head["int8_acc_pct"] - both["int8_acc_pct"], 2)  # type: ignore[operator]
     out["ours"] = ours
@@ -384,6 +410,8 @@ def _plot(cells: list[dict[str, object]], summary: dict[str, object], path: Path
         o = ours.get(key)  # type: ignore[union-attr]
         lines.append("  ours             " + (f"{o['flops_pct']:+.1f} % / {o['energy_pct']:+.1f} % / "
                                               f"{o['acc_pp']:+.2f} pp" if o else "—"))
+        lines.append(f"  area: paper {p10['area_pct']:+.1f} %, ours "
+                     + (f"{o['area_pct']:+.1f} % (accelerator)" if o and "area_pct" in o else "— (--area)"))
     fixed = ours.get("mask_fixed_costs_pp")  # type: ignore[union-attr]
     lines += ["", f"mask fixed in both stages costs: paper {PAPER['mask_fixed_costs_pp']} pp, ours "
               + ("—" if fixed is None else f"{fixed:+.2f} pp")]
@@ -465,7 +493,7 @@ def command(*, quick: bool, paper: bool, out_dir: Path | None, as_json: bool, se
     for opt, given in unused.items():
         if given is not None:
             raise ConfigError(f"{opt}: not an option of sacod (it takes --quick/--paper/--seeds/--n/--size/--epochs/"
-                              f"--seed/--threads/--jobs/--device/--mask-init/--cifar/--out/--json)")
+                              f"--seed/--threads/--jobs/--device/--mask-init/--area/--cifar/--out/--json)")
     data: dict[str, object] = dict(QUICK) if quick else dict(PAPER_PRESET) if paper else {}
     data.update({k: v for k, v in settings.items() if v is not None})
     if paper and data.get("cifar") is None:

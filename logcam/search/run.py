@@ -20,7 +20,7 @@ from logcam.nn.data import split_indices
 from logcam.nn.export import golden_accuracy
 from logcam.nn.models import WMAX, weight_scale
 from logcam.nn.netspec import AddSpec, AvgPoolGlobalSpec, Bundle, LayerParams, NetSpec, check_buildable
-from logcam.nn.optics import OpticalLayer, signed_maps_int8
+from logcam.nn.optics import SIGNED_MAP_STEP_DN, OpticalLayer, signed_maps_int8
 from logcam.nn.optics_train import READOUT_LEVELS, OpticalClassifier, SceneData, accuracy, region_inputs, scenes_for
 from logcam.nn.quant import MAX_SHIFT, quantize_multiplier
 from logcam.search.config import SearchConfig
@@ -270,9 +270,9 @@ def export_frames(cfg: SearchConfig, model: OpticalClassifier, x: torch.Tensor) 
 
 
 def input_scale(cfg: SearchConfig, model: OpticalClassifier) -> float:
-    """Real value of one integer step of the exported input (the back end's input units): gain/255 per DN, × 2
-    for the halved pair differences."""
-    return float(model.gain) / READOUT_LEVELS * (1 if cfg.optics.kind == "lens" else 2)
+    """Real value of one integer step of the exported input (the back end's input units): gain/255 per DN, ×
+    :data:`~logcam.nn.optics.SIGNED_MAP_STEP_DN` for the halved pair differences."""
+    return float(model.gain) / READOUT_LEVELS * (1 if cfg.optics.kind == "lens" else SIGNED_MAP_STEP_DN)
 
 
 @torch.no_grad()

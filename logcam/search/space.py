@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from logcam.config import validate
 from logcam.energy.activity import Activity, adc_activity, cnn_activity, link_activity, sensor_activity
 from logcam.energy.components import stage_pj
+from logcam.energy.pipeline import pair_difference_activity
 from logcam.energy.tech import TechTable
 from logcam.errors import ConfigError
 from logcam.nn.netspec import NetSpec
@@ -171,7 +172,7 @@ def readout_pj(cfg: SearchConfig, size: int, tech: TechTable) -> float:
     so that MIPI carries the 8-bit signed maps, not both regions (the lens camera: its colour planes)."""
     w, h = cfg.optics.regions * size, size
     maps = cfg.optics.feature_maps * size * size
-    sub = Activity(adds={9: maps}) if cfg.optics.kind != "lens" else Activity()
+    sub = pair_difference_activity(maps, 8) if cfg.optics.kind != "lens" else Activity()
     return sum(sum(stage_pj(a, tech).components.values())
                for a in (sensor_activity(w, h), adc_activity(w, h, 8), sub,
                          link_activity(cfg.optics.feature_maps * size, h, 8)))

@@ -72,7 +72,7 @@ def test_jobs_and_device_belong_to_sacod_only(tmp_path: Path, capsys: pytest.Cap
     with pytest.raises(SystemExit) as exc:
         main(["experiment", "brightness", "--quick", "--jobs", "2", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
-    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "--jobs/--device/--mask-init" in err
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "--jobs/--device/--mask-init/--area" in err
     assert not (tmp_path / "o").exists()
 
 
@@ -107,3 +107,18 @@ def test_tiny_experiment_writes_csv_json_and_plot(tmp_path: Path) -> None:
         return [json.dumps({k: v for k, v in r.items() if k != "seconds"}, sort_keys=True) for r in runs]
 
     assert values(par.runs) == values(res.runs)
+
+
+@pytest.mark.rtl
+def test_area_grows_with_the_network_and_the_sensor_is_shared(tmp_path: Path) -> None:
+    from logcam.search.experiment import Task, run_task
+
+    search = tmp_path / "tiny.yaml"
+    search.write_text(yaml.safe_dump(TINY), encoding="utf-8")
+    cfg = sacod_config({"search": str(search), "n": 60, "epochs": 1, "retrain_epochs": 1, "lams": (0.0,),
+                        "ablation_lam": 0.0, "widths": (0.5, 2.0), "area": True})
+    (narrow,), _, _ = run_task(cfg, Task(0, "co-train ×0.5", "cotrain", (0.5,)))
+    (wide,), _, _ = run_task(cfg, Task(0, "co-train ×2", "cotrain", (2.0,)))
+    assert 0 < narrow["accel_mm2"] < wide["accel_mm2"]  # 4× the channels: more cells, memories, multipliers
+    sensor = [r["area_mm2"] - r["accel_mm2"] for r in (narrow, wide)]
+    assert sensor[0] > 0 and sensor[0] == pytest.approx(sensor[1], rel=1e-12)  # the same masks, the same regions

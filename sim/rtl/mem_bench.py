@@ -24,7 +24,8 @@ async def memory_stream(dut: Any) -> None:
     """Run the shell in mem_mode until ``done``; report cycles, timeout and counters."""
     params, _ = bench_inputs()
     for name in ("clk", "rst", "i__valid", "o__ready"):
-        getattr(dut, name).value = 0
+        if hasattr(dut, name):  # a memory-only shell keeps its design's ports private
+            getattr(dut, name).value = 0
     t0, c0 = time.perf_counter(), time.process_time()
     dut.mem_mode.value = 1  # the shell resets the design; the main's C++ loop clocks it until done
     await RisingEdge(dut.done)

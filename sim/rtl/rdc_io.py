@@ -63,11 +63,11 @@ def output_fields(codes: np.ndarray, geo: RdcGeometry) -> dict[str, np.ndarray]:
     return {"data": data.reshape(n * geo.beats_per_frame, geo.channels, geo.lanes), **beat_flags(n, geo)}
 
 
-#: Pixels per chunk of :func:`frame_chunks` (≈ 1 M, whole frames). Working through a long run chunk by chunk
-#: reuses the same temporaries for every chunk, where whole-run arrays are fresh memory each time — on a VM whose
-#: every new page faults on the host, the RDC golden model runs 3.4× faster per chunk than on 400 QVGA frames at
-#: once, and packing likewise (docs/rtl.md, throughput).
-CHUNK_PIXELS = 1 << 20
+#: Pixels per chunk of :func:`frame_chunks` (≈ 128 k in whole frames: one QVGA frame). Working through a long
+#: run chunk by chunk reuses the same temporaries for every chunk, where whole-run arrays are fresh memory each
+#: time — on a VM whose every new page faults on the host, the RDC golden model runs 3.4× faster per chunk than on
+#: 400 QVGA frames at once, and packing likewise (docs/rtl.md, throughput).
+CHUNK_PIXELS = 1 << 17
 
 
 def frame_chunks(n: int, geo: RdcGeometry) -> list[tuple[int, int]]:

@@ -45,12 +45,12 @@ def _verilog(spec_key: str) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _shell(spec_key: str) -> tuple[str, str]:
-    """The RDC's Verilog inside its bench shell (:mod:`logcam.sim.rtl.shell`) and the shell's name:
-    the one build both the memory-fed and the per-cycle bench run on."""
+def _shell(spec_key: str, memory_only: bool = False) -> tuple[str, str]:
+    """The RDC's Verilog inside its bench shell (:mod:`logcam.sim.rtl.shell`) and the shell's name: the full
+    shell the per-cycle bench runs on, or (``memory_only``) the memory bench's faster one."""
     from logcam.sim.rtl.shell import shell_verilog
 
-    return shell_verilog(_verilog(spec_key), TOPLEVEL)
+    return shell_verilog(_verilog(spec_key), TOPLEVEL, memory_only=memory_only)
 
 
 def _golden(p: np.ndarray, spec: RdcSpec, expected: np.ndarray | None) -> np.ndarray:
@@ -159,7 +159,7 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
         from logcam.sim.rtl.runner import run_cocotb, trace_kind, verilator_build
         from logcam.sim.rtl.shell import BUILD_ARGS
 
-        text, top = _shell(json.dumps(spec_json(spec), sort_keys=True))
+        text, top = _shell(json.dumps(spec_json(spec), sort_keys=True), memory)
         build = verilator_build(text, top, build_args=BUILD_ARGS, waves=trace_kind(waves))
         build_s = build.build_s
         t0 = time.perf_counter()

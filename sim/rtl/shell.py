@@ -2,20 +2,20 @@
 
 :func:`shell_verilog` wraps an emitted Amaranth design (``clk``, ``rst``, stream ports
 ``name__valid/ready/payload``, counter ports) in a module ``<top>_shell`` with the *same* ports, plus
-``mem_mode``, ``done``, ``timed_out``, ``first_cycle`` and ``last_cycle``. One Verilator build of the
-shell serves both benches:
+``mem_mode``, ``done``, ``timed_out``, ``first_cycle`` and ``last_cycle``. One Verilator build of this
+(full) shell serves both benches:
 
 - ``mem_mode = 0`` (cycle bench): the ports pass straight through, cocotb's clock and per-cycle
   drivers (:mod:`logcam.sim.rtl.streams`) drive ``clk``, ``rst``, ``i`` and ``o`` as before.
 - ``mem_mode = 1`` (memory bench): the shell takes input beats from a file (``+in_file``, one beat
-  per ``ceil(W/32)`` little-endian 32-bit words, loaded once through DPI), offers each with probability
+  per ``ceil(W/32)`` little-endian 32-bit words, mapped once through DPI), offers each with probability
   ``+pv``/65536 per cycle and keeps valid until the beat is taken, drives seeded junk on the input payload
   on every cycle its valid is low (a third xorshift32 generator, so a design that samples the payload
   without valid is caught), takes output beats with
   probability ``+pr``/65536 per cycle (two seeded xorshift32 generators, ``+seed``), writes every
   beat that moves on ``o`` and on every ``tap*`` to ``+out_dir/<name>.bin`` (``ceil(W/32)``
-  little-endian 32-bit words per beat, buffered in C++ through DPI and written at the end) and the
-  cycle stamp of every ``o`` beat to ``o_cycles.bin``, and raises ``done`` two cycles after ``o``
+  little-endian 32-bit words per beat, written through DPI straight into the mapped file) and the
+  cycle stamp of every ``o`` beat to ``o_cycles.bin`` (unless ``+stamps=0``), and raises ``done`` two cycles after ``o``
   and every tap carried ``+n_<name>`` beats (or ``timed_out`` after ``+max_cycles``), so the counters
   have taken the last beat. cocotb sets ``mem_mode`` and awaits only ``done``.
 
@@ -24,6 +24,9 @@ cocotb's main plus that loop; two evals per cycle and no VPI callback per edge, 
 measured against Verilator ``--timing`` with an ``always #5`` clock and cocotb's C-level
 ``Clock(impl="gpi")`` in docs/rtl.md) and the shell holds the design in reset for its first two cycles.
 Cycle numbers count rising edges since reset fell.
+
+``shell_verilog(..., memory_only=True)`` is the same shell without the pass-through: only the memory bench
+runs on it, and its simulation loop is faster than the bare harness's (see :func:`shell_verilog`).
 """
 
 from __future__ import annotations
@@ -100,8 +103,19 @@ def _w(width: int) -> str:
     return f"[{width - 1}:0] " if width > 1 else ""
 
 
-def shell_verilog(verilog: str, top: str) -> tuple[str, str]:
-    """The design plus its bench shell → (Verilog text, shell module name). See the module docstring."""
+def _stream_port(name: str) -> bool:
+    return name.endswith(("__valid", "__ready", "__payload"))
+
+
+def shell_verilog(verilog: str, top: str, *, memory_only: bool = False) -> tuple[str, str]:
+    """The design plus its bench shell → (Verilog text, shell module name). See the module docstring.
+
+    ``memory_only``: a shell for the memory bench alone. Its stream ports, ``rst`` and other inputs are the
+    design's, wired inside the shell, not ports (the counters stay ports): no top-level input reaches the
+    design through a ``mem_mode`` multiplexer, so Verilator evaluates the design's combinational logic once
+    per clock edge from its registers instead of again on every ``eval`` as logic that depends on an input
+    (its "ico" region) — the RDC's simulation loop runs 1.6× faster (docs/rtl.md). The same beats, cycles and
+    handshake counts as the full shell in ``mem_mode`` (tested); the per-cycle bench needs the full shell."""
     ports = design_ports(verilog, top)
     by = {p.name: p for p in ports}
     for need in ("clk", "rst", "i__valid", "i__ready", "i__payload", "o__valid", "o__ready", "o__payload"):
@@ -112,9 +126,17 @@ def shell_verilog(verilog: str, top: str) -> tuple[str, str]:
     wi = by["i__payload"].width
     name = shell_name(top)
     pub = " /*verilator public_flat_rw*/"  # cocotb sees the shell's ports only: the design inside optimises freely
-    decl = [f"  input clk{pub},", f"  input rst{pub},", f"  input mem_mode{pub},"]
+    decl = [f"  input clk{pub},", *([] if memory_only else [f"  input rst{pub},"]), f"  input mem_mode{pub},"]
+    inner = []  # memory_only: the design's ports that stay inside the shell
+    driven = ("i__valid", "i__payload", "o__ready")  # the shell's d_* signals drive these in mem_mode
     for p in ports:
         if p.name in ("clk", "rst"):
+            continue
+        if memory_only and (_stream_port(p.name) or p.direction == "input"):
+            if p.direction == "output":
+                inner.append(f"  wire {_w(p.width)}{p.name};")
+            elif p.name not in driven:
+                inner.append(f"  wire {_w(p.width)}{p.name} = {p.width}'d0;")
             continue
         decl.append(f"  {p.direction} {_w(p.width)}{p.name}{pub},")
     decl += [f"  output reg done{pub},", f"  output reg timed_out{pub},", f"  output reg [31:0] first_cycle{pub},",
@@ -151,6 +173,9 @@ def shell_verilog(verilog: str, top: str) -> tuple[str, str]:
         records.append(f"      if ({s}_fire) begin\n        c_{s} <= c_{s} + 32'd1;\n"
                        f"        put_{s}({val});{stamp}\n      end")
     rec = "\n".join(records)
+    i_payload = f"d_i_valid ? m_payload[{wi - 1}:0] : junk[{wi - 1}:0]"
+    i_payload = i_payload if memory_only else f"mem_mode ? ({i_payload}) : i__payload"
+    inner_decl = "".join(f"{line}\n" for line in inner)
     body = f"""
 // Bench shell generated by logcam.sim.rtl.shell: memory-fed streams, seeded random valid/ready.
 module {name} (
@@ -162,7 +187,7 @@ module {name} (
   reg [1:0] rcnt, tail;
   initial rcnt = 2'd0;
   wire dclk = clk;
-  wire d_rst = mem_mode ? rcnt != 2'd2 : rst;
+{inner_decl}  wire d_rst = {"rcnt != 2'd2" if memory_only else "mem_mode ? rcnt != 2'd2 : rst"};
   always @(posedge dclk) if (mem_mode && rcnt != 2'd2) rcnt <= rcnt + 2'd1;
 
   // ---- run parameters (plusargs; absent in the cycle bench) ----
@@ -171,8 +196,8 @@ module {name} (
   reg stamps;  // +stamps=0: no o_cycles.bin (a target that does not read the cycle of every output beat)
   reg [2047:0] in_file, out_dir;
   integer id_o_cycles, fd_hs;
-  // per-beat I/O through DPI (logcam's Verilator main): the input file is loaded once, every output
-  // word goes to a buffer, the buffers are written when the run ends
+  // per-beat I/O through DPI (logcam's Verilator main): the input file is mapped once, every output word
+  // goes straight into its file (mapped, sized for the expected beats), cut to length when the run ends
   import "DPI-C" function int logcam_load(input string path, input int words);
   import "DPI-C" function int logcam_in(input int beat, input int w);
   import "DPI-C" function int logcam_open(input string path, input int words);
@@ -202,7 +227,7 @@ module {name} (
   // ---- the design; in mem_mode the shell drives its input valid/payload and output ready ----
   reg m_valid, m_ready;
   reg [{32 * nwi - 1}:0] m_payload;
-  wire d_i_valid = mem_mode ? m_valid && !fin : i__valid;
+  wire d_i_valid = {"m_valid && !fin" if memory_only else "mem_mode ? m_valid && !fin : i__valid"};
   // while valid is low the payload carries junk (a third seeded generator, new every cycle), so a design
   // that samples the payload without valid reads something else than the beat it took last
   reg [31:0] lj;
@@ -210,8 +235,8 @@ module {name} (
   wire [31:0] lj2 = lj1 ^ (lj1 >> 17);
   wire [31:0] lj3 = lj2 ^ (lj2 << 5);
   wire [{32 * nwi - 1}:0] junk = {junk};
-  wire [{wi - 1}:0] d_i_payload = mem_mode ? (d_i_valid ? m_payload[{wi - 1}:0] : junk[{wi - 1}:0]) : i__payload;
-  wire d_o_ready = mem_mode ? m_ready && !fin : o__ready;
+  wire [{wi - 1}:0] d_i_payload = {i_payload};
+  wire d_o_ready = {"m_ready && !fin" if memory_only else "mem_mode ? m_ready && !fin : o__ready"};
   {top} dut (
 {(','+chr(10)).join(conns)}
   );

@@ -131,6 +131,16 @@ def test_verilog_cache_is_keyed_by_the_design(tmp_path: Path, monkeypatch: pytes
     assert emit.design_key("rdc", RdcSpec.model_validate_json(a.model_dump_json())) == emit.design_key("rdc", a)
 
 
+def _small_run(spec: RdcSpec, n_frames: int, seed: int
+               ) -> tuple[RdcGeometry, np.ndarray, PayloadCodec, PayloadCodec, int]:
+    """A shell run's ingredients: geometry, random frames, input and output codecs, beats."""
+    geo = RdcGeometry.of(spec)
+    frames = random_frames(spec, n_frames, seed=seed)
+    cin = PayloadCodec(describe_layout(pixel_layout(spec.lanes, spec.adc_bits)))
+    cout = PayloadCodec(describe_layout(code_layout(spec.lanes, spec.code_bits, spec.channels)))
+    return geo, frames, cin, cout, n_frames * geo.beats_per_frame
+
+
 @pytest.mark.rtl
 def test_junk_payload_while_valid_is_low_catches_a_design_that_samples_without_valid(tmp_path: Path) -> None:
     """The RDC's ``held`` register (lane 0's left neighbour) loaded on every cycle instead of on taken beats:
@@ -150,11 +160,7 @@ def test_junk_payload_while_valid_is_low_catches_a_design_that_samples_without_v
     assert block is not None
     mutant = verilog[:block.start()] + "if (1'h1) begin\n" + verilog[block.start() + len("if (i__valid) begin\n"):]
     assert mutant != verilog
-    geo = RdcGeometry.of(spec)
-    frames = random_frames(spec, 4, seed=5)
-    cin = PayloadCodec(describe_layout(pixel_layout(spec.lanes, spec.adc_bits)))
-    cout = PayloadCodec(describe_layout(code_layout(spec.lanes, spec.code_bits, spec.channels)))
-    n = frames.shape[0] * geo.beats_per_frame
+    geo, frames, cin, cout, n = _small_run(spec, 4, seed=5)
     counts = []
     for text in (verilog, mutant):
         shell, top = shell_verilog(text, "rdc")
@@ -219,3 +225,89 @@ def test_deferred_input_waits_for_its_file_and_an_aborted_one_ends_the_run(tmp_p
     assert not gone._thread.is_alive()
     with pytest.raises(RuntimeError, match=r"return code: 3|simulation"):  # the simulator's exit 3: no input
         gone.result()
+
+
+def test_chunked_packing_writes_the_beats_whole_array_packing_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify_rdc packs input and expected beats frame chunk by frame chunk straight into the shell's format:
+    every chunking gives the bytes of one whole-array pack, cut to the shell's 32-bit words."""
+    from logcam.sim.rtl import rdc_io
+
+    spec = RdcSpec(width=8, height=4, lanes=2, mode="hv", levels=5)
+    geo = RdcGeometry.of(spec)
+    frames = random_frames(spec, 7, seed=4)
+    codes = rdc_codes(frames, spec).numpy()
+    cin = PayloadCodec(describe_layout(pixel_layout(spec.lanes, spec.adc_bits)))
+    cout = PayloadCodec(describe_layout(code_layout(spec.lanes, spec.code_bits, spec.channels)))
+    monkeypatch.setattr(rdc_io, "CHUNK_PIXELS", 2 * spec.width * spec.height)  # two frames a chunk
+    chunked = rdc_io.frame_chunks(7, geo)
+    assert chunked == [(0, 2), (2, 4), (4, 6), (6, 7)]
+    for codec, whole, of in ((cin, input_fields(frames, geo), lambda a, b: input_fields(frames[a:b], geo)),
+                             (cout, output_fields(codes, geo), lambda a, b: output_fields(codes[a:b], geo))):
+        want = from_shell_words(to_shell_bytes(codec.pack_bytes(**whole), codec.width), codec.width)
+        for chunks in ([(0, 7)], chunked, [(0, 1), (1, 5), (5, 7)]):
+            out = np.full_like(want, 0xA5)  # every byte must be written
+            assert np.array_equal(rdc_io.pack_chunked(codec, of, chunks, geo, out), want)
+    with pytest.raises(ValueError, match="bytes per beat"):  # wider than the codec packs
+        rdc_io.pack_chunked(cout, lambda a, b: output_fields(codes[a:b], geo), chunked, geo,
+                            np.zeros((7 * geo.beats_per_frame, 8 * cout.words + 4), dtype=np.uint8))
+
+
+@pytest.mark.rtl
+def test_memory_verify_names_a_mismatch_in_a_late_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong expected code in the last of several chunks (one that packs: the packed comparison finds it) is
+    reported at its frame, channel, row and column; an out-of-range DN in a late chunk is the frames' one-line
+    error, and the simulator waiting for that input is ended."""
+    from logcam.errors import InputError
+    from logcam.sim.rtl import rdc_io
+    from logcam.sim.rtl.rdc_verify import verify_rdc
+
+    spec = RdcSpec(width=8, height=4, lanes=2, mode="sum", levels=3)
+    monkeypatch.setattr(rdc_io, "CHUNK_PIXELS", spec.width * spec.height)  # one frame a chunk
+    frames = random_frames(spec, 5, seed=9)
+    expected = rdc_codes(frames, spec).numpy().copy()
+    assert verify_rdc(spec, frames, expected=expected, p_valid=1.0, p_ready=1.0).passed
+    expected[4, 0, 3, 5] = 1 if expected[4, 0, 3, 5] != 1 else -1
+    r = verify_rdc(spec, frames, expected=expected, seed=7)
+    assert r.mismatches == 1
+    (m,) = r.first_mismatches
+    assert (m.frame, m.channel, m.row, m.col) == (4, 0, 3, 5) and "seed 7" in r.summary()
+    bad = frames.astype(np.int64)
+    bad[3, 1, 1] = spec.max_dn + 1
+    with pytest.raises(InputError, match=rf"frames: DN must lie in 0\.\.{spec.max_dn}"):
+        verify_rdc(spec, bad)
+
+
+@pytest.mark.rtl
+def test_memory_only_shell_runs_exactly_as_the_full_shell_in_mem_mode(tmp_path: Path) -> None:
+    """The memory bench's own shell (no pass-through, the design's ports inside) records the same beats in the
+    same cycles with the same handshake counts and counters as the full shell that also serves the cycle bench;
+    it is lint clean and its only ports are the clock, mem_mode, the counters and the bench's results."""
+    from logcam.hw.rdc import Rdc
+    from logcam.sim.rtl.emit import cached_verilog, lint_verilog
+    from logcam.sim.rtl.runner import verilator_build
+    from logcam.sim.rtl.shell import BUILD_ARGS, design_ports, run_shell, shell_verilog
+    from logcam.sim.rtl.streams import default_timeout
+
+    spec = RdcSpec(width=8, height=4, lanes=2, mode="sum", levels=3)  # the build of test_verify_ci's runs
+    verilog = cached_verilog(lambda: Rdc(spec), "rdc", spec)
+    geo, frames, cin, cout, n = _small_run(spec, 6, seed=13)
+    runs = []
+    for memory_only in (False, True):
+        text, top = shell_verilog(verilog, "rdc", memory_only=memory_only)
+        if memory_only:
+            ports = {p.name for p in design_ports(text, top)}
+            assert ports == {"clk", "mem_mode", "stats", "done", "timed_out", "first_cycle", "last_cycle"}
+            (tmp_path / "shell.v").write_text(text)
+            rep = lint_verilog(str(tmp_path / "shell.v"), top)
+            assert rep.clean, "\n".join(rep.messages[:10])
+        build = verilator_build(text, top, build_args=BUILD_ARGS)
+        runs.append(run_shell(build, cin.pack_bytes(**input_fields(frames, geo)), cin.width, {"o": cout.width},
+                              {"o": n}, p_valid=0.6, p_ready=0.7, seed=5, max_cycles=default_timeout(n, n, 0.6, 0.7),
+                              stats=["stats"], stamps=memory_only))
+    full, mem = runs
+    assert not mem.timed_out and mem.handshake["stall_o"] > 0 and mem.handshake["idle_i"] > 0
+    assert np.array_equal(full.streams["o"], mem.streams["o"])
+    assert (full.first_cycle, full.last_cycle, full.stats, full.handshake) == (
+        mem.first_cycle, mem.last_cycle, mem.stats, mem.handshake)
+    assert full.o_cycles.size == 0 and mem.o_cycles.size == n and mem.o_cycles[-1] == mem.last_cycle  # +stamps
+    assert check_output(cout.unpack_bytes(mem.streams["o"]), rdc_codes(frames, spec).numpy(), geo)[0] == 0

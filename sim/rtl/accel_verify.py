@@ -224,7 +224,8 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
 
     ``mode`` "memory": the generated shell (:mod:`logcam.sim.rtl.shell`) streams the input from a file,
     randomises valid/ready in the simulator and records ``o`` and every tap; "cycle": the cocotb module
-    ``bench`` drives and watches every port per clock edge. Both run on the same shell build.
+    ``bench`` drives and watches every port per clock edge, on the full shell (the memory bench runs on the
+    memory-only one: ``shell_verilog(memory_only=True)``, a faster simulation loop).
     """
     from logcam.sim.rtl.emit import cached_verilog, emit_verilog, quiet_unused
     from logcam.sim.rtl.runner import run_cocotb, trace_kind, verilator_build
@@ -233,7 +234,7 @@ def _verilator_run(component: Any, top: str, fields: dict[str, list[dict[str, An
     if verilog is None:
         verilog = cached_verilog(lambda: component, top, *design) if design else emit_verilog(component, top)
     quiet_unused(component)  # emitted now or earlier: its Verilog stands for it
-    text, shell_top = shell_verilog(verilog, top)
+    text, shell_top = shell_verilog(verilog, top, memory_only=mode == "memory")
     build = verilator_build(text, shell_top, build_args=BUILD_ARGS, waves=trace_kind(waves))
     codecs = {name: PayloadCodec(f) for name, f in fields.items()}
     stat_ports = [name for name in fields if "stats" in name]

@@ -175,9 +175,8 @@ def verify_rdc(spec: RdcSpec, frames: np.ndarray | None = None, *, n_frames: int
                               max_cycles=default_timeout(n_beats, n_beats, p_valid, p_ready), stats=["stats"],
                               workdir=workdir, waves=waves, n_in=n_beats, stamps=False)
         try:  # every chunk's values checked (an InputError names the field), packed into the input file
-            with _one_torch_thread():
-                pending.feed_with(lambda out: pack_chunked(
-                    in_codec, lambda a, b: input_fields(_in_range(raw[a:b], spec), geo), chunks, geo, out))
+            pending.feed_with(lambda out: pack_chunked(
+                in_codec, lambda a, b: input_fields(_in_range(raw[a:b], spec), geo), chunks, geo, out))
         except BaseException:
             pending.abort()
             raise

@@ -4,9 +4,9 @@ For each ``logcam verify`` target (rdc, accel, top) the same emitted Verilog (th
 :func:`logcam.sim.rtl.emit.cached_verilog` with the same configuration) runs two ways, on the same frames:
 
 - **verify**: the whole ``verify_*`` call with its builds cached — golden model, packing the stimulus, the
-  generated shell (sim/rtl/shell.py) under cocotb with its simulator process's start, every beat of ``o`` and
-  of every tap recorded in the simulator, and every value compared with the golden model (the default
-  ``logcam verify`` path, ``--bench memory``).
+  generated shell (sim/rtl/shell.py, its memory-only variant) under cocotb with its simulator process's start,
+  every beat of ``o`` and of every tap recorded in the simulator, and every value compared with the golden
+  model (the default ``logcam verify`` path, ``--bench memory``).
 - **bare**: bench/rtl_harness.cpp, a C++ clock loop fed from memory (``verilator --cc --exe --build`` of the
   design alone, no VPI, no cocotb): the reference. It records only ``o``; its output is checked against the
   golden model after the timing.

@@ -38,7 +38,8 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Probability per cycle that the sink takes a beat (1 = no backpressure)."),
         click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Keep the simulation directory here (params.json, result.json, sim.log; the memory "
-                          "bench's in.bin, o.bin, tap*.bin, o_cycles.bin, handshake.txt; the cycle bench's .npy)."),
+                          "bench's in.bin, o.bin, tap*.bin, o_cycles.bin (accel/top only), handshake.txt; the "
+                          "cycle bench's .npy)."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object."),
         click.option("--activity-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Write the RTL-counted activity (logcam-activity/1 JSON, totals over the frames) for "

@@ -71,15 +71,15 @@ def _one_torch_thread() -> Iterator[None]:
 
 
 def _frame_source(frames: np.ndarray | torch.Tensor, spec: RdcSpec) -> np.ndarray:
-    """N×H×W frames as given (no copy), their type, dimensions and size checked as :func:`check_frames` does
-    and their shape against the spec; their values are checked chunk by chunk where they are packed."""
+    """N×H×W frames as given (no copy), their type, dimensions and size checked as :func:`check_frames` does,
+    their shape against the spec and their DN range (one read pass, no copy) — all before any RTL tool runs."""
     a = frames.numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
     a = a[None] if a.ndim == 2 else a
     check_frames(a[:1] if a.ndim == 3 else a, spec)  # one clear error for a wrong type or shape
     if a.shape[1:] != (spec.height, spec.width):
         raise InputError(f"frames: shape {a.shape[1:]} does not match the RDC's height×width "
                          f"({spec.height}, {spec.width})")
-    return a
+    return _in_range(a, spec)
 
 
 def _in_range(block: np.ndarray, spec: RdcSpec) -> np.ndarray:

@@ -20,7 +20,11 @@ that verification keeps. Also reported: each side's simulation loop alone (CPU a
 adds the per-cycle cocotb bench (``--bench cycle``) for comparison (0: left out, the default).
 
 Run:  .venv/bin/python bench/bench_verify.py [--targets rdc,accel,top] [--frames 400,100,100] [--p 0.8]
-      [--repeat 1] [--cycle-frames 0,0,0] [--json] [--quick]
+      [--repeat 1] [--cycle-frames 0,0,0] [--net PATH [--weights-seed 0]] [--json] [--quick]
+
+``--net PATH`` benches the accel target on another NetSpec (e.g. configs/nets/mobilenet6.yaml, issue 13's
+operators) with seeded random int8 weights, as ``logcam verify accel --net PATH --random-weights SEED`` does;
+rdc and top keep their default configurations.
 """
 
 from __future__ import annotations
@@ -126,7 +130,9 @@ def rdc_target(n: int) -> Target:
         lambda k, **kw: verify_rdc(spec, frames[:k], seed=0, **kw))
 
 
-def accel_target(kind: str, n: int) -> Target:
+def accel_target(kind: str, n: int, net: Path | None = None, weights_seed: int = 0) -> Target:
+    """The accel or top target on the default network (bundled weights), or accel on ``net`` (a NetSpec YAML)
+    with seeded random int8 weights (``weights_seed``), as ``logcam verify accel --net PATH --random-weights``."""
     from logcam.nn.golden.accel import run as golden_run
     from logcam.nn.netspec import load_net
     from logcam.sim.rtl.accel_verify import (
@@ -139,13 +145,14 @@ def accel_target(kind: str, n: int) -> Target:
         verify_top,
     )
 
-    spec, bundle, _ = load_net()
+    spec, bundle, _ = load_net() if net is None else load_net(net, random_weights=weights_seed)
     if kind == "accel":
         from logcam.hw.accel.net import Accelerator
 
         x = random_inputs(spec, n, 0)
+        weights = "bundled weights" if net is None else f"random weights, seed {weights_seed}"
         return Target(
-            f"accelerator {spec.name} {'×'.join(map(str, spec.input.shape))} (bundled weights)", ACCEL_TOP,
+            f"accelerator {spec.name} {'×'.join(map(str, spec.input.shape))} ({weights})", ACCEL_TOP,
             cached_verilog(lambda: Accelerator(spec, bundle), ACCEL_TOP, spec, bundle), Accelerator(spec, bundle),
             spec.input.height * spec.input.width, lambda k: input_beats(x[:k]),
             lambda k: ("label", golden_run(spec, bundle, x[:k]).labels.numpy()), 1,
@@ -231,6 +238,9 @@ def main() -> None:
     ap.add_argument("--p", type=float, default=0.8, help="valid/ready probability of the randomised runs")
     ap.add_argument("--repeat", type=int, default=1, help="runs per side; the fastest counts")
     ap.add_argument("--cycle-frames", default="0,0,0", help="frames for the per-cycle bench (0: left out)")
+    ap.add_argument("--net", type=Path, default=None,
+                    help="bench accel on this NetSpec YAML with seeded random int8 weights (rdc and top unchanged)")
+    ap.add_argument("--weights-seed", type=int, default=0, help="seed of --net's random weights")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/logcam-bench-verify"))
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 20, 5, 5 frames, p = 1 only")
@@ -238,6 +248,18 @@ def main() -> None:
     if a.quick:
         a.frames, a.p, a.repeat = "20,5,5", 1.0, 1
     order = ["rdc", "accel", "top"]
+    if a.net is not None:  # a bad --net is one line before anything runs
+        from logcam.errors import LogcamError
+        from logcam.nn.netspec import load_net
+
+        if a.weights_seed < 0:
+            sys.exit(f"--weights-seed: must be ≥ 0, got {a.weights_seed}")
+        if "accel" not in a.targets.split(","):
+            sys.exit("--net: applies to the accel target only; --targets must include accel")
+        try:
+            load_net(a.net, random_weights=a.weights_seed)
+        except LogcamError as e:
+            sys.exit(f"--net: {e}")
     frames = dict(zip(order, (int(v) for v in a.frames.split(","))))
     cyc = dict(zip(order, (int(v) for v in a.cycle_frames.split(","))))
     ps = [1.0] + ([a.p] if a.p < 1.0 else [])
@@ -245,7 +267,8 @@ def main() -> None:
     for name in a.targets.split(","):
         n = frames[name]
         with _status(f"{name}: {n} frames, verify and bare", a.json):
-            target = rdc_target(n) if name == "rdc" else accel_target(name, n)
+            net = a.net if name == "accel" else None
+            target = rdc_target(n) if name == "rdc" else accel_target(name, n, net, a.weights_seed)
             r = bench_target(target, n, ps, a.repeat, cyc[name], a.workdir)
         rows[name] = r
         if not a.json:

@@ -225,3 +225,24 @@ def test_learned_mask_can_start_from_the_gabor_fit() -> None:
     assert layer.heights_um.requires_grad
     assert torch.equal(layer.heights_um.detach(), gabor_mask_heights(cfg.mask, cfg.seed)[0])
     assert not torch.equal(layer.heights_um.detach(), OpticalLayer(optical_config({})).heights_um.detach())
+
+
+def test_search_runs_on_cifar_batches_when_pointed_at_them(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The acceptance's "and on CIFAR-10 when a user points at it": a folder in CIFAR-10's own python-batch
+    format (written here, random images, nothing downloaded) drives the same search, export and golden model."""
+    from logcam.nn.cifar import write_batch, write_meta
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        write_batch(folder / name, rng.integers(0, 256, (20, 3, 32, 32), dtype=np.uint8), np.arange(20) % 10)
+    write_meta(folder / "batches.meta", [f"class{i}" for i in range(10)])
+    cfg = {**TINY, "dataset": {"kind": "cifar", "root": str(tmp_path), "limit": 80}, "epochs": 1}
+    path = tmp_path / "cifar.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    main(["search", str(path), "--out", str(tmp_path / "o"), "--verify", "none", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["images"] == 80 and summary["size"] == 32
+    assert 0.0 <= summary["int8_test_acc"] <= 1.0 and summary["nj_per_pixel"] > 0

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -218,17 +219,15 @@ def run_task(cfg: SacodConfig, task: Task) -> tuple[list[dict[str, object]], lis
     return rows, tail, time.perf_counter() - t0
 
 
-_SCENES: dict[tuple[str, int], SceneData] = {}
-
-
 def _scenes(cfg: SacodConfig, seed: int) -> SceneData:
     """The seed's scenes, made once per process (every run of a seed trains on the same data)."""
-    key = (cfg.model_dump_json(), seed)
-    if key not in _SCENES:
-        base = search_config(cfg, seed)
-        _SCENES.clear()
-        _SCENES[key] = scenes_for(base.optics, base.dataset)
-    return _SCENES[key]
+    return _scenes_of(cfg.model_dump_json(), seed)
+
+
+@lru_cache(maxsize=1)
+def _scenes_of(cfg_json: str, seed: int) -> SceneData:
+    base = search_config(SacodConfig.model_validate_json(cfg_json), seed)
+    return scenes_for(base.optics, base.dataset)
 
 
 def run_seed(cfg: SacodConfig, seed: int, tick: Tick | None = None) -> list[dict[str, object]]:

@@ -353,16 +353,18 @@ def region_inputs(model: OpticalClassifier, x: torch.Tensor, batch: int = 256) -
     return out.round().clamp(0, READOUT_LEVELS).to(torch.uint8)
 
 
-def stem_inputs(cfg: OpticsTrainConfig, regions_dn: torch.Tensor) -> torch.Tensor:
+def stem_inputs(optics: OpticalConfig, regions_dn: torch.Tensor, signed: bool = True) -> torch.Tensor:
     """What the exported network reads from the regions' uint8 read-outs (N×regions×H×W): the signed maps
-    (int8, :func:`logcam.nn.optics.signed_maps_int8`) or, with ``stem_input: regions``, the read-outs."""
-    return signed_maps_int8(cfg.optics, regions_dn) if cfg.signed else regions_dn
+    (int8, :func:`logcam.nn.optics.signed_maps_int8`; the lens camera's planes unchanged) or, ``signed``
+    false (``stem_input: regions``), the read-outs. Used by optics training and the co-search alike."""
+    return signed_maps_int8(optics, regions_dn) if signed else regions_dn
 
 
-def stem_scale(cfg: OpticsTrainConfig, model: OpticalClassifier) -> float:
+def stem_scale(optics: OpticalConfig, model: OpticalClassifier, signed: bool = True) -> float:
     """Real value at the back end's input of one integer step of :func:`stem_inputs`: gain/255 per region DN,
-    × :data:`~logcam.nn.optics.SIGNED_MAP_STEP_DN` for the halved pair differences."""
-    return float(model.gain) / READOUT_LEVELS * (SIGNED_MAP_STEP_DN if cfg.signed else 1)
+    × :data:`~logcam.nn.optics.SIGNED_MAP_STEP_DN` for the halved pair differences (not for the lens camera)."""
+    step = SIGNED_MAP_STEP_DN if signed and optics.kind != "lens" else 1
+    return float(model.gain) / READOUT_LEVELS * step
 
 
 @torch.no_grad()
@@ -384,20 +386,21 @@ def export_digital(res: OpticsTrainResult, calib: int = 512) -> tuple[NetSpec, B
     produced = network_input(cfg.optics, size, size, signed=cfg.signed)
     spec = backend_spec(cfg, size, res.data.class_names, channels=produced.channels if fold else None,
                         input_format=produced.format)
-    scale = stem_scale(cfg, model)                      # real value of one integer input step
+    scale = stem_scale(cfg.optics, model, cfg.signed)                      # real value of one integer input step
     folded = QuantNet(spec, scale, quant=False)
     state = {k: v.clone() for k, v in model.backend.state_dict().items()}
     if fold:
         state["layers.0.op.weight"] = fold_pairs(cfg.optics, state["layers.0.op.weight"])
     folded.load_state_dict(state)
     tr, _, te = res.splits
-    x_cal = stem_inputs(cfg, region_inputs(model, res.data.images[tr[:calib]])).to(torch.float32) * scale
+    x_cal = stem_inputs(cfg.optics, region_inputs(model, res.data.images[tr[:calib]]), cfg.signed)
+    x_cal = x_cal.to(torch.float32) * scale
     calibrate(folded, x_cal)
     fmt = RegionFormat(produced.channels, netspec_format=produced.format, input_scale=scale)
     net, bundle = export_bundle(folded, fmt, cfg.name)  # type: ignore[arg-type]
     if cfg.optics.kind != "lens":
         check_feeds(produced, net, source="the optics")
-    x_te = stem_inputs(cfg, region_inputs(model, res.data.images[te]))
+    x_te = stem_inputs(cfg.optics, region_inputs(model, res.data.images[te]), cfg.signed)
     labels = golden_run(net, bundle, x_te).labels
     y = res.data.labels[te]
     int8 = float((torch.as_tensor(np.asarray(labels)).to(torch.int64) == y).double().mean()) if len(y) else float("nan")
@@ -464,7 +467,7 @@ def sense_and_classify(res: OpticsTrainResult, net: NetSpec, bundle: Bundle, sce
     full = float(model.readout.full_scale_lux)
     dn = np.clip(np.floor(np.clip(s.regions_lux, 0, None) * (READOUT_LEVELS / full) + 0.5), 0, READOUT_LEVELS)
     dn8 = dn.astype(np.uint8)
-    x = stem_inputs(res.cfg, torch.from_numpy(dn8)[None]).numpy()
+    x = stem_inputs(res.cfg.optics, torch.from_numpy(dn8)[None], res.cfg.signed).numpy()
     label = int(np.asarray(golden_run(net, bundle, x).labels).reshape(-1)[0])
     psfs = model.optics.psfs().detach().numpy() if res.cfg.optics.kind != "lens" else np.zeros((0,))
     return SensedFrame(dn8, x[0], s.maps, label, psfs)

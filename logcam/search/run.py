@@ -20,8 +20,16 @@ from logcam.nn.data import split_indices
 from logcam.nn.export import golden_accuracy
 from logcam.nn.models import WMAX, weight_scale
 from logcam.nn.netspec import AddSpec, AvgPoolGlobalSpec, Bundle, LayerParams, NetSpec, check_buildable
-from logcam.nn.optics import SIGNED_MAP_STEP_DN, OpticalLayer, signed_maps_int8
-from logcam.nn.optics_train import READOUT_LEVELS, OpticalClassifier, SceneData, accuracy, region_inputs, scenes_for
+from logcam.nn.optics import OpticalLayer
+from logcam.nn.optics_train import (
+    OpticalClassifier,
+    SceneData,
+    accuracy,
+    region_inputs,
+    scenes_for,
+    stem_inputs,
+    stem_scale,
+)
 from logcam.nn.quant import MAX_SHIFT, quantize_multiplier
 from logcam.search.config import SearchConfig
 from logcam.search.model import FloatNet, SuperNet
@@ -265,14 +273,8 @@ def _shared_shift(ratios: list[float], mult_bits: int) -> tuple[list[int], int]:
 @torch.no_grad()
 def export_frames(cfg: SearchConfig, model: OpticalClassifier, x: torch.Tensor) -> torch.Tensor:
     """What the exported network reads for scenes ``x``: the regions' 8-bit read-outs with the pairs subtracted
-    on the way in (int8 N×feature_maps×H×W, :func:`~logcam.nn.optics.signed_maps_int8`); lens: uint8 planes."""
-    return signed_maps_int8(cfg.optics, region_inputs(model, x))
-
-
-def input_scale(cfg: SearchConfig, model: OpticalClassifier) -> float:
-    """Real value of one integer step of the exported input (the back end's input units): gain/255 per DN, ×
-    :data:`~logcam.nn.optics.SIGNED_MAP_STEP_DN` for the halved pair differences."""
-    return float(model.gain) / READOUT_LEVELS * (1 if cfg.optics.kind == "lens" else SIGNED_MAP_STEP_DN)
+    on the way in (int8 N×feature_maps×H×W, :func:`~logcam.nn.optics_train.stem_inputs`); lens: uint8 planes."""
+    return stem_inputs(cfg.optics, region_inputs(model, x))
 
 
 @torch.no_grad()
@@ -285,7 +287,7 @@ def export_int8(cfg: SearchConfig, model: OpticalClassifier, choice: list[str], 
     size = int(data.images.shape[-1])
     folded = net_spec(cfg, size, choice, data.class_names)
     fnet = model.backend.folded(folded)  # batch norm folded
-    scale = input_scale(cfg, model)
+    scale = stem_scale(cfg.optics, model)
     x_cal = export_frames(cfg, model, data.images[tr[:cfg.calib]]).to(torch.float32) * scale
     outs: list[torch.Tensor] = []
     fnet(x_cal, outs)

@@ -43,7 +43,7 @@ def test_train_and_export_digital_part(kind: str) -> None:
     assert w0.shape[1] == cfg.optics.feature_maps and abs(w0).max() > 0
     assert net.macs() == res.model.backend.spec.macs()
     x = res.data.images[res.splits[2]]
-    got = ot.stem_inputs(cfg, ot.region_inputs(res.model, x))
+    got = ot.stem_inputs(cfg.optics, ot.region_inputs(res.model, x), cfg.signed)
     assert got.dtype == (torch.uint8 if kind == "lens" else torch.int8)
     assert int(got.to(torch.int64).min()) >= (0 if kind == "lens" else -128)
 
